@@ -1,0 +1,14 @@
+#pragma once
+// Route registration, one function per resource file in src/api/.
+namespace kargo {
+struct AppContext;
+namespace http {
+class Router;
+}
+
+namespace api {
+void register_health_routes(http::Router& router, AppContext& ctx);  // /, /health/*, /docs
+void register_auth_routes(http::Router& router, AppContext& ctx);    // /api/auth/*
+void register_ops_routes(http::Router& router, AppContext& ctx);     // /api/errors/*, /api/performance/*
+}  // namespace api
+}  // namespace kargo

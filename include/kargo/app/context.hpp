@@ -1,0 +1,30 @@
+#pragma once
+// What handlers may use: every dependency is built once in app.cpp (the composition root) and
+// handed down by reference.
+#include <chrono>
+#include <string>
+
+namespace kargo {
+struct Config;
+class Metrics;
+class ErrorStats;
+class BlockingPool;
+class AuthService;
+namespace store {
+class Database;
+class Redis;
+}  // namespace store
+
+struct AppContext {
+  const Config& config;
+  Metrics& metrics;
+  ErrorStats& errors;
+  store::Database& db;
+  store::Redis& redis;
+  BlockingPool& blocking;
+  AuthService& auth;
+  std::chrono::system_clock::time_point started_at;
+  std::string process_role;  // "serve" or "worker"
+};
+
+}  // namespace kargo

@@ -1,0 +1,52 @@
+#pragma once
+// Logins, token checks and user administration (contract section 2). No HTTP types.
+//
+//   AuthService auth(users, secret_key, 60);
+//   auto t = auth.login("alice", "pw");      // throws Error(401) on bad credentials
+//   auth.verify(t.access_token, reason);     // http::TokenVerifier for the pipeline
+
+#include <string>
+
+#include "kargo/core/principal.hpp"
+#include "kargo/http/pipeline.hpp"
+
+namespace kargo::store {
+class UserStore;
+}
+
+namespace kargo {
+
+struct IssuedToken {
+  std::string access_token;
+  int64_t expires_in = 0;  // seconds
+};
+
+struct NewUser {
+  std::string username;
+  std::string password;
+  Role role = Role::kViewer;
+};
+
+class AuthService final : public http::TokenVerifier {
+ public:
+  AuthService(store::UserStore& users, std::string secret_key, unsigned expire_minutes);
+
+  // Blocking (password hash check). Same 401 message for unknown user and wrong password.
+  IssuedToken login(const std::string& username, const std::string& password);
+  // Blocking. Validates fields (422), 409 when the name is taken.
+  void create_user(const NewUser& user, const std::string& actor);
+  // Creates or resets the bootstrap admin. Blocking.
+  void ensure_admin(const std::string& username, const std::string& password);
+
+  std::optional<Principal> verify(std::string_view token, std::string& reason) const override;
+
+  // Field rules shared by the API and `kargo-dsp create-user`; throws Error::validation.
+  static void validate(const NewUser& user);
+
+ private:
+  store::UserStore& users_;
+  std::string key_;
+  unsigned expire_minutes_;
+};
+
+}  // namespace kargo

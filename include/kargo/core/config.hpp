@@ -1,0 +1,87 @@
+#pragma once
+// Service configuration: the one config loader (contract section 1).
+//
+// Values come from the process environment, then from a `.env` file in the working directory
+// for variables the environment does not set. A missing or malformed value raises ConfigError
+// naming the variable; main() prints it as one line and exits 2.
+//
+//   auto cfg = kargo::load_config(kargo::process_environment(".env"));
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kargo {
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string variable, const std::string& message)
+      : std::runtime_error(variable + ": " + message), variable_(std::move(variable)) {}
+  const std::string& variable() const noexcept { return variable_; }
+
+ private:
+  std::string variable_;
+};
+
+struct Config {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8000;
+  uint16_t worker_port = 8001;
+  unsigned io_threads = 0;  // 0 = number of cores
+
+  std::string database_url = "postgresql://kargo:kargo@127.0.0.1:5433/kargo_dsp";
+  unsigned database_pool_size = 10;
+  unsigned database_acquire_timeout_ms = 5000;  // wait for a pooled connection, then 503
+  std::string redis_url = "redis://127.0.0.1:6380/0";
+
+  std::string secret_key;  // HS256 key, >= 32 bytes
+  bool secret_key_generated = false;
+  unsigned jwt_expire_minutes = 60;
+  std::optional<std::string> admin_username;
+  std::optional<std::string> admin_password;
+
+  unsigned rate_limit_per_minute = 60;
+  unsigned rate_limit_burst = 10;
+  std::size_t max_body_bytes = 1u << 20;
+  std::size_t max_upload_bytes = 20u << 20;
+  std::vector<std::string> cors_allowed_origins;
+
+  std::string amazon_dsp_base_url = "https://advertising-api.amazon.com";
+  std::string amazon_lwa_token_url = "https://api.amazon.com/auth/o2/token";
+  std::optional<std::string> amazon_client_id, amazon_client_secret, amazon_refresh_token,
+      amazon_profile_id;
+  std::string kargo_api_base_url = "https://api.kargo.com";
+  std::optional<std::string> kargo_api_key;
+  std::vector<std::string> kargo_snippet_hosts{"snippet.kargo.com"};
+  unsigned upstream_timeout_ms = 10000;
+  unsigned upstream_max_retries = 4;
+  unsigned sync_interval_seconds = 300;
+  unsigned report_interval_seconds = 3600;
+  bool webhook_allow_private = false;
+  std::string log_level = "info";
+  std::string environment = "production";
+  std::optional<std::string> amazon_macros_file;
+  unsigned sandbox_token_ttl_seconds = 3600;
+
+  bool development() const { return environment == "development"; }
+  bool amazon_configured() const {
+    return amazon_client_id && amazon_client_secret && amazon_refresh_token && amazon_profile_id;
+  }
+  // Summary without secrets, for /health/status.
+  std::map<std::string, std::string> public_summary() const;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Environment first, then the given .env file (if it exists).
+EnvLookup process_environment(const std::string& dotenv_path = ".env");
+// Parses `.env` text: KEY=VALUE lines, `#` comments, optional `export `, single/double quotes.
+std::map<std::string, std::string> parse_dotenv(const std::string& text);
+
+Config load_config(const EnvLookup& env);
+
+}  // namespace kargo

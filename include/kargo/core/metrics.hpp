@@ -1,0 +1,74 @@
+#pragma once
+// The service's Prometheus metrics (contract section 8), one owner for the registry.
+//
+// prometheus-cpp stays behind this pimpl so its templates are compiled in one file. Callers use
+// the narrow methods below; hot-path methods cache metric handles per thread.
+//
+//   metrics.observe_http("GET", "/api/campaigns/{id}", 200, 0.0012);
+//   std::string text = metrics.serialize();  // for /health/metrics
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kargo {
+
+struct RouteLatencySummary {
+  std::string method;
+  std::string route;
+  uint64_t count = 0;
+  uint64_t errors = 0;         // 5xx responses
+  uint64_t client_errors = 0;  // 4xx responses
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // HTTP server. `route` must be a string with static or router lifetime.
+  void observe_http(std::string_view method, std::string_view route, int status, double seconds);
+  void http_in_flight(int delta);
+
+  // Upstreams.
+  void observe_external(std::string_view service, std::string_view endpoint, std::string_view status,
+                        double seconds);
+  void set_circuit_state(std::string_view service, int state);  // 0 closed, 1 half-open, 2 open
+
+  // Storage.
+  void set_db_pool(unsigned in_use, unsigned idle);
+  void observe_db_query(double seconds);
+  void redis_error();
+  void rate_limited();
+
+  // Domain.
+  void observe_creative(std::string_view format, std::string_view phase, std::string_view status, double seconds);
+  void set_jobs_queue_depth(std::string_view kind, double depth);
+  void job_processed(std::string_view kind, std::string_view status);
+  void webhook_delivery(std::string_view status);
+
+  // Prometheus text format 0.0.4; refreshes process_* gauges first.
+  std::string serialize();
+  // Per (method, route): count, error rates and latency percentiles from the histograms.
+  std::vector<RouteLatencySummary> route_summaries() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Process figures from /proc, also used by /health/detailed.
+struct ProcessStats {
+  uint64_t rss_bytes = 0;
+  double cpu_seconds = 0;
+  unsigned threads = 0;
+  unsigned open_fds = 0;
+};
+ProcessStats read_process_stats();
+
+}  // namespace kargo

@@ -1,0 +1,26 @@
+#pragma once
+// The one place that builds response bodies (contract section 2).
+//
+//   return http::ok(req, data);                  // 200 {"success":true,"data":...}
+//   return http::ok(req, data, 201, "created");
+// Errors are thrown as kargo::Error and turned into the error envelope by error_response(),
+// which only the pipeline calls.
+
+#include <nlohmann/json_fwd.hpp>
+#include <string_view>
+
+#include "kargo/core/error.hpp"
+#include "kargo/http/message.hpp"
+
+namespace kargo::http {
+
+Response ok(const Request& req, const nlohmann::json& data, int status = 200, std::string_view message = {});
+Response error_response(std::string_view request_id, const Error& error);
+// Plain JSON document without the envelope (health routes, which the contract defines bare).
+Response plain_json(const nlohmann::json& doc, int status = 200);
+
+// Parses the body as a JSON object: 400 VALIDATION_ERROR (field "body") when the content type
+// is not JSON, the body is not JSON, or it is not an object.
+nlohmann::json json_body(const Request& req);
+
+}  // namespace kargo::http

@@ -1,0 +1,95 @@
+#pragma once
+// The one middleware chain every request goes through, in this order:
+//   request id -> route match (404/405) -> CORS (preflight 204) -> bearer token ->
+//   rate limit (/api/*) -> authentication/role check -> handler (inline or on the blocking pool)
+//   -> error mapping -> security/CORS/rate-limit headers -> metrics, error stats, access log.
+// It has no Beast types: the server hands it a Request and a way to post back to the
+// connection, and gets a Response.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kargo/http/message.hpp"
+#include "kargo/http/router.hpp"
+
+namespace kargo {
+class BlockingPool;
+class ErrorStats;
+class Error;
+class Metrics;
+}  // namespace kargo
+
+namespace kargo::http {
+
+struct RateDecision {
+  bool allowed = true;
+  uint64_t limit = 0;
+  uint64_t remaining = 0;
+  int64_t reset_epoch = 0;       // when the bucket is full again
+  int64_t retry_after_seconds = 0;
+};
+
+// Decides whether `key` may make one more request. `done` may run on any thread, exactly once.
+class RateLimiter {
+ public:
+  virtual ~RateLimiter() = default;
+  virtual void acquire(const std::string& key, std::function<void(RateDecision)> done) = 0;
+};
+
+// Checks a bearer token. On failure returns nullopt and says why in `reason`.
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  virtual std::optional<Principal> verify(std::string_view token, std::string& reason) const = 0;
+};
+
+struct PipelineOptions {
+  size_t max_body_bytes = 1u << 20;
+  size_t max_upload_bytes = 20u << 20;
+  std::vector<std::string> cors_allowed_origins;  // "*" allowed (development only)
+};
+
+class Pipeline {
+ public:
+  // Runs a function on the connection's executor (a strand), so the rest of the request is
+  // serialised with the connection's I/O.
+  using Post = std::function<void(std::function<void()>)>;
+  using Done = std::function<void(Response)>;
+
+  Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
+           BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter);
+
+  // `done` is always called exactly once, through `post`.
+  void handle(std::shared_ptr<Request> req, Post post, Done done);
+  // For requests the server refused before they were complete (bad HTTP, 413): builds the
+  // finished error response with the usual headers, metrics and log line.
+  Response reject(Request& partial, const Error& error);
+  // Body limit for a request with this Content-Type (multipart gets MAX_UPLOAD_BYTES).
+  size_t body_limit(std::string_view content_type) const;
+  size_t max_body_limit() const;
+
+ private:
+  struct State;
+  void after_rate_limit(const std::shared_ptr<State>& st, const RateDecision& decision);
+  void run_handler(const std::shared_ptr<State>& st);
+  void finish(const std::shared_ptr<State>& st, Response response);
+  Response finalize(Request& req, Response response, const std::optional<RateDecision>& rate);
+  void add_cors(const Request& req, Response& res) const;
+
+  const Router& router_;
+  PipelineOptions options_;
+  Metrics& metrics_;
+  ErrorStats& errors_;
+  BlockingPool& blocking_;
+  const TokenVerifier& tokens_;
+  RateLimiter& limiter_;
+};
+
+// "req_" + 16 hex digits.
+std::string new_request_id();
+bool valid_request_id(std::string_view id);
+
+}  // namespace kargo::http

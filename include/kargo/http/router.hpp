@@ -1,0 +1,64 @@
+#pragma once
+// Routes requests by method and path template.
+//
+//   router.add("GET", "/api/campaigns/{id}", {.min_role = Role::kViewer}, handler);
+//   auto m = router.match("GET", "/api/campaigns/camp_1");  // m.route->path == "/api/campaigns/{id}"
+//
+// A literal segment wins over a `{param}` segment, so "/api/creatives/process" and
+// "/api/creatives/{id}" can coexist. The template string (never the raw path) is what metrics
+// and logs label requests with.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kargo/http/message.hpp"
+
+namespace kargo::http {
+
+using Handler = std::function<Response(Request&)>;
+
+enum class Execution {
+  kInline,    // cheap, never blocks: runs on the I/O thread
+  kBlocking,  // touches PostgreSQL/Redis/disk or burns CPU: runs on the blocking pool
+};
+
+struct RouteOptions {
+  bool authenticated = true;     // needs a valid bearer token
+  Role min_role = Role::kViewer; // when authenticated
+  Execution execution = Execution::kBlocking;
+  bool multipart = false;        // body limit MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
+};
+
+struct Route {
+  std::string method;
+  std::string path;  // template
+  RouteOptions options;
+  Handler handler;
+  std::vector<std::string> segments;  // split template
+};
+
+struct RouteMatch {
+  enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string_view, std::string>> params;
+  std::string allow;       // for 405: "GET, POST"
+  std::string_view path_template;  // best template for the path, even on 405
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string path_template, RouteOptions options, Handler handler);
+  RouteMatch match(std::string_view method, std::string_view path) const;
+  // Finds the route's options for a path regardless of method (body limits are chosen before
+  // the body is read); null when no template matches.
+  const Route* find_any(std::string_view method, std::string_view path) const;
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+
+ private:
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+}  // namespace kargo::http

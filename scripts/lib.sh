@@ -1,0 +1,129 @@
+# Shared shell functions for run.sh, test.sh and bench.sh. Source it; do not run it.
+# Every process started here is recorded so that the caller's trap can stop exactly those.
+
+KARGO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+KARGO_PG_USER="${KARGO_PG_USER:-kargopg}"
+KARGO_DEB_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates curl openssl procps iproute2
+  libboost1.81-dev libboost-url1.81-dev libboost-system1.81-dev libboost-json1.81-dev
+  libssl-dev libpqxx-dev libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  libsodium-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev
+  postgresql-15 postgresql-client-15 redis-server redis-tools wrk
+)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Installs the Debian packages that are missing (apt-get update once, only when needed).
+ensure_packages() {
+  local missing=()
+  for p in "${KARGO_DEB_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them"
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install failed"
+  # The Debian packages start system services where systemd is present; ours are project-local.
+  systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+}
+
+# Builds into $1 (default build) with the given CMake build type.
+build_project() {
+  local dir="${1:-$KARGO_ROOT/build}" type="${2:-Release}"
+  shift 2 || true
+  export CCACHE_DIR="${CCACHE_DIR:-$KARGO_ROOT/.local/ccache}"
+  cmake -S "$KARGO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null || die "cmake configure failed"
+  ninja -C "$dir" || die "build failed"
+}
+
+# A TCP port nobody listens on (checked with ss from iproute2).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(shuf -i 20000-45000 -n 1)
+    ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+  done
+  die "no free port found"
+}
+
+pg_bin() { echo "/usr/lib/postgresql/15/bin/$1"; }
+
+ensure_pg_user() {
+  id "$KARGO_PG_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$KARGO_PG_USER"
+}
+
+# Runs a command as the unprivileged PostgreSQL user (PostgreSQL refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$KARGO_PG_USER" -- "$@"; else "$@"; fi
+}
+
+# pg_start DATADIR PORT: initialises (first time) and starts PostgreSQL 15 on 127.0.0.1:PORT
+# with database kargo_dsp owned by role kargo/kargo.
+pg_start() {
+  local data="$1" port="$2"
+  if [ "$(id -u)" -eq 0 ]; then
+    ensure_pg_user
+    mkdir -p "$data"
+    chown "$KARGO_PG_USER" "$data"
+    chmod 700 "$data"
+    # The unprivileged user must be able to reach the data directory.
+    local d; d="$(dirname "$data")"
+    while [ "$d" != "/" ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+  else
+    mkdir -p "$data"
+  fi
+  if [ ! -f "$data/PG_VERSION" ]; then
+    as_pg "$(pg_bin initdb)" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
+      || die "initdb failed"
+    cat >>"$data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+fsync = ${KARGO_PG_FSYNC:-on}
+synchronous_commit = ${KARGO_PG_SYNC_COMMIT:-on}
+full_page_writes = ${KARGO_PG_FSYNC:-on}
+EOF
+  fi
+  as_pg "$(pg_bin pg_ctl)" -D "$data" -o "-p $port" -l "$data/server.log" -w -t 30 start >/dev/null \
+    || { tail -20 "$data/server.log" >&2; die "PostgreSQL did not start"; }
+  local psql=("$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname='kargo'")" != "1" ]; then
+    "${psql[@]}" -d postgres -c "CREATE ROLE kargo LOGIN PASSWORD 'kargo'" >/dev/null
+  fi
+  if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname='kargo_dsp'")" != "1" ]; then
+    "${psql[@]}" -d postgres -c "CREATE DATABASE kargo_dsp OWNER kargo" >/dev/null
+  fi
+}
+
+pg_stop() {
+  local data="$1"
+  [ -f "$data/postmaster.pid" ] || return 0
+  as_pg "$(pg_bin pg_ctl)" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+}
+
+# redis_start DIR PORT: starts redis-server 7 in the background, data in DIR; prints its PID.
+redis_start() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+    --daemonize no --logfile "$dir/redis.log" --pidfile "$dir/redis.pid" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && { echo "$pid"; return 0; }
+    sleep 0.1
+  done
+  die "Redis did not start on port $port"
+}
+
+# wait_http URL [SECONDS]: waits until URL answers 2xx.
+wait_http() {
+  local url="$1" secs="${2:-30}"
+  for _ in $(seq 1 $((secs * 10))); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

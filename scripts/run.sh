@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Brings up kargo-dsp locally: installs missing Debian packages, builds (Release), starts a
+# project-local PostgreSQL 15 and Redis 7 (data under .local/), migrates, starts the upstream
+# sandbox, then serves on port 8000 in the foreground. Ctrl-C stops everything it started.
+# With DATABASE_URL / REDIS_URL / AMAZON_DSP_BASE_URL set, those are used instead.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$KARGO_ROOT"
+
+ensure_packages
+log "building (Release)"
+build_project "$KARGO_ROOT/build" Release
+BIN="$KARGO_ROOT/build/kargo-dsp"
+LOCAL="$KARGO_ROOT/.local"
+mkdir -p "$LOCAL"
+
+PIDS=()
+PG_DATA=""
+cleanup() {
+  trap - INT TERM EXIT
+  log "stopping"
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$PG_DATA" ] && pg_stop "$PG_DATA"
+  exit 0
+}
+trap cleanup INT TERM EXIT
+
+# Settings that must survive restarts (tokens stay valid, the admin keeps its password).
+STATE="$LOCAL/run.env"
+[ -f "$STATE" ] || touch "$STATE"
+chmod 600 "$STATE"
+remember() {  # remember NAME VALUE: keep the first value ever used for NAME
+  grep -q "^$1=" "$STATE" || echo "$1=$2" >>"$STATE"
+}
+remember SECRET_KEY "$(openssl rand -hex 32)"
+remember ADMIN_USERNAME "admin"
+remember ADMIN_PASSWORD "$(openssl rand -base64 18 | tr -d '/+=')"
+# Values from the environment win over the remembered ones.
+declare -A FROM_ENV=()
+for v in SECRET_KEY ADMIN_USERNAME ADMIN_PASSWORD; do FROM_ENV[$v]="${!v:-}"; done
+set -a
+source "$STATE"
+set +a
+for v in "${!FROM_ENV[@]}"; do [ -n "${FROM_ENV[$v]}" ] && export "$v=${FROM_ENV[$v]}"; done
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  PG_DATA="$LOCAL/pg"
+  log "starting PostgreSQL 15 on 127.0.0.1:5433 (data in .local/pg)"
+  pg_start "$PG_DATA" 5433
+  export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:5433/kargo_dsp"
+fi
+if [ -z "${REDIS_URL:-}" ]; then
+  log "starting Redis 7 on 127.0.0.1:6380"
+  PIDS+=("$(redis_start "$LOCAL/redis" 6380)")
+  export REDIS_URL="redis://127.0.0.1:6380/0"
+fi
+
+"$BIN" migrate up
+
+if [ -z "${AMAZON_DSP_BASE_URL:-}" ] && "$BIN" sandbox --help >/dev/null 2>&1; then
+  log "starting the upstream sandbox on 127.0.0.1:9100"
+  "$BIN" sandbox --port 9100 >"$LOCAL/sandbox.log" 2>&1 &
+  PIDS+=("$!")
+  export AMAZON_DSP_BASE_URL="http://127.0.0.1:9100"
+  export AMAZON_LWA_TOKEN_URL="http://127.0.0.1:9100/auth/o2/token"
+  export AMAZON_CLIENT_ID="${AMAZON_CLIENT_ID:-sandbox-client}"
+  export AMAZON_CLIENT_SECRET="${AMAZON_CLIENT_SECRET:-sandbox-secret}"
+  export AMAZON_REFRESH_TOKEN="${AMAZON_REFRESH_TOKEN:-sandbox-refresh}"
+  export AMAZON_PROFILE_ID="${AMAZON_PROFILE_ID:-1234567890}"
+  export KARGO_API_BASE_URL="${KARGO_API_BASE_URL:-http://127.0.0.1:9100}"
+  export KARGO_API_KEY="${KARGO_API_KEY:-sandbox-kargo-key}"
+  export KARGO_SNIPPET_HOSTS="${KARGO_SNIPPET_HOSTS:-snippet.kargo.com,127.0.0.1:9100}"
+fi
+
+PORT="${PORT:-8000}"
+export PORT
+"$BIN" serve &
+PIDS+=("$!")
+SERVE_PID=$!
+if wait_http "http://127.0.0.1:$PORT/health/live" 30; then
+  cat >&2 <<MSG
+
+  kargo-dsp is running on http://127.0.0.1:$PORT   (API reference: http://127.0.0.1:$PORT/docs)
+
+  Admin login:  username: $ADMIN_USERNAME
+                password: $ADMIN_PASSWORD
+  (kept in .local/run.env; set ADMIN_USERNAME / ADMIN_PASSWORD / SECRET_KEY to choose your own)
+
+  Get a token:
+    curl -s -X POST http://127.0.0.1:$PORT/api/auth/token -H 'Content-Type: application/json' \\
+         -d '{"username":"$ADMIN_USERNAME","password":"$ADMIN_PASSWORD"}'
+
+  Ctrl-C stops everything this script started.
+
+MSG
+fi
+wait "$SERVE_PID"

@@ -1,0 +1,146 @@
+// Health, readiness, status and metrics routes (contract section 8). No authentication and no
+// rate limit; /health/live touches no dependency.
+#include <nlohmann/json.hpp>
+
+#include "kargo/api/routes.hpp"
+#include "kargo/app/context.hpp"
+#include "kargo/core/blocking_pool.hpp"
+#include "kargo/core/config.hpp"
+#include "kargo/core/error.hpp"
+#include "kargo/core/metrics.hpp"
+#include "kargo/core/time.hpp"
+#include "kargo/http/envelope.hpp"
+#include "kargo/http/router.hpp"
+#include "kargo/store/database.hpp"
+#include "kargo/store/migrations.hpp"
+#include "kargo/store/redis.hpp"
+
+#ifndef KARGO_BUILD_INFO
+#define KARGO_BUILD_INFO "unknown"
+#endif
+
+namespace kargo::api {
+namespace {
+
+constexpr const char* kServiceName = "kargo-amazon-dsp-integration";
+constexpr http::RouteOptions kPublicInline{.authenticated = false, .execution = http::Execution::kInline};
+constexpr http::RouteOptions kPublicBlocking{.authenticated = false, .execution = http::Execution::kBlocking};
+
+std::string now_iso() { return format_timestamp(std::chrono::system_clock::now()); }
+
+double uptime_seconds(const AppContext& ctx) {
+  return std::chrono::duration<double>(std::chrono::system_clock::now() - ctx.started_at).count();
+}
+
+double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+// {status, latency_ms[, error]} for PostgreSQL; also whether the schema is current.
+nlohmann::json check_database(AppContext& ctx, bool& healthy) {
+  try {
+    double ms = ctx.db.ping_ms();
+    bool current = store::migrations_current(ctx.db);
+    healthy = current;
+    nlohmann::json out = {{"status", current ? "healthy" : "unhealthy"}, {"latency_ms", round3(ms)}};
+    if (!current) out["error"] = "migrations pending: run `kargo-dsp migrate up`";
+    return out;
+  } catch (const Error& e) {
+    healthy = false;
+    return {{"status", "unhealthy"}, {"latency_ms", nullptr}, {"error", e.external_message()}};
+  }
+}
+
+nlohmann::json check_redis(AppContext& ctx, bool& healthy) {
+  double ms = ctx.redis.ping_ms();
+  healthy = ms >= 0;
+  if (!healthy) return {{"status", "unhealthy"}, {"latency_ms", nullptr}, {"error", "redis unavailable"}};
+  return {{"status", "healthy"}, {"latency_ms", round3(ms)}};
+}
+
+}  // namespace
+
+void register_health_routes(http::Router& router, AppContext& ctx) {
+  router.add("GET", "/", kPublicInline, [](http::Request&) {
+    return http::plain_json(
+        {{"name", kServiceName}, {"version", KARGO_VERSION}, {"docs", "/docs"}, {"health", "/health"}});
+  });
+
+  router.add("GET", "/health", kPublicInline, [](http::Request&) {
+    return http::plain_json(
+        {{"status", "healthy"}, {"service", kServiceName}, {"version", KARGO_VERSION}, {"timestamp", now_iso()}});
+  });
+
+  router.add("GET", "/health/live", kPublicInline, [&ctx](http::Request&) {
+    return http::plain_json({{"status", "healthy"},
+                             {"timestamp", now_iso()},
+                             {"service", kServiceName},
+                             {"version", KARGO_VERSION},
+                             {"uptime_seconds", round3(uptime_seconds(ctx))}});
+  });
+
+  router.add("GET", "/health/ready", kPublicBlocking, [&ctx](http::Request&) {
+    bool db_ok = false, redis_ok = false;
+    auto db = check_database(ctx, db_ok);
+    auto redis = check_redis(ctx, redis_ok);
+    const char* status = !db_ok ? "not_ready" : redis_ok ? "ready" : "degraded";
+    return http::plain_json({{"status", status},
+                             {"timestamp", now_iso()},
+                             {"checks", {{"database", db}, {"redis", redis}}}},
+                            db_ok ? 200 : 503);
+  });
+
+  router.add("GET", "/health/detailed", kPublicBlocking, [&ctx](http::Request&) {
+    bool db_ok = false, redis_ok = false;
+    auto db = check_database(ctx, db_ok);
+    auto redis = check_redis(ctx, redis_ok);
+    auto pool = ctx.db.stats();
+    auto proc = read_process_stats();
+    auto not_configured = [](bool configured) {
+      // Upstream clients arrive with issue 5; until then only configuration is known.
+      return nlohmann::json{{"status", configured ? "unknown" : "not_configured"},
+                            {"latency_ms", nullptr},
+                            {"circuit_state", "closed"}};
+    };
+    const char* status = !db_ok ? "unhealthy" : redis_ok ? "healthy" : "degraded";
+    return http::plain_json(
+        {{"status", status},
+         {"timestamp", now_iso()},
+         {"service", kServiceName},
+         {"version", KARGO_VERSION},
+         {"checks",
+          {{"database", db},
+           {"redis", redis},
+           {"amazon_dsp", not_configured(ctx.config.amazon_configured())},
+           {"kargo", not_configured(ctx.config.kargo_api_key.has_value())}}},
+         {"pool", {{"size", pool.size}, {"open", pool.open}, {"in_use", pool.in_use}}},
+         {"blocking_pool", {{"threads", ctx.blocking.size()}, {"busy", ctx.blocking.busy()},
+                            {"queued", ctx.blocking.queued()}}},
+         // TODO(#6): counts from the jobs table once the job system exists.
+         {"jobs", {{"queued", 0}, {"running", 0}}},
+         {"system",
+          {{"rss_bytes", proc.rss_bytes},
+           {"threads", proc.threads},
+           {"open_fds", proc.open_fds},
+           {"uptime_seconds", round3(uptime_seconds(ctx))}}}},
+        db_ok ? 200 : 503);
+  });
+
+  router.add("GET", "/health/status", kPublicInline, [&ctx](http::Request&) {
+    return http::plain_json({{"service", kServiceName},
+                             {"version", KARGO_VERSION},
+                             {"build", KARGO_BUILD_INFO},
+                             {"process", ctx.process_role},
+                             {"started_at", format_timestamp(ctx.started_at)},
+                             {"uptime_seconds", round3(uptime_seconds(ctx))},
+                             {"environment", ctx.config.environment},
+                             {"config", ctx.config.public_summary()}});
+  });
+
+  router.add("GET", "/health/metrics", kPublicInline, [&ctx](http::Request&) {
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = ctx.metrics.serialize();
+    return r;
+  });
+}
+
+}  // namespace kargo::api

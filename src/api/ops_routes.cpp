@@ -1,0 +1,89 @@
+// Operational read-outs: /api/errors/statistics, /api/errors/recent, /api/performance/summary.
+// Per process, since its start; computed from the same counters Prometheus scrapes.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "kargo/api/routes.hpp"
+#include "kargo/app/context.hpp"
+#include "kargo/core/error_stats.hpp"
+#include "kargo/core/metrics.hpp"
+#include "kargo/core/time.hpp"
+#include "kargo/core/validator.hpp"
+#include "kargo/http/envelope.hpp"
+#include "kargo/http/router.hpp"
+
+namespace kargo::api {
+namespace {
+
+constexpr http::RouteOptions kViewerInline{.min_role = Role::kViewer, .execution = http::Execution::kInline};
+
+double round_to(double v, double scale) { return std::round(v * scale) / scale; }
+
+// limit query parameter: 1..max, default `fallback`; 422 otherwise.
+size_t limit_param(const http::Request& req, size_t fallback, size_t max) {
+  auto raw = req.query_param("limit");
+  if (!raw) return fallback;
+  size_t value = 0;
+  bool digits = !raw->empty() && raw->size() <= 6;
+  for (char c : *raw) digits = digits && c >= '0' && c <= '9';
+  if (digits) value = std::stoul(std::string(*raw));
+  if (!digits || value < 1 || value > max) {
+    Validator v;
+    v.add("limit", "must be an integer from 1 to " + std::to_string(max));
+    v.check();
+  }
+  return value;
+}
+
+}  // namespace
+
+void register_ops_routes(http::Router& router, AppContext& ctx) {
+  router.add("GET", "/api/errors/statistics", kViewerInline, [&ctx](http::Request& req) {
+    auto s = ctx.errors.snapshot();
+    nlohmann::json by_route = nlohmann::json::object();
+    for (const auto& [route, codes] : s.by_route_and_code) by_route[route] = codes;
+    return http::ok(req, {{"since", format_timestamp(s.since)},
+                          {"total_errors", s.total},
+                          {"by_code", s.by_code},
+                          {"by_route", by_route}});
+  });
+
+  router.add("GET", "/api/errors/recent", kViewerInline, [&ctx](http::Request& req) {
+    auto limit = limit_param(req, 20, 100);
+    auto items = nlohmann::json::array();
+    for (const auto& e : ctx.errors.recent(limit)) {
+      items.push_back({{"request_id", e.request_id},
+                       {"code", e.code},
+                       {"message", e.message},
+                       {"route", e.route},
+                       {"at", format_timestamp(e.at)}});
+    }
+    return http::ok(req, {{"errors", items}, {"limit", limit}});
+  });
+
+  router.add("GET", "/api/performance/summary", kViewerInline, [&ctx](http::Request& req) {
+    auto routes = nlohmann::json::array();
+    uint64_t total = 0, errors = 0;
+    for (const auto& r : ctx.metrics.route_summaries()) {
+      total += r.count;
+      errors += r.errors;
+      double n = r.count ? static_cast<double>(r.count) : 1.0;
+      routes.push_back({{"method", r.method},
+                        {"route", r.route},
+                        {"count", r.count},
+                        {"error_rate", round_to(static_cast<double>(r.errors) / n, 1e4)},
+                        {"client_error_rate", round_to(static_cast<double>(r.client_errors) / n, 1e4)},
+                        {"p50_ms", round_to(r.p50_ms, 1e3)},
+                        {"p95_ms", round_to(r.p95_ms, 1e3)},
+                        {"p99_ms", round_to(r.p99_ms, 1e3)}});
+    }
+    double uptime = std::chrono::duration<double>(std::chrono::system_clock::now() - ctx.started_at).count();
+    return http::ok(req, {{"since", format_timestamp(ctx.started_at)},
+                          {"uptime_seconds", round_to(uptime, 1e3)},
+                          {"total_requests", total},
+                          {"error_rate", total ? round_to(static_cast<double>(errors) / total, 1e4) : 0.0},
+                          {"routes", routes}});
+  });
+}
+
+}  // namespace kargo::api

@@ -1,0 +1,161 @@
+// The composition root: every long-lived dependency is built here, once, and handed down.
+#include "kargo/app/app.hpp"
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "kargo/api/routes.hpp"
+#include "kargo/app/context.hpp"
+#include "kargo/auth/auth_service.hpp"
+#include "kargo/core/blocking_pool.hpp"
+#include "kargo/core/config.hpp"
+#include "kargo/core/error.hpp"
+#include "kargo/core/error_stats.hpp"
+#include "kargo/core/log.hpp"
+#include "kargo/core/metrics.hpp"
+#include "kargo/http/pipeline.hpp"
+#include "kargo/http/router.hpp"
+#include "kargo/http/server.hpp"
+#include "kargo/store/database.hpp"
+#include "kargo/store/migrations.hpp"
+#include "kargo/store/rate_limiter.hpp"
+#include "kargo/store/redis.hpp"
+#include "kargo/store/users.hpp"
+
+namespace kargo::app {
+namespace {
+
+enum class Mode { kServe, kWorker };
+
+// Creates the bootstrap admin once PostgreSQL answers; retries in the background so a database
+// that starts after the service does not stop it from coming up.
+class AdminBootstrap {
+ public:
+  AdminBootstrap(const Config& cfg, AuthService& auth) {
+    if (!cfg.admin_username || !cfg.admin_password) return;
+    thread_ = std::thread([this, user = *cfg.admin_username, pw = *cfg.admin_password, &auth] {
+      for (int attempt = 0; !stop_; ++attempt) {
+        try {
+          auth.ensure_admin(user, pw);
+          log::info("bootstrap admin ready", {{"username", user}});
+          return;
+        } catch (const std::exception& e) {
+          if (attempt % 10 == 0) log::warn("bootstrap admin not created yet; retrying", {{"error", e.what()}});
+        }
+        for (int i = 0; i < 20 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~AdminBootstrap() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int run(const Config& cfg, Mode mode) {
+  Metrics metrics;
+  ErrorStats errors;
+  store::Database db(cfg.database_url, cfg.database_pool_size,
+                     std::chrono::milliseconds(cfg.database_acquire_timeout_ms), &metrics);
+  store::Redis redis(cfg.redis_url, &metrics);
+  // One blocking thread per pooled connection: a thread never waits for a connection that
+  // another thread of the same pool holds idle.
+  BlockingPool blocking(cfg.database_pool_size, std::chrono::milliseconds(cfg.database_acquire_timeout_ms));
+  store::UserStore users(db);
+  AuthService auth(users, cfg.secret_key, cfg.jwt_expire_minutes);
+  store::RateLimiter limiter(&redis, cfg.rate_limit_per_minute, cfg.rate_limit_burst);
+
+  AppContext ctx{cfg, metrics, errors, db, redis, blocking, auth, std::chrono::system_clock::now(),
+                 mode == Mode::kServe ? "serve" : "worker"};
+  http::Router router;
+  api::register_health_routes(router, ctx);
+  if (mode == Mode::kServe) {
+    api::register_auth_routes(router, ctx);
+    api::register_ops_routes(router, ctx);
+  }
+
+  http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins}, metrics,
+                          errors, blocking, auth, limiter);
+  http::ServerOptions opts;
+  opts.host = cfg.host;
+  opts.port = mode == Mode::kServe ? cfg.port : cfg.worker_port;
+  opts.io_threads = mode == Mode::kServe ? cfg.io_threads : 1;
+  http::Server server(opts, pipeline);
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    log::critical("cannot start", {{"error", e.what()}});
+    return 1;
+  }
+  server.every(std::chrono::seconds(5), [&] {
+    auto s = db.stats();
+    metrics.set_db_pool(s.in_use, s.open - s.in_use);
+  });
+
+  std::optional<AdminBootstrap> bootstrap;
+  if (mode == Mode::kServe) bootstrap.emplace(cfg, auth);
+  if (cfg.secret_key_generated) {
+    log::warn("SECRET_KEY not set: using a random key for this run (tokens end with the process)");
+  }
+  log::info("listening", {{"process", ctx.process_role},
+                          {"host", cfg.host},
+                          {"port", server.port()},
+                          {"io_threads", opts.io_threads},
+                          {"environment", cfg.environment}});
+  server.run();
+  blocking.stop();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int serve(const Config& config) { return run(config, Mode::kServe); }
+int worker(const Config& config) { return run(config, Mode::kWorker); }
+
+int migrate(const Config& config, const std::string& action) {
+  store::Database db(config.database_url, 1, std::chrono::milliseconds(30000), nullptr);
+  try {
+    if (action == "status") {
+      for (const auto& m : store::migration_status(db)) {
+        std::cout << (m.applied ? "applied " : "pending ") << m.name
+                  << (m.applied ? "  " + m.applied_at : std::string()) << "\n";
+      }
+      return 0;
+    }
+    auto applied = store::migrate_up(db);
+    std::cout << (applied.empty() ? "schema is up to date" : "applied " + std::to_string(applied.size()) +
+                                                                  " migration(s)")
+              << "\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "migrate failed: " << e.external_message() << " (" << e.internal_message() << ")\n";
+    return 1;
+  }
+}
+
+int create_user(const Config& config, const std::string& username, const std::string& role_text, std::istream& in) {
+  auto role = parse_role(role_text);
+  std::string password;
+  std::getline(in, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  store::Database db(config.database_url, 1, std::chrono::milliseconds(30000), nullptr);
+  store::UserStore users(db);
+  AuthService auth(users, config.secret_key, config.jwt_expire_minutes);
+  try {
+    auth.create_user({username, password, role.value_or(Role::kNone)}, "cli");
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.external_message() << "\n";
+    for (const auto& d : e.details()) std::cerr << "error: " << d.field << ": " << d.message << "\n";
+    return e.http_status() == 422 ? 2 : 1;
+  }
+  std::cout << "created user " << username << " (" << role_text << ")\n";
+  return 0;
+}
+
+}  // namespace kargo::app

@@ -1,0 +1,114 @@
+#include "kargo/auth/jwt.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace kargo::jwt {
+namespace {
+
+constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+}  // namespace
+
+std::string base64url_encode(std::string_view data) {
+  std::string out(sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string out(text.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+    return std::nullopt;
+  }
+  out.resize(len);
+  return out;
+}
+
+std::string sign(const Claims& claims, std::string_view key) {
+  nlohmann::json payload = {{"sub", claims.subject},
+                            {"role", std::string(role_name(claims.role))},
+                            {"iat", claims.issued_at},
+                            {"exp", claims.expires_at}};
+  std::string signing_input = base64url_encode(kHeader) + "." + base64url_encode(payload.dump());
+  return signing_input + "." + base64url_encode(hmac_sha256(key, signing_input));
+}
+
+std::optional<Claims> verify(std::string_view token, std::string_view key, int64_t now, std::string& reason) {
+  if (token.size() > 4096) {
+    reason = "token too long";
+    return std::nullopt;
+  }
+  auto dot1 = token.find('.');
+  auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot1 == std::string_view::npos || dot2 == std::string_view::npos ||
+      token.find('.', dot2 + 1) != std::string_view::npos) {
+    reason = "malformed token";
+    return std::nullopt;
+  }
+  auto header_text = base64url_decode(token.substr(0, dot1));
+  auto payload_text = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto signature = base64url_decode(token.substr(dot2 + 1));
+  if (!header_text || !payload_text || !signature) {
+    reason = "malformed token";
+    return std::nullopt;
+  }
+  auto header = nlohmann::json::parse(*header_text, nullptr, false);
+  if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string()) {
+    reason = "malformed token header";
+    return std::nullopt;
+  }
+  if (header["alg"].get<std::string>() != "HS256") {
+    reason = "unsupported token algorithm";
+    return std::nullopt;
+  }
+  std::string expected = hmac_sha256(key, token.substr(0, dot2));
+  if (signature->size() != expected.size() ||
+      sodium_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+    reason = "bad token signature";
+    return std::nullopt;
+  }
+  auto payload = nlohmann::json::parse(*payload_text, nullptr, false);
+  if (!payload.is_object() || !payload.contains("sub") || !payload["sub"].is_string() || !payload.contains("exp") ||
+      !payload["exp"].is_number_integer() || !payload.contains("role") || !payload["role"].is_string()) {
+    reason = "token is missing claims";
+    return std::nullopt;
+  }
+  Claims c;
+  c.subject = payload["sub"].get<std::string>();
+  c.expires_at = payload["exp"].get<int64_t>();
+  c.issued_at = payload.value("iat", int64_t{0});
+  auto role = parse_role(payload["role"].get<std::string>());
+  if (!role) {
+    reason = "token has an unknown role";
+    return std::nullopt;
+  }
+  c.role = *role;
+  if (c.expires_at <= now) {
+    reason = "token expired";
+    return std::nullopt;
+  }
+  if (c.issued_at > now + 60) {
+    reason = "token issued in the future";
+    return std::nullopt;
+  }
+  return c;
+}
+
+}  // namespace kargo::jwt

@@ -1,0 +1,298 @@
+#include "kargo/core/metrics.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <sstream>
+#include <unordered_map>
+
+namespace kargo {
+
+namespace {
+
+const std::vector<double> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                             0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
+
+std::string_view canonical_method(std::string_view m) {
+  static constexpr std::string_view kKnown[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"};
+  for (auto k : kKnown) {
+    if (k == m) return k;
+  }
+  return "OTHER";
+}
+
+// Linear interpolation inside the bucket that holds the q-th observation.
+double bucket_quantile(double q, const std::vector<prometheus::ClientMetric::Bucket>& buckets) {
+  if (buckets.empty()) return 0;
+  uint64_t total = buckets.back().cumulative_count;
+  if (total == 0) return 0;
+  double rank = q * static_cast<double>(total);
+  double prev_bound = 0;
+  uint64_t prev_count = 0;
+  for (const auto& b : buckets) {
+    if (static_cast<double>(b.cumulative_count) >= rank) {
+      if (std::isinf(b.upper_bound)) return prev_bound;
+      uint64_t in_bucket = b.cumulative_count - prev_count;
+      if (in_bucket == 0) return b.upper_bound;
+      double frac = (rank - static_cast<double>(prev_count)) / static_cast<double>(in_bucket);
+      return prev_bound + (b.upper_bound - prev_bound) * frac;
+    }
+    prev_bound = b.upper_bound;
+    prev_count = b.cumulative_count;
+  }
+  return prev_bound;
+}
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& http_requests =
+      prometheus::BuildCounter().Name("http_requests_total").Help("HTTP requests served").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& http_duration =
+      prometheus::BuildHistogram()
+          .Name("http_request_duration_seconds")
+          .Help("HTTP request latency from headers read to response queued")
+          .Register(*registry);
+  prometheus::Gauge& in_flight = prometheus::BuildGauge()
+                                     .Name("http_requests_in_flight")
+                                     .Help("HTTP requests being served")
+                                     .Register(*registry)
+                                     .Add({});
+  prometheus::Family<prometheus::Counter>& external_requests = prometheus::BuildCounter()
+                                                                   .Name("external_api_requests_total")
+                                                                   .Help("Calls to upstream APIs")
+                                                                   .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& external_duration =
+      prometheus::BuildHistogram()
+          .Name("external_api_request_duration_seconds")
+          .Help("Upstream call latency, per attempt")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& circuit_state =
+      prometheus::BuildGauge()
+          .Name("external_api_circuit_state")
+          .Help("Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& db_pool =
+      prometheus::BuildGauge().Name("db_pool_connections").Help("PostgreSQL pool connections").Register(*registry);
+  prometheus::Gauge& db_in_use = db_pool.Add({{"state", "in_use"}});
+  prometheus::Gauge& db_idle = db_pool.Add({{"state", "idle"}});
+  prometheus::Histogram& db_query = prometheus::BuildHistogram()
+                                        .Name("db_query_duration_seconds")
+                                        .Help("PostgreSQL transaction latency")
+                                        .Register(*registry)
+                                        .Add({}, kLatencyBuckets);
+  prometheus::Counter& redis_errors =
+      prometheus::BuildCounter().Name("redis_errors_total").Help("Failed Redis commands").Register(*registry).Add({});
+  prometheus::Family<prometheus::Counter>& creative_total = prometheus::BuildCounter()
+                                                                .Name("creative_processing_total")
+                                                                .Help("Creatives processed")
+                                                                .Register(*registry);
+  prometheus::Histogram& creative_duration = prometheus::BuildHistogram()
+                                                 .Name("creative_processing_duration_seconds")
+                                                 .Help("Creative transformation time")
+                                                 .Register(*registry)
+                                                 .Add({}, kLatencyBuckets);
+  prometheus::Family<prometheus::Gauge>& jobs_depth =
+      prometheus::BuildGauge().Name("jobs_queue_depth").Help("Queued jobs per kind").Register(*registry);
+  prometheus::Family<prometheus::Counter>& jobs_processed =
+      prometheus::BuildCounter().Name("jobs_processed_total").Help("Finished job attempts").Register(*registry);
+  prometheus::Family<prometheus::Counter>& webhook_deliveries = prometheus::BuildCounter()
+                                                                    .Name("webhook_deliveries_total")
+                                                                    .Help("Webhook delivery attempts")
+                                                                    .Register(*registry);
+  prometheus::Counter& rate_limited = prometheus::BuildCounter()
+                                          .Name("rate_limited_requests_total")
+                                          .Help("Requests refused by the rate limiter")
+                                          .Register(*registry)
+                                          .Add({});
+  prometheus::Gauge& rss =
+      prometheus::BuildGauge().Name("process_resident_memory_bytes").Help("Resident memory").Register(*registry).Add({});
+  prometheus::Gauge& cpu = prometheus::BuildGauge()
+                               .Name("process_cpu_seconds_total")
+                               .Help("User and system CPU time")
+                               .Register(*registry)
+                               .Add({});
+  prometheus::Gauge& fds =
+      prometheus::BuildGauge().Name("process_open_fds").Help("Open file descriptors").Register(*registry).Add({});
+
+  // Family::Add takes a lock and hashes labels; the hot path remembers handles per thread.
+  struct HttpHandles {
+    prometheus::Counter* counter;
+    prometheus::Histogram* histogram;
+  };
+  struct HttpCache {
+    const Impl* owner = nullptr;
+    std::unordered_map<std::string, HttpHandles> handles;
+  };
+  std::mutex add_mutex;  // serialises Family::Add for the same labels across threads
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::observe_http(std::string_view method, std::string_view route, int status, double seconds) {
+  thread_local Impl::HttpCache cache;
+  if (cache.owner != impl_.get()) {
+    cache.handles.clear();
+    cache.owner = impl_.get();
+  }
+  auto m = canonical_method(method);
+  std::string key;
+  key.reserve(m.size() + route.size() + 8);
+  key.append(m).append(" ").append(route).append(" ").append(std::to_string(status));
+  auto it = cache.handles.find(key);
+  if (it == cache.handles.end()) {
+    std::lock_guard lock(impl_->add_mutex);
+    Impl::HttpHandles h{
+        &impl_->http_requests.Add(
+            {{"method", std::string(m)}, {"route", std::string(route)}, {"status", std::to_string(status)}}),
+        &impl_->http_duration.Add({{"method", std::string(m)}, {"route", std::string(route)}}, kLatencyBuckets)};
+    it = cache.handles.emplace(std::move(key), h).first;
+  }
+  it->second.counter->Increment();
+  it->second.histogram->Observe(seconds);
+}
+
+void Metrics::http_in_flight(int delta) { impl_->in_flight.Increment(delta); }
+
+void Metrics::observe_external(std::string_view service, std::string_view endpoint, std::string_view status,
+                               double seconds) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->external_requests
+      .Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}, {"status", std::string(status)}})
+      .Increment();
+  impl_->external_duration.Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}}, kLatencyBuckets)
+      .Observe(seconds);
+}
+
+void Metrics::set_circuit_state(std::string_view service, int state) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->circuit_state.Add({{"service", std::string(service)}}).Set(state);
+}
+
+void Metrics::set_db_pool(unsigned in_use, unsigned idle) {
+  impl_->db_in_use.Set(in_use);
+  impl_->db_idle.Set(idle);
+}
+
+void Metrics::observe_db_query(double seconds) { impl_->db_query.Observe(seconds); }
+void Metrics::redis_error() { impl_->redis_errors.Increment(); }
+void Metrics::rate_limited() { impl_->rate_limited.Increment(); }
+
+void Metrics::observe_creative(std::string_view format, std::string_view phase, std::string_view status,
+                               double seconds) {
+  {
+    std::lock_guard lock(impl_->add_mutex);
+    impl_->creative_total
+        .Add({{"format", std::string(format)}, {"phase", std::string(phase)}, {"status", std::string(status)}})
+        .Increment();
+  }
+  impl_->creative_duration.Observe(seconds);
+}
+
+void Metrics::set_jobs_queue_depth(std::string_view kind, double depth) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->jobs_depth.Add({{"kind", std::string(kind)}}).Set(depth);
+}
+
+void Metrics::job_processed(std::string_view kind, std::string_view status) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->jobs_processed.Add({{"kind", std::string(kind)}, {"status", std::string(status)}}).Increment();
+}
+
+void Metrics::webhook_delivery(std::string_view status) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->webhook_deliveries.Add({{"status", std::string(status)}}).Increment();
+}
+
+std::string Metrics::serialize() {
+  auto stats = read_process_stats();
+  impl_->rss.Set(static_cast<double>(stats.rss_bytes));
+  impl_->cpu.Set(stats.cpu_seconds);
+  impl_->fds.Set(stats.open_fds);
+  prometheus::TextSerializer serializer;
+  std::ostringstream out;
+  serializer.Serialize(out, impl_->registry->Collect());
+  return out.str();
+}
+
+std::vector<RouteLatencySummary> Metrics::route_summaries() const {
+  std::map<std::pair<std::string, std::string>, RouteLatencySummary> by_route;
+  auto label = [](const prometheus::ClientMetric& m, const char* name) {
+    for (const auto& l : m.label) {
+      if (l.name == name) return l.value;
+    }
+    return std::string();
+  };
+  auto durations = impl_->http_duration.Collect();
+  auto requests = impl_->http_requests.Collect();
+  if (durations.empty() || requests.empty()) return {};
+  for (const auto& m : durations.front().metric) {
+    auto& s = by_route[{label(m, "route"), label(m, "method")}];
+    s.route = label(m, "route");
+    s.method = label(m, "method");
+    s.count = m.histogram.sample_count;
+    s.p50_ms = bucket_quantile(0.50, m.histogram.bucket) * 1000.0;
+    s.p95_ms = bucket_quantile(0.95, m.histogram.bucket) * 1000.0;
+    s.p99_ms = bucket_quantile(0.99, m.histogram.bucket) * 1000.0;
+  }
+  for (const auto& m : requests.front().metric) {
+    auto it = by_route.find({label(m, "route"), label(m, "method")});
+    if (it == by_route.end()) continue;
+    auto status = std::stoi(label(m, "status"));
+    auto n = static_cast<uint64_t>(m.counter.value);
+    if (status >= 500) it->second.errors += n;
+    else if (status >= 400) it->second.client_errors += n;
+  }
+  std::vector<RouteLatencySummary> out;
+  out.reserve(by_route.size());
+  for (auto& [_, s] : by_route) out.push_back(std::move(s));
+  return out;
+}
+
+ProcessStats read_process_stats() {
+  ProcessStats s;
+  long page = sysconf(_SC_PAGESIZE);
+  long ticks = sysconf(_SC_CLK_TCK);
+  if (std::ifstream statm("/proc/self/statm"); statm) {
+    uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    s.rss_bytes = resident * static_cast<uint64_t>(page);
+  }
+  if (std::ifstream stat("/proc/self/stat"); stat) {
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the ")" that closes the command name; utime and stime are fields 14 and 15,
+    // num_threads is 20 (1-based, counting pid as 1).
+    auto close = content.rfind(')');
+    if (close != std::string::npos) {
+      std::istringstream rest(content.substr(close + 2));
+      std::vector<std::string> f((std::istream_iterator<std::string>(rest)), std::istream_iterator<std::string>());
+      if (f.size() > 17) {
+        s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(ticks);
+        s.threads = static_cast<unsigned>(std::stoul(f[17]));
+      }
+    }
+  }
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (auto* e = readdir(dir)) {
+      if (e->d_name[0] != '.') ++s.open_fds;
+    }
+    closedir(dir);
+    if (s.open_fds > 0) --s.open_fds;  // the directory handle itself
+  }
+  return s;
+}
+
+}  // namespace kargo

@@ -1,0 +1,276 @@
+#include "kargo/http/pipeline.hpp"
+
+#include <random>
+
+#include "kargo/core/blocking_pool.hpp"
+#include "kargo/core/error_codes.hpp"
+#include "kargo/core/error_stats.hpp"
+#include "kargo/core/log.hpp"
+#include "kargo/core/metrics.hpp"
+#include "kargo/http/envelope.hpp"
+
+namespace kargo::http {
+namespace {
+
+constexpr std::string_view kUnmatchedRoute = "unmatched";
+
+bool is_api(std::string_view path) { return path == "/api" || path.starts_with("/api/"); }
+
+uint64_t next_random() {
+  // Request ids need to be unique, not secret: a per-thread generator seeded from the OS.
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string new_request_id() {
+  static const char* kHex = "0123456789abcdef";
+  uint64_t v = next_random();
+  std::string id = "req_";
+  for (int i = 15; i >= 0; --i) id += kHex[(v >> (i * 4)) & 15];
+  return id;
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char c : id) {
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+struct Pipeline::State {
+  std::shared_ptr<Request> req;
+  Post post;
+  Done done;
+  const Route* route = nullptr;
+  std::optional<RateDecision> rate;
+  std::string auth_failure;  // why the token was refused, if one was sent
+  bool token_present = false;
+};
+
+Pipeline::Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
+                   BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter)
+    : router_(router),
+      options_(std::move(options)),
+      metrics_(metrics),
+      errors_(errors),
+      blocking_(blocking),
+      tokens_(tokens),
+      limiter_(limiter) {}
+
+size_t Pipeline::body_limit(std::string_view content_type) const {
+  return lower(content_type).starts_with("multipart/") ? options_.max_upload_bytes : options_.max_body_bytes;
+}
+
+size_t Pipeline::max_body_limit() const { return std::max(options_.max_body_bytes, options_.max_upload_bytes); }
+
+void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
+  metrics_.http_in_flight(1);
+  auto st = std::make_shared<State>();
+  st->req = std::move(req);
+  st->post = std::move(post);
+  st->done = std::move(done);
+  Request& r = *st->req;
+
+  auto incoming = r.header("x-request-id");
+  r.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_request_id();
+
+  auto m = router_.match(r.method, r.path);
+  r.route = m.path_template.empty() ? kUnmatchedRoute : m.path_template;
+
+  // CORS preflight: answered before auth, for any path.
+  if (r.method == "OPTIONS" && r.header("access-control-request-method")) {
+    Response res;
+    res.status = 204;
+    res.content_type.clear();
+    auto origin = r.header("origin");
+    if (origin) {
+      res.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+      res.header("Access-Control-Allow-Headers",
+                 "Authorization, Content-Type, X-Request-ID, Idempotency-Key, If-Match");
+      res.header("Access-Control-Max-Age", "600");
+    }
+    return finish(st, std::move(res));
+  }
+
+  if (m.kind == RouteMatch::Kind::kNotFound) {
+    return finish(st, error_response(r.request_id, Error(codes::kNotFound, "no route for " + r.path)));
+  }
+  if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
+    return finish(st, error_response(r.request_id,
+                                     Error(codes::kMethodNotAllowed, "method " + r.method + " is not allowed on " +
+                                                                         std::string(m.path_template))
+                                         .with_header("Allow", m.allow)));
+  }
+  st->route = m.route;
+  r.path_params = std::move(m.params);
+
+  if (auto auth = r.header("authorization")) {
+    st->token_present = true;
+    std::string_view value = *auth;
+    if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer ") {
+      std::string_view token = value.substr(7);
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      r.principal = tokens_.verify(token, st->auth_failure);
+    } else {
+      st->auth_failure = "Authorization header must be 'Bearer <token>'";
+    }
+  }
+
+  if (!is_api(r.path)) return run_handler(st);
+
+  std::string key = r.principal ? "user:" + r.principal->subject : "addr:" + r.remote_address;
+  limiter_.acquire(key, [this, st](RateDecision d) {
+    st->post([this, st, d] { after_rate_limit(st, d); });
+  });
+}
+
+void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDecision& decision) {
+  st->rate = decision;
+  Request& r = *st->req;
+  if (!decision.allowed) {
+    metrics_.rate_limited();
+    return finish(st, error_response(r.request_id,
+                                     Error(codes::kRateLimited, "rate limit exceeded; retry in " +
+                                                                    std::to_string(decision.retry_after_seconds) + " s")
+                                         .with_header("Retry-After", std::to_string(decision.retry_after_seconds))));
+  }
+  run_handler(st);
+}
+
+void Pipeline::run_handler(const std::shared_ptr<State>& st) {
+  Request& r = *st->req;
+  const RouteOptions& opts = st->route->options;
+  if (opts.authenticated) {
+    if (!r.principal) {
+      std::string why = st->token_present ? st->auth_failure : "missing bearer token";
+      return finish(st, error_response(r.request_id,
+                                       Error(codes::kAuthentication, "authentication failed: " + why)
+                                           .with_header("WWW-Authenticate", "Bearer")));
+    }
+    if (static_cast<int>(r.principal->role) < static_cast<int>(opts.min_role)) {
+      return finish(st, error_response(r.request_id,
+                                       Error(codes::kAuthorization, "role '" + std::string(role_name(r.principal->role)) +
+                                                                        "' may not " + r.method + " " +
+                                                                        std::string(r.route) + "; needs '" +
+                                                                        std::string(role_name(opts.min_role)) + "'")));
+    }
+  }
+
+  auto invoke = [this, st]() -> Response {
+    Request& req = *st->req;
+    log::RequestScope scope(req.request_id);
+    try {
+      return st->route->handler(req);
+    } catch (const Error& e) {
+      if (e.http_status() >= 500) {
+        log::error("request failed", {{"code", e.code().name}, {"error", e.what()}});
+      }
+      return error_response(req.request_id, e);
+    } catch (const std::exception& e) {
+      log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
+      return error_response(req.request_id, Error(codes::kInternal, "internal error", e.what()));
+    }
+  };
+
+  if (opts.execution == Execution::kInline) return finish(st, invoke());
+
+  bool queued = blocking_.submit(
+      [this, st, invoke] {
+        auto res = std::make_shared<Response>(invoke());
+        st->post([this, st, res] { finish(st, std::move(*res)); });
+      },
+      [this, st] {
+        st->post([this, st] {
+          finish(st, error_response(st->req->request_id,
+                                    Error(codes::kServiceUnavailable, "server is busy; retry shortly")
+                                        .with_header("Retry-After", "1")));
+        });
+      });
+  if (!queued) {
+    finish(st, error_response(r.request_id, Error(codes::kServiceUnavailable, "server is busy; retry shortly")
+                                                .with_header("Retry-After", "1")));
+  }
+}
+
+void Pipeline::finish(const std::shared_ptr<State>& st, Response response) {
+  auto out = finalize(*st->req, std::move(response), st->rate);
+  metrics_.http_in_flight(-1);
+  auto done = std::move(st->done);
+  done(std::move(out));
+}
+
+Response Pipeline::reject(Request& partial, const Error& error) {
+  metrics_.http_in_flight(1);
+  auto incoming = partial.header("x-request-id");
+  partial.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_request_id();
+  if (partial.route.empty()) {
+    auto m = router_.match(partial.method, partial.path);
+    partial.route = m.path_template.empty() ? kUnmatchedRoute : m.path_template;
+  }
+  auto res = finalize(partial, error_response(partial.request_id, error), std::nullopt);
+  metrics_.http_in_flight(-1);
+  return res;
+}
+
+void Pipeline::add_cors(const Request& req, Response& res) const {
+  auto origin = req.header("origin");
+  if (!origin || options_.cors_allowed_origins.empty()) return;
+  bool allowed = false;
+  bool any = false;
+  for (const auto& o : options_.cors_allowed_origins) {
+    if (o == "*") any = true;
+    if (o == *origin) allowed = true;
+  }
+  if (!allowed && !any) return;
+  res.header("Access-Control-Allow-Origin", any && !allowed ? "*" : std::string(*origin));
+  if (!any || allowed) res.header("Vary", "Origin");
+  res.header("Access-Control-Expose-Headers",
+             "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After");
+}
+
+Response Pipeline::finalize(Request& req, Response res, const std::optional<RateDecision>& rate) {
+  // Only allowed preflight origins keep the Allow-* headers added by the preflight branch.
+  if (res.status == 204 && req.method == "OPTIONS") {
+    bool origin_ok = false;
+    if (auto origin = req.header("origin")) {
+      for (const auto& o : options_.cors_allowed_origins) origin_ok |= (o == "*" || o == *origin);
+    }
+    if (!origin_ok) res.headers.clear();
+  }
+  res.header("X-Request-ID", req.request_id);
+  res.header("X-Content-Type-Options", "nosniff");
+  res.header("X-Frame-Options", "DENY");
+  res.header("Referrer-Policy", "no-referrer");
+  if (is_api(req.path)) res.header("Cache-Control", "no-store");
+  if (rate) {
+    res.header("X-RateLimit-Limit", std::to_string(rate->limit));
+    res.header("X-RateLimit-Remaining", std::to_string(rate->remaining));
+    res.header("X-RateLimit-Reset", std::to_string(rate->reset_epoch));
+  }
+  add_cors(req, res);
+
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received_at).count();
+  metrics_.observe_http(req.method, req.route, res.status, seconds);
+  if (!res.error_code.empty()) errors_.record(req.request_id, res.error_code, res.error_message, req.route);
+  if (log::enabled(log::Level::kInfo)) {
+    log::RequestScope scope(req.request_id);
+    log::info("request", {{"method", req.method},
+                          {"route", req.route},
+                          {"status", res.status},
+                          {"duration_ms", seconds * 1000.0},
+                          {"client", req.remote_address}});
+  }
+  return res;
+}
+
+}  // namespace kargo::http

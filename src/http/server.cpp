@@ -1,0 +1,333 @@
+#include "kargo/http/server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "kargo/core/error_codes.hpp"
+#include "kargo/core/log.hpp"
+#include "kargo/http/pipeline.hpp"
+
+namespace kargo::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Shared {
+  ServerOptions options;
+  Pipeline& pipeline;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> in_flight{0};
+};
+
+// Splits the request target into a decoded path and decoded query pairs. False if malformed.
+bool parse_target(std::string_view target, Request& req) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return false;
+  const auto& url = *parsed;
+  req.path = std::string(url.path());
+  if (req.path.empty()) req.path = "/";
+  for (auto param : url.params()) {
+    req.query.emplace_back(std::string(param.key), param.has_value ? std::string(param.value) : std::string());
+  }
+  return true;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+  }
+
+ private:
+  // Idle phase: wait up to idle_timeout for the first bytes of the next request. The
+  // header deadline (slow-loris guard) starts only once a request has begun.
+  void wait_for_request() {
+    if (shared_.stopping) return close();
+    if (buffer_.size() > 0) return read_header();
+    stream_.expires_after(shared_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
+    parser_->body_limit(shared_.pipeline.max_body_limit());
+    stream_.expires_after(shared_.options.header_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    auto& msg = parser_->get();
+    request_ = std::make_shared<Request>();
+    request_->received_at = std::chrono::steady_clock::now();
+    request_->method = std::string(msg.method_string());
+    request_->target = std::string(msg.target());
+    request_->remote_address = remote_;
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request_->headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    if (!parse_target(request_->target, *request_)) {
+      request_->path = "/";
+      return reject(Error::bad_body("the request target is not a valid origin-form URL"), false);
+    }
+    size_t limit = shared_.pipeline.body_limit(msg[bhttp::field::content_type]);
+    if (auto length = parser_->content_length(); length && *length > limit) {
+      return reject(Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
+                                                      " bytes exceeds the limit of " + std::to_string(limit)),
+                    false);
+    }
+    parser_->body_limit(limit);
+    if (parser_->is_done()) return dispatch();
+    if (bhttp::token_list(msg[bhttp::field::expect]).exists("100-continue")) {
+      // Tell the client to send the body we are willing to read.
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, msg.version());
+      bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+        if (wec) return self->close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(shared_.options.body_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_read_error(ec);
+      self->dispatch();
+    });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      if (!request_) request_ = std::make_shared<Request>();
+      return reject(Error(codes::kPayloadTooLarge, "request body exceeds the limit"), true);
+    }
+    if (ec == bhttp::error::header_limit) {
+      request_ = std::make_shared<Request>();
+      request_->path = "/";
+      return reject(Error(codes::kPayloadTooLarge, "request headers exceed the limit of " +
+                                                       std::to_string(shared_.options.header_limit) + " bytes"),
+                    true);
+    }
+    if (ec.category() == beast::error_code(bhttp::error::end_of_stream).category() &&
+        ec != bhttp::error::end_of_stream &&
+        ec != bhttp::error::partial_message) {
+      // Malformed HTTP: answer 400 once, then close.
+      if (!request_) {
+        request_ = std::make_shared<Request>();
+        request_->path = "/";
+      }
+      return reject(Error::bad_body(std::string("malformed HTTP request: ") + ec.message()), true);
+    }
+    close();  // timeout (slow client), reset, EOF: nothing to answer
+  }
+
+  // Answers an incomplete request and closes the connection afterwards.
+  void reject(const Error& error, bool /*headers_incomplete*/) {
+    shared_.in_flight++;
+    keep_alive_ = false;
+    if (request_->method.empty()) request_->method = "UNKNOWN";
+    write(shared_.pipeline.reject(*request_, error));
+  }
+
+  void dispatch() {
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    request_->body = std::move(msg.body());
+    shared_.in_flight++;
+    auto self = shared_from_this();
+    shared_.pipeline.handle(
+        request_, [self](std::function<void()> fn) { asio::dispatch(self->stream_.get_executor(), std::move(fn)); },
+        [self](Response res) { self->write(std::move(res)); });
+  }
+
+  void write(Response res) {
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
+    out->version(11);
+    out->result(static_cast<unsigned>(res.status));
+    if (!res.content_type.empty()) out->set(bhttp::field::content_type, res.content_type);
+    for (auto& [name, value] : res.headers) out->insert(name, value);
+    out->body() = std::move(res.body);
+    bool keep = keep_alive_ && !shared_.stopping;
+    out->keep_alive(keep);
+    out->prepare_payload();
+    request_.reset();
+    stream_.expires_after(shared_.options.write_timeout);
+    bhttp::async_write(stream_, *out, [self = shared_from_this(), out, keep](beast::error_code ec, std::size_t) {
+      self->shared_.in_flight--;
+      if (ec || !keep) return self->close();
+      self->wait_for_request();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  Shared& shared_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<Request> request_;
+  std::string remote_;
+  bool keep_alive_ = true;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions opts, Pipeline& pipeline)
+      : shared{std::move(opts), pipeline}, ioc(static_cast<int>(shared.options.io_threads)), acceptor(ioc),
+        signals(ioc, SIGINT, SIGTERM) {}
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        log::warn("accept failed", {{"error", ec.message()}});
+      } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), shared)->start();
+      }
+      if (!shared.stopping) accept();
+    });
+  }
+
+  void begin_shutdown() {
+    if (shared.stopping.exchange(true)) return;
+    log::info("shutting down", {{"in_flight", shared.in_flight.load()}});
+    beast::error_code ec;
+    acceptor.close(ec);
+    signals.cancel(ec);
+    for (auto& t : timers) t->cancel();
+    for (auto& fn : shutdown_hooks) fn();
+    deadline = std::chrono::steady_clock::now() + shared.options.shutdown_grace;
+    drain();
+  }
+
+  void drain() {
+    if (shared.in_flight.load() <= 0 || std::chrono::steady_clock::now() >= deadline) {
+      if (shared.in_flight.load() > 0) {
+        log::warn("shutdown grace period over; dropping requests", {{"in_flight", shared.in_flight.load()}});
+      }
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([this](beast::error_code) { drain(); });
+  }
+
+  Shared shared;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::steady_timer drain_timer{ioc};
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  std::vector<std::function<void()>> shutdown_hooks;
+  std::vector<std::shared_ptr<std::function<void()>>> ticks;
+  std::chrono::steady_clock::time_point deadline;
+  bool bound = false;
+};
+
+Server::Server(ServerOptions options, Pipeline& pipeline) : impl_(std::make_unique<Impl>(std::move(options), pipeline)) {}
+Server::~Server() = default;
+
+void Server::bind() {
+  auto& a = impl_->acceptor;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->shared.options.host, ec);
+  if (ec) throw std::runtime_error("HOST: not an IP address: " + impl_->shared.options.host);
+  tcp::endpoint ep{address, impl_->shared.options.port};
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + impl_->shared.options.host + ":" +
+                             std::to_string(impl_->shared.options.port) + ": " + ec.message());
+  }
+  impl_->bound = true;
+}
+
+uint16_t Server::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::every(std::chrono::milliseconds period, std::function<void()> fn) {
+  auto timer = std::make_unique<asio::steady_timer>(impl_->ioc);
+  auto* t = timer.get();
+  impl_->timers.push_back(std::move(timer));
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [t, period, fn = std::move(fn), tick_weak = std::weak_ptr<std::function<void()>>(tick), this]() {
+    t->expires_after(period);
+    t->async_wait([fn, tick_weak, this](beast::error_code ec) {
+      if (ec || impl_->shared.stopping) return;
+      fn();
+      if (auto next = tick_weak.lock()) (*next)();
+    });
+  };
+  impl_->ticks.push_back(tick);
+  (*tick)();
+}
+
+void Server::on_shutdown(std::function<void()> fn) { impl_->shutdown_hooks.push_back(std::move(fn)); }
+
+void Server::stop() {
+  asio::post(impl_->ioc, [this] { impl_->begin_shutdown(); });
+}
+
+void Server::run() {
+  if (!impl_->bound) bind();
+  impl_->signals.async_wait([this](beast::error_code ec, int) {
+    if (!ec) impl_->begin_shutdown();
+  });
+  impl_->accept();
+  unsigned n = std::max(1u, impl_->shared.options.io_threads);
+  std::vector<std::thread> threads;
+  threads.reserve(n - 1);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace kargo::http
