@@ -54,6 +54,7 @@ struct Pipeline::State {
   std::optional<RateDecision> rate;
   std::string auth_failure;  // why the token was refused, if one was sent
   bool token_present = false;
+  RouteMatch match;
 };
 
 Pipeline::Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
@@ -101,18 +102,6 @@ void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
     return finish(st, std::move(res));
   }
 
-  if (m.kind == RouteMatch::Kind::kNotFound) {
-    return finish(st, error_response(r.request_id, Error(codes::kNotFound, "no route for " + r.path)));
-  }
-  if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
-    return finish(st, error_response(r.request_id,
-                                     Error(codes::kMethodNotAllowed, "method " + r.method + " is not allowed on " +
-                                                                         std::string(m.path_template))
-                                         .with_header("Allow", m.allow)));
-  }
-  st->route = m.route;
-  r.path_params = std::move(m.params);
-
   if (auto auth = r.header("authorization")) {
     st->token_present = true;
     std::string_view value = *auth;
@@ -124,13 +113,31 @@ void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
       st->auth_failure = "Authorization header must be 'Bearer <token>'";
     }
   }
+  st->match = std::move(m);
 
-  if (!is_api(r.path)) return run_handler(st);
-
+  // Every /api/* request counts against the caller's bucket, known route or not.
+  if (!is_api(r.path)) return route(st);
   std::string key = r.principal ? "user:" + r.principal->subject : "addr:" + r.remote_address;
   limiter_.acquire(key, [this, st](RateDecision d) {
     st->post([this, st, d] { after_rate_limit(st, d); });
   });
+}
+
+void Pipeline::route(const std::shared_ptr<State>& st) {
+  Request& r = *st->req;
+  auto& m = st->match;
+  if (m.kind == RouteMatch::Kind::kNotFound) {
+    return finish(st, error_response(r.request_id, Error(codes::kNotFound, "no route for " + r.path)));
+  }
+  if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
+    return finish(st, error_response(r.request_id,
+                                     Error(codes::kMethodNotAllowed, "method " + r.method + " is not allowed on " +
+                                                                         std::string(m.path_template))
+                                         .with_header("Allow", m.allow)));
+  }
+  st->route = m.route;
+  r.path_params = std::move(m.params);
+  run_handler(st);
 }
 
 void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDecision& decision) {
@@ -143,7 +150,7 @@ void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDeci
                                                                     std::to_string(decision.retry_after_seconds) + " s")
                                          .with_header("Retry-After", std::to_string(decision.retry_after_seconds))));
   }
-  run_handler(st);
+  route(st);
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {

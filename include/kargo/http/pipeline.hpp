@@ -74,6 +74,7 @@ class Pipeline {
  private:
   struct State;
   void after_rate_limit(const std::shared_ptr<State>& st, const RateDecision& decision);
+  void route(const std::shared_ptr<State>& st);
   void run_handler(const std::shared_ptr<State>& st);
   void finish(const std::shared_ptr<State>& st, Response response);
   Response finalize(Request& req, Response response, const std::optional<RateDecision>& rate);
