@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, starts throw-away PostgreSQL and Redis on free ports, runs
+# every test with ctest, stops them, and exits non-zero on any failure. .ci/run calls it.
+#
+# Environment for the tests (read by tests/support):
+#   DATABASE_URL, REDIS_URL              the shared throw-away services
+#   KARGO_TEST_RESTART_DATABASE_URL      a second PostgreSQL that tests may restart
+#   KARGO_TEST_RESTART_PGDATA            its data directory (pg_ctl -D), run as KARGO_PG_USER
+# Options: KARGO_BUILD_DIR (default build), CTEST_ARGS (extra ctest arguments).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$KARGO_ROOT"
+
+START=$(date +%s)
+ensure_packages
+BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build}"
+log "building ($BUILD_DIR, Release, -Werror)"
+build_project "$BUILD_DIR" Release -DKARGO_WERROR=ON -DKARGO_BUILD_TESTS=ON
+
+mkdir -p "$KARGO_ROOT/.local"
+TMP="$(mktemp -d "$KARGO_ROOT/.local/test.XXXXXX")"
+REDIS_PID=""
+cleanup() {
+  local rc=$?
+  trap - INT TERM EXIT
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+  pg_stop "$TMP/pg"
+  pg_stop "$TMP/pg-restart"
+  # Stray servers from a crashed test must not outlive the run.
+  pkill -f "$BUILD_DIR/kargo-dsp" 2>/dev/null || true
+  rm -rf "$TMP"
+  exit $rc
+}
+trap cleanup INT TERM EXIT
+
+# Tests trade durability for speed: nothing here must survive a crash.
+export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
+PG_PORT=$(free_port)
+pg_start "$TMP/pg" "$PG_PORT"
+PG2_PORT=$(free_port)
+pg_start "$TMP/pg-restart" "$PG2_PORT"
+REDIS_PORT=$(free_port)
+REDIS_PID=$(redis_start "$TMP/redis" "$REDIS_PORT")
+
+export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$PG_PORT/kargo_dsp"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export KARGO_TEST_RESTART_DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$PG2_PORT/kargo_dsp"
+export KARGO_TEST_RESTART_PGDATA="$TMP/pg-restart"
+export KARGO_PG_USER
+export SECRET_KEY="test-secret-key-0123456789abcdef-0123456789"
+
+"$BUILD_DIR/kargo-dsp" migrate up >/dev/null
+DATABASE_URL="$KARGO_TEST_RESTART_DATABASE_URL" "$BUILD_DIR/kargo-dsp" migrate up >/dev/null
+
+log "running tests"
+set +e
+# shellcheck disable=SC2086
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300 ${CTEST_ARGS:-} 2>&1 | tee "$TMP/ctest.log"
+RC=${PIPESTATUS[0]}
+set -e
+log "test.sh finished in $(( $(date +%s) - START )) s"
+# ctest's summary line last, so the number of tests run is visible at the end of the output.
+grep -E "tests passed|tests failed" "$TMP/ctest.log" | tail -1
+exit "$RC"
