@@ -40,8 +40,15 @@ int score(const Route& r, const std::vector<std::string_view>& parts) {
 void Router::add(std::string method, std::string path_template, RouteOptions options, Handler handler) {
   auto route = std::make_unique<Route>();
   for (auto seg : split_path(path_template)) route->segments.emplace_back(seg);
+  auto same_shape = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!(is_param(a[i]) && is_param(b[i])) && a[i] != b[i]) return false;
+    }
+    return true;
+  };
   for (const auto& existing : routes_) {
-    if (existing->method == method && existing->segments == route->segments) {
+    if (existing->method == method && same_shape(existing->segments, route->segments)) {
       throw std::logic_error("duplicate route " + method + " " + path_template);
     }
   }
