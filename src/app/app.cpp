@@ -75,6 +75,7 @@ int run(const Config& cfg, Mode mode) {
   http::Router router;
   api::register_health_routes(router, ctx);
   if (mode == Mode::kServe) {
+    api::register_docs_routes(router, ctx);
     api::register_auth_routes(router, ctx);
     api::register_ops_routes(router, ctx);
   }
