@@ -14,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -138,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!request_) request_ = std::make_shared<Request>();
       return reject(Error(codes::kPayloadTooLarge, "request body exceeds the limit"), true);
     }
-    if (ec == bhttp::error::header_limit) {
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       request_ = std::make_shared<Request>();
       request_->path = "/";
       return reject(Error(codes::kPayloadTooLarge, "request headers exceed the limit of " +
@@ -162,6 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void reject(const Error& error, bool /*headers_incomplete*/) {
     shared_.in_flight++;
     keep_alive_ = false;
+    linger_ = true;
     if (request_->method.empty()) request_->method = "UNKNOWN";
     write(shared_.pipeline.reject(*request_, error));
   }
@@ -191,8 +193,27 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(shared_.options.write_timeout);
     bhttp::async_write(stream_, *out, [self = shared_from_this(), out, keep](beast::error_code ec, std::size_t) {
       self->shared_.in_flight--;
+      if (!ec && self->linger_) return self->lingering_close();
       if (ec || !keep) return self->close();
       self->wait_for_request();
+    });
+  }
+
+  // After refusing a request whose body may still be arriving: stop sending, read and discard
+  // for a moment, then close. Closing at once would make the kernel reset the connection and
+  // the client could lose the error response it has not read yet.
+  void lingering_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    discard_ = std::make_unique<std::array<char, 16384>>();
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(*discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain();
     });
   }
 
@@ -204,11 +225,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Shared& shared_;
-  beast::flat_buffer buffer_{8192};
+  beast::flat_buffer buffer_;  // bounded by the parser's header_limit and body_limit
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Request> request_;
   std::string remote_;
   bool keep_alive_ = true;
+  bool linger_ = false;
+  std::unique_ptr<std::array<char, 16384>> discard_;
 };
 
 }  // namespace
