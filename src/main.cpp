@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   auto* create_user = cli.add_subcommand("create-user", "create a user; the password is read from stdin");
   std::string username, role;
   create_user->add_option("NAME", username, "username")->required();
-  create_user->add_option("ROLE", role, "viewer | editor | admin")->required()->check(
-      CLI::IsMember({"viewer", "editor", "admin"}));
+  create_user->add_option("ROLE", role, "viewer | editor | admin")
+      ->required()
+      ->check(CLI::IsMember({"viewer", "editor", "admin"}));
 
   try {
     cli.parse(argc, argv);
@@ -39,10 +40,14 @@ int main(int argc, char** argv) {
   kargo::log::init(config.log_level);
 
   int rc = 0;
-  if (*serve) rc = kargo::app::serve(config);
-  else if (*worker) rc = kargo::app::worker(config);
-  else if (*migrate) rc = kargo::app::migrate(config, migrate_action);
-  else if (*create_user) rc = kargo::app::create_user(config, username, role, std::cin);
+  if (*serve)
+    rc = kargo::app::serve(config);
+  else if (*worker)
+    rc = kargo::app::worker(config);
+  else if (*migrate)
+    rc = kargo::app::migrate(config, migrate_action);
+  else if (*create_user)
+    rc = kargo::app::create_user(config, username, role, std::cin);
   kargo::log::shutdown();
   return rc;
 }

@@ -19,9 +19,9 @@ void register_auth_routes(http::Router& router, AppContext& ctx) {
     auto password = v.string("password", {.required = true, .min_length = 1, .max_length = 1024});
     v.check();
     auto token = ctx.auth.login(*username, *password);
-    return http::ok(req, {{"access_token", token.access_token},
-                          {"token_type", "bearer"},
-                          {"expires_in", token.expires_in}});
+    return http::ok(
+        req,
+        {{"access_token", token.access_token}, {"token_type", "bearer"}, {"expires_in", token.expires_in}});
   });
 
   router.add("POST", "/api/auth/users", {.min_role = Role::kAdmin}, [&ctx](http::Request& req) {

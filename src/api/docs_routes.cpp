@@ -4,8 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "kargo/api/routes.hpp"
 #include "kargo/app/context.hpp"
@@ -57,11 +57,20 @@ std::string escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -88,7 +97,8 @@ std::string render_html(const nlohmann::json& doc) {
   std::string h;
   const auto& info = doc.contains("info") ? doc["info"] : nlohmann::json::object();
   h += "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escape(text(info, "title")) +
-       " API</title><style>body{font:14px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+       " API</title><style>body{font:14px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em "
+       "auto;padding:0 1em}"
        "code,pre{font-family:ui-monospace,monospace}.op{border:1px solid #ddd;border-radius:6px;margin:1em 0;"
        "padding:.6em 1em}.m{display:inline-block;min-width:4.5em;font-weight:bold;text-transform:uppercase}"
        ".get{color:#0a7}.post{color:#07c}.put{color:#a60}.delete{color:#c22}.patch{color:#a0a}"
@@ -102,7 +112,8 @@ std::string render_html(const nlohmann::json& doc) {
     for (const auto& [path, item] : doc["paths"].items()) {
       if (!item.is_object()) continue;
       for (const auto& [method, op] : item.items()) {
-        static const std::set<std::string> kMethods{"get", "post", "put", "patch", "delete", "options", "head"};
+        static const std::set<std::string> kMethods{"get",    "post",    "put", "patch",
+                                                    "delete", "options", "head"};
         if (!kMethods.count(method)) continue;
         h += "<div class=\"op\"><span class=\"m " + method + "\">" + escape(method) + "</span> <code>" +
              escape(path) + "</code> — " + escape(text(op, "summary"));
@@ -115,16 +126,16 @@ std::string render_html(const nlohmann::json& doc) {
               continue;
             }
             h += "<tr><td><code>" + escape(text(p, "name")) + "</code>" +
-                 (p.value("required", false) ? " *" : "") + "</td><td>" + escape(text(p, "in")) + "</td><td>" +
-                 schema_label(p.value("schema", nlohmann::json::object())) + "</td><td>" +
+                 (p.value("required", false) ? " *" : "") + "</td><td>" + escape(text(p, "in")) +
+                 "</td><td>" + schema_label(p.value("schema", nlohmann::json::object())) + "</td><td>" +
                  escape(text(p, "description")) + "</td></tr>";
           }
           h += "</table>";
         }
         if (op.contains("requestBody") && op["requestBody"].contains("content")) {
           for (const auto& [type, media] : op["requestBody"]["content"].items()) {
-            h += "<p>Body <code>" + escape(type) + "</code>: " +
-                 schema_label(media.value("schema", nlohmann::json::object())) + "</p>";
+            h += "<p>Body <code>" + escape(type) +
+                 "</code>: " + schema_label(media.value("schema", nlohmann::json::object())) + "</p>";
           }
         }
         if (op.contains("responses") && op["responses"].is_object()) {
@@ -142,7 +153,8 @@ std::string render_html(const nlohmann::json& doc) {
   if (doc.contains("components") && doc["components"].contains("schemas")) {
     h += "<h2>Schemas</h2>";
     for (const auto& [name, schema] : doc["components"]["schemas"].items()) {
-      h += "<h3 id=\"schema-" + escape(name) + "\">" + escape(name) + "</h3><pre>" + escape(schema.dump(2)) + "</pre>";
+      h += "<h3 id=\"schema-" + escape(name) + "\">" + escape(name) + "</h3><pre>" + escape(schema.dump(2)) +
+           "</pre>";
     }
   }
   h += "</body></html>";

@@ -65,8 +65,10 @@ void register_health_routes(http::Router& router, AppContext& ctx) {
   });
 
   router.add("GET", "/health", kPublicInline, [](http::Request&) {
-    return http::plain_json(
-        {{"status", "healthy"}, {"service", kServiceName}, {"version", KARGO_VERSION}, {"timestamp", now_iso()}});
+    return http::plain_json({{"status", "healthy"},
+                             {"service", kServiceName},
+                             {"version", KARGO_VERSION},
+                             {"timestamp", now_iso()}});
   });
 
   router.add("GET", "/health/live", kPublicInline, [&ctx](http::Request&) {
@@ -82,10 +84,9 @@ void register_health_routes(http::Router& router, AppContext& ctx) {
     auto db = check_database(ctx, db_ok);
     auto redis = check_redis(ctx, redis_ok);
     const char* status = !db_ok ? "not_ready" : redis_ok ? "ready" : "degraded";
-    return http::plain_json({{"status", status},
-                             {"timestamp", now_iso()},
-                             {"checks", {{"database", db}, {"redis", redis}}}},
-                            db_ok ? 200 : 503);
+    return http::plain_json(
+        {{"status", status}, {"timestamp", now_iso()}, {"checks", {{"database", db}, {"redis", redis}}}},
+        db_ok ? 200 : 503);
   });
 
   router.add("GET", "/health/detailed", kPublicBlocking, [&ctx](http::Request&) {
@@ -101,27 +102,28 @@ void register_health_routes(http::Router& router, AppContext& ctx) {
                             {"circuit_state", "closed"}};
     };
     const char* status = !db_ok ? "unhealthy" : redis_ok ? "healthy" : "degraded";
-    return http::plain_json(
-        {{"status", status},
-         {"timestamp", now_iso()},
-         {"service", kServiceName},
-         {"version", KARGO_VERSION},
-         {"checks",
-          {{"database", db},
-           {"redis", redis},
-           {"amazon_dsp", not_configured(ctx.config.amazon_configured())},
-           {"kargo", not_configured(ctx.config.kargo_api_key.has_value())}}},
-         {"pool", {{"size", pool.size}, {"open", pool.open}, {"in_use", pool.in_use}}},
-         {"blocking_pool", {{"threads", ctx.blocking.size()}, {"busy", ctx.blocking.busy()},
-                            {"queued", ctx.blocking.queued()}}},
-         // TODO(#6): counts from the jobs table once the job system exists.
-         {"jobs", {{"queued", 0}, {"running", 0}}},
-         {"system",
-          {{"rss_bytes", proc.rss_bytes},
-           {"threads", proc.threads},
-           {"open_fds", proc.open_fds},
-           {"uptime_seconds", round3(uptime_seconds(ctx))}}}},
-        db_ok ? 200 : 503);
+    return http::plain_json({{"status", status},
+                             {"timestamp", now_iso()},
+                             {"service", kServiceName},
+                             {"version", KARGO_VERSION},
+                             {"checks",
+                              {{"database", db},
+                               {"redis", redis},
+                               {"amazon_dsp", not_configured(ctx.config.amazon_configured())},
+                               {"kargo", not_configured(ctx.config.kargo_api_key.has_value())}}},
+                             {"pool", {{"size", pool.size}, {"open", pool.open}, {"in_use", pool.in_use}}},
+                             {"blocking_pool",
+                              {{"threads", ctx.blocking.size()},
+                               {"busy", ctx.blocking.busy()},
+                               {"queued", ctx.blocking.queued()}}},
+                             // TODO(#6): counts from the jobs table once the job system exists.
+                             {"jobs", {{"queued", 0}, {"running", 0}}},
+                             {"system",
+                              {{"rss_bytes", proc.rss_bytes},
+                               {"threads", proc.threads},
+                               {"open_fds", proc.open_fds},
+                               {"uptime_seconds", round3(uptime_seconds(ctx))}}}},
+                            db_ok ? 200 : 503);
   });
 
   router.add("GET", "/health/status", kPublicInline, [&ctx](http::Request&) {

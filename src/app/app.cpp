@@ -41,7 +41,8 @@ class AdminBootstrap {
           log::info("bootstrap admin ready", {{"username", user}});
           return;
         } catch (const std::exception& e) {
-          if (attempt % 10 == 0) log::warn("bootstrap admin not created yet; retrying", {{"error", e.what()}});
+          if (attempt % 10 == 0)
+            log::warn("bootstrap admin not created yet; retrying", {{"error", e.what()}});
         }
         for (int i = 0; i < 20 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -70,7 +71,14 @@ int run(const Config& cfg, Mode mode) {
   AuthService auth(users, cfg.secret_key, cfg.jwt_expire_minutes);
   store::RateLimiter limiter(&redis, cfg.rate_limit_per_minute, cfg.rate_limit_burst);
 
-  AppContext ctx{cfg, metrics, errors, db, redis, blocking, auth, std::chrono::system_clock::now(),
+  AppContext ctx{cfg,
+                 metrics,
+                 errors,
+                 db,
+                 redis,
+                 blocking,
+                 auth,
+                 std::chrono::system_clock::now(),
                  mode == Mode::kServe ? "serve" : "worker"};
   http::Router router;
   api::register_health_routes(router, ctx);
@@ -80,8 +88,8 @@ int run(const Config& cfg, Mode mode) {
     api::register_ops_routes(router, ctx);
   }
 
-  http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins}, metrics,
-                          errors, blocking, auth, limiter);
+  http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},
+                          metrics, errors, blocking, auth, limiter);
   http::ServerOptions opts;
   opts.host = cfg.host;
   opts.port = mode == Mode::kServe ? cfg.port : cfg.worker_port;
@@ -130,8 +138,8 @@ int migrate(const Config& config, const std::string& action) {
       return 0;
     }
     auto applied = store::migrate_up(db);
-    std::cout << (applied.empty() ? "schema is up to date" : "applied " + std::to_string(applied.size()) +
-                                                                  " migration(s)")
+    std::cout << (applied.empty() ? "schema is up to date"
+                                  : "applied " + std::to_string(applied.size()) + " migration(s)")
               << "\n";
     return 0;
   } catch (const Error& e) {
@@ -140,7 +148,8 @@ int migrate(const Config& config, const std::string& action) {
   }
 }
 
-int create_user(const Config& config, const std::string& username, const std::string& role_text, std::istream& in) {
+int create_user(const Config& config, const std::string& username, const std::string& role_text,
+                std::istream& in) {
   auto role = parse_role(role_text);
   std::string password;
   std::getline(in, password);

@@ -15,8 +15,8 @@ constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
@@ -33,8 +33,8 @@ std::string base64url_encode(std::string_view data) {
 std::optional<std::string> base64url_decode(std::string_view text) {
   std::string out(text.size(), '\0');
   size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
+                        nullptr, &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
     return std::nullopt;
   }
   out.resize(len);
@@ -85,8 +85,9 @@ std::optional<Claims> verify(std::string_view token, std::string_view key, int64
     return std::nullopt;
   }
   auto payload = nlohmann::json::parse(*payload_text, nullptr, false);
-  if (!payload.is_object() || !payload.contains("sub") || !payload["sub"].is_string() || !payload.contains("exp") ||
-      !payload["exp"].is_number_integer() || !payload.contains("role") || !payload["role"].is_string()) {
+  if (!payload.is_object() || !payload.contains("sub") || !payload["sub"].is_string() ||
+      !payload.contains("exp") || !payload["exp"].is_number_integer() || !payload.contains("role") ||
+      !payload["role"].is_string()) {
     reason = "token is missing claims";
     return std::nullopt;
   }

@@ -16,7 +16,8 @@ bool BlockingPool::submit(Task task, Task expired) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= max_queue_) return false;
-    queue_.push_back({std::move(task), std::move(expired), std::chrono::steady_clock::now() + queue_timeout_});
+    queue_.push_back(
+        {std::move(task), std::move(expired), std::chrono::steady_clock::now() + queue_timeout_});
   }
   cv_.notify_one();
   return true;

@@ -58,8 +58,8 @@ class Reader {
       throw ConfigError(name, "must be a whole number, got '" + s + "'");
     }
     if (parsed < min || parsed > max) {
-      throw ConfigError(name, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                                  ", got " + s);
+      throw ConfigError(
+          name, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + s);
     }
     out = static_cast<T>(parsed);
   }
@@ -120,7 +120,8 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text) {
     if (eq == std::string::npos) continue;
     std::string key = trim(line.substr(0, eq));
     std::string value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     } else if (auto hash = value.find(" #"); hash != std::string::npos) {
       value = trim(value.substr(0, hash));
@@ -150,8 +151,8 @@ Config load_config(const EnvLookup& env) {
   r.str("ENVIRONMENT", c.environment);
   if (c.environment != "production" && c.environment != "development" && c.environment != "staging" &&
       c.environment != "test") {
-    throw ConfigError("ENVIRONMENT", "must be production, staging, test or development, got '" +
-                                         c.environment + "'");
+    throw ConfigError("ENVIRONMENT",
+                      "must be production, staging, test or development, got '" + c.environment + "'");
   }
   r.str("HOST", c.host);
   r.number("PORT", c.port, 1, 65535);
@@ -215,12 +216,13 @@ Config load_config(const EnvLookup& env) {
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
   r.boolean("WEBHOOK_ALLOW_PRIVATE", c.webhook_allow_private);
   r.str("LOG_LEVEL", c.log_level);
-  static const std::vector<std::string> kLevels{"trace", "debug", "info", "warning", "warn", "error", "critical"};
+  static const std::vector<std::string> kLevels{"trace", "debug", "info",    "warning",
+                                                "warn",  "error", "critical"};
   std::transform(c.log_level.begin(), c.log_level.end(), c.log_level.begin(),
                  [](unsigned char ch) { return std::tolower(ch); });
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    throw ConfigError("LOG_LEVEL", "must be one of debug, info, warning, error, critical, got '" +
-                                       c.log_level + "'");
+    throw ConfigError("LOG_LEVEL",
+                      "must be one of debug, info, warning, error, critical, got '" + c.log_level + "'");
   }
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
   r.number("SANDBOX_TOKEN_TTL_SECONDS", c.sandbox_token_ttl_seconds, 1, 86400);

@@ -21,11 +21,16 @@ std::atomic<spdlog::logger*> g_fast_logger{nullptr};
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warning";
-    case Level::kError: return "error";
-    case Level::kCritical: return "critical";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warning";
+    case Level::kError:
+      return "error";
+    case Level::kCritical:
+      return "critical";
   }
   return "info";
 }
@@ -44,7 +49,7 @@ std::shared_ptr<spdlog::logger> logger() {
     // Lines are formatted on the caller's thread and written by spdlog's one background
     // thread. When the queue is full the oldest line is dropped rather than blocking an I/O
     // thread on a slow stdout.
-    spdlog::init_thread_pool(16384, 1);
+    spdlog::init_thread_pool(8192, 1);
     auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
     g_logger = std::make_shared<spdlog::async_logger>("kargo", std::move(sink), spdlog::thread_pool(),
                                                       spdlog::async_overflow_policy::overrun_oldest);
@@ -68,11 +73,21 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";

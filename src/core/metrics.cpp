@@ -3,17 +3,17 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <cmath>
-#include <fstream>
-#include <iterator>
-#include <map>
-#include <mutex>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <unordered_map>
 
@@ -84,8 +84,10 @@ struct Metrics::Impl {
           .Name("external_api_circuit_state")
           .Help("Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open")
           .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& db_pool =
-      prometheus::BuildGauge().Name("db_pool_connections").Help("PostgreSQL pool connections").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& db_pool = prometheus::BuildGauge()
+                                                       .Name("db_pool_connections")
+                                                       .Help("PostgreSQL pool connections")
+                                                       .Register(*registry);
   prometheus::Gauge& db_in_use = db_pool.Add({{"state", "in_use"}});
   prometheus::Gauge& db_idle = db_pool.Add({{"state", "idle"}});
   prometheus::Histogram& db_query = prometheus::BuildHistogram()
@@ -93,8 +95,11 @@ struct Metrics::Impl {
                                         .Help("PostgreSQL transaction latency")
                                         .Register(*registry)
                                         .Add({}, kLatencyBuckets);
-  prometheus::Counter& redis_errors =
-      prometheus::BuildCounter().Name("redis_errors_total").Help("Failed Redis commands").Register(*registry).Add({});
+  prometheus::Counter& redis_errors = prometheus::BuildCounter()
+                                          .Name("redis_errors_total")
+                                          .Help("Failed Redis commands")
+                                          .Register(*registry)
+                                          .Add({});
   prometheus::Family<prometheus::Counter>& creative_total = prometheus::BuildCounter()
                                                                 .Name("creative_processing_total")
                                                                 .Help("Creatives processed")
@@ -106,8 +111,10 @@ struct Metrics::Impl {
                                                  .Add({}, kLatencyBuckets);
   prometheus::Family<prometheus::Gauge>& jobs_depth =
       prometheus::BuildGauge().Name("jobs_queue_depth").Help("Queued jobs per kind").Register(*registry);
-  prometheus::Family<prometheus::Counter>& jobs_processed =
-      prometheus::BuildCounter().Name("jobs_processed_total").Help("Finished job attempts").Register(*registry);
+  prometheus::Family<prometheus::Counter>& jobs_processed = prometheus::BuildCounter()
+                                                                .Name("jobs_processed_total")
+                                                                .Help("Finished job attempts")
+                                                                .Register(*registry);
   prometheus::Family<prometheus::Counter>& webhook_deliveries = prometheus::BuildCounter()
                                                                     .Name("webhook_deliveries_total")
                                                                     .Help("Webhook delivery attempts")
@@ -117,15 +124,21 @@ struct Metrics::Impl {
                                           .Help("Requests refused by the rate limiter")
                                           .Register(*registry)
                                           .Add({});
-  prometheus::Gauge& rss =
-      prometheus::BuildGauge().Name("process_resident_memory_bytes").Help("Resident memory").Register(*registry).Add({});
+  prometheus::Gauge& rss = prometheus::BuildGauge()
+                               .Name("process_resident_memory_bytes")
+                               .Help("Resident memory")
+                               .Register(*registry)
+                               .Add({});
   prometheus::Gauge& cpu = prometheus::BuildGauge()
                                .Name("process_cpu_seconds_total")
                                .Help("User and system CPU time")
                                .Register(*registry)
                                .Add({});
-  prometheus::Gauge& fds =
-      prometheus::BuildGauge().Name("process_open_fds").Help("Open file descriptors").Register(*registry).Add({});
+  prometheus::Gauge& fds = prometheus::BuildGauge()
+                               .Name("process_open_fds")
+                               .Help("Open file descriptors")
+                               .Register(*registry)
+                               .Add({});
 
   // Family::Add takes a lock and hashes labels; the hot path remembers handles per thread.
   struct HttpHandles {
@@ -158,7 +171,8 @@ void Metrics::observe_http(std::string_view method, std::string_view route, int 
     Impl::HttpHandles h{
         &impl_->http_requests.Add(
             {{"method", std::string(m)}, {"route", std::string(route)}, {"status", std::to_string(status)}}),
-        &impl_->http_duration.Add({{"method", std::string(m)}, {"route", std::string(route)}}, kLatencyBuckets)};
+        &impl_->http_duration.Add({{"method", std::string(m)}, {"route", std::string(route)}},
+                                  kLatencyBuckets)};
     it = cache.handles.emplace(std::move(key), h).first;
   }
   it->second.counter->Increment();
@@ -171,9 +185,12 @@ void Metrics::observe_external(std::string_view service, std::string_view endpoi
                                double seconds) {
   std::lock_guard lock(impl_->add_mutex);
   impl_->external_requests
-      .Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}, {"status", std::string(status)}})
+      .Add({{"service", std::string(service)},
+            {"endpoint", std::string(endpoint)},
+            {"status", std::string(status)}})
       .Increment();
-  impl_->external_duration.Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}}, kLatencyBuckets)
+  impl_->external_duration
+      .Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}}, kLatencyBuckets)
       .Observe(seconds);
 }
 
@@ -196,7 +213,8 @@ void Metrics::observe_creative(std::string_view format, std::string_view phase, 
   {
     std::lock_guard lock(impl_->add_mutex);
     impl_->creative_total
-        .Add({{"format", std::string(format)}, {"phase", std::string(phase)}, {"status", std::string(status)}})
+        .Add(
+            {{"format", std::string(format)}, {"phase", std::string(phase)}, {"status", std::string(status)}})
         .Increment();
   }
   impl_->creative_duration.Observe(seconds);
@@ -253,8 +271,10 @@ std::vector<RouteLatencySummary> Metrics::route_summaries() const {
     if (it == by_route.end()) continue;
     auto status = std::stoi(label(m, "status"));
     auto n = static_cast<uint64_t>(m.counter.value);
-    if (status >= 500) it->second.errors += n;
-    else if (status >= 400) it->second.client_errors += n;
+    if (status >= 500)
+      it->second.errors += n;
+    else if (status >= 400)
+      it->second.client_errors += n;
   }
   std::vector<RouteLatencySummary> out;
   out.reserve(by_route.size());
@@ -278,7 +298,8 @@ ProcessStats read_process_stats() {
     auto close = content.rfind(')');
     if (close != std::string::npos) {
       std::istringstream rest(content.substr(close + 2));
-      std::vector<std::string> f((std::istream_iterator<std::string>(rest)), std::istream_iterator<std::string>());
+      std::vector<std::string> f((std::istream_iterator<std::string>(rest)),
+                                 std::istream_iterator<std::string>());
       if (f.size() > 17) {
         s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(ticks);
         s.threads = static_cast<unsigned>(std::stoul(f[17]));

@@ -4,10 +4,14 @@ namespace kargo {
 
 std::string_view role_name(Role r) {
   switch (r) {
-    case Role::kViewer: return "viewer";
-    case Role::kEditor: return "editor";
-    case Role::kAdmin: return "admin";
-    case Role::kNone: break;
+    case Role::kViewer:
+      return "viewer";
+    case Role::kEditor:
+      return "editor";
+    case Role::kAdmin:
+      return "admin";
+    case Role::kNone:
+      break;
   }
   return "none";
 }

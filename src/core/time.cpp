@@ -22,8 +22,8 @@ Parts split(SystemTime t) {
   auto m = duration_cast<minutes>(in_day - h);
   auto s = duration_cast<seconds>(in_day - h - m);
   auto milli = duration_cast<milliseconds>(in_day - h - m - s);
-  return {int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()), unsigned(h.count()),
-          unsigned(m.count()), unsigned(s.count()), unsigned(milli.count())};
+  return {int(ymd.year()),     unsigned(ymd.month()), unsigned(ymd.day()),    unsigned(h.count()),
+          unsigned(m.count()), unsigned(s.count()),   unsigned(milli.count())};
 }
 
 }  // namespace
@@ -36,8 +36,8 @@ std::string format_timestamp(SystemTime t) {
 
 std::string format_timestamp_millis(SystemTime t) {
   auto p = split(t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.year, p.month, p.day, p.hour,
-                     p.minute, p.second, p.millis);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.year, p.month, p.day, p.hour, p.minute,
+                     p.second, p.millis);
 }
 
 std::optional<std::chrono::year_month_day> parse_date(std::string_view text) {

@@ -86,9 +86,9 @@ std::optional<std::string> Validator::string(std::string_view field, const Strin
   const auto& s = v->get_ref<const std::string&>();
   size_t len = utf8_length(s);
   if (len < rule.min_length) {
-    add(field_name(field), rule.min_length == 1 ? "must not be empty"
-                                                 : "must be at least " + std::to_string(rule.min_length) +
-                                                       " characters");
+    add(field_name(field), rule.min_length == 1
+                               ? "must not be empty"
+                               : "must be at least " + std::to_string(rule.min_length) + " characters");
     return std::nullopt;
   }
   if (len > rule.max_length) {
@@ -207,7 +207,8 @@ const nlohmann::json* Validator::array(std::string_view field, const Presence& r
   return v;
 }
 
-std::optional<std::vector<std::string>> Validator::string_array(std::string_view field, const StringRule& rule,
+std::optional<std::vector<std::string>> Validator::string_array(std::string_view field,
+                                                                const StringRule& rule,
                                                                 const Presence& presence) {
   const auto* arr = array(field, presence);
   if (!arr) return std::nullopt;
@@ -224,7 +225,7 @@ std::optional<std::vector<std::string>> Validator::string_array(std::string_view
     const auto& s = item.get_ref<const std::string&>();
     size_t len = utf8_length(s);
     if (len < rule.min_length || len > rule.max_length || (rule.accept && !rule.accept(s))) {
-      add(name, len < rule.min_length ? "must not be empty"
+      add(name, len < rule.min_length   ? "must not be empty"
                 : len > rule.max_length ? "must be at most " + std::to_string(rule.max_length) + " characters"
                                         : rule.accept_message);
       good = false;

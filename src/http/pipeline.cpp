@@ -71,7 +71,9 @@ size_t Pipeline::body_limit(std::string_view content_type) const {
   return lower(content_type).starts_with("multipart/") ? options_.max_upload_bytes : options_.max_body_bytes;
 }
 
-size_t Pipeline::max_body_limit() const { return std::max(options_.max_body_bytes, options_.max_upload_bytes); }
+size_t Pipeline::max_body_limit() const {
+  return std::max(options_.max_body_bytes, options_.max_upload_bytes);
+}
 
 void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
   metrics_.http_in_flight(1);
@@ -118,9 +120,7 @@ void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
   // Every /api/* request counts against the caller's bucket, known route or not.
   if (!is_api(r.path)) return route(st);
   std::string key = r.principal ? "user:" + r.principal->subject : "addr:" + r.remote_address;
-  limiter_.acquire(key, [this, st](RateDecision d) {
-    st->post([this, st, d] { after_rate_limit(st, d); });
-  });
+  limiter_.acquire(key, [this, st](RateDecision d) { st->post([this, st, d] { after_rate_limit(st, d); }); });
 }
 
 void Pipeline::route(const std::shared_ptr<State>& st) {
@@ -130,10 +130,10 @@ void Pipeline::route(const std::shared_ptr<State>& st) {
     return finish(st, error_response(r.request_id, Error(codes::kNotFound, "no route for " + r.path)));
   }
   if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
-    return finish(st, error_response(r.request_id,
-                                     Error(codes::kMethodNotAllowed, "method " + r.method + " is not allowed on " +
-                                                                         std::string(m.path_template))
-                                         .with_header("Allow", m.allow)));
+    return finish(st, error_response(r.request_id, Error(codes::kMethodNotAllowed,
+                                                         "method " + r.method + " is not allowed on " +
+                                                             std::string(m.path_template))
+                                                       .with_header("Allow", m.allow)));
   }
   st->route = m.route;
   r.path_params = std::move(m.params);
@@ -145,10 +145,11 @@ void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDeci
   Request& r = *st->req;
   if (!decision.allowed) {
     metrics_.rate_limited();
-    return finish(st, error_response(r.request_id,
-                                     Error(codes::kRateLimited, "rate limit exceeded; retry in " +
-                                                                    std::to_string(decision.retry_after_seconds) + " s")
-                                         .with_header("Retry-After", std::to_string(decision.retry_after_seconds))));
+    return finish(
+        st, error_response(r.request_id,
+                           Error(codes::kRateLimited, "rate limit exceeded; retry in " +
+                                                          std::to_string(decision.retry_after_seconds) + " s")
+                               .with_header("Retry-After", std::to_string(decision.retry_after_seconds))));
   }
   route(st);
 }
@@ -159,16 +160,16 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
   if (opts.authenticated) {
     if (!r.principal) {
       std::string why = st->token_present ? st->auth_failure : "missing bearer token";
-      return finish(st, error_response(r.request_id,
-                                       Error(codes::kAuthentication, "authentication failed: " + why)
-                                           .with_header("WWW-Authenticate", "Bearer")));
+      return finish(
+          st, error_response(r.request_id, Error(codes::kAuthentication, "authentication failed: " + why)
+                                               .with_header("WWW-Authenticate", "Bearer")));
     }
     if (static_cast<int>(r.principal->role) < static_cast<int>(opts.min_role)) {
       return finish(st, error_response(r.request_id,
-                                       Error(codes::kAuthorization, "role '" + std::string(role_name(r.principal->role)) +
-                                                                        "' may not " + r.method + " " +
-                                                                        std::string(r.route) + "; needs '" +
-                                                                        std::string(role_name(opts.min_role)) + "'")));
+                                       Error(codes::kAuthorization,
+                                             "role '" + std::string(role_name(r.principal->role)) +
+                                                 "' may not " + r.method + " " + std::string(r.route) +
+                                                 "; needs '" + std::string(role_name(opts.min_role)) + "'")));
     }
   }
 
@@ -265,8 +266,7 @@ Response Pipeline::finalize(Request& req, Response res, const std::optional<Rate
   }
   add_cors(req, res);
 
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received_at).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received_at).count();
   metrics_.observe_http(req.method, req.route, res.status, seconds);
   if (!res.error_code.empty()) errors_.record(req.request_id, res.error_code, res.error_message, req.route);
   if (log::enabled(log::Level::kInfo)) {

@@ -1,9 +1,11 @@
 #include "kargo/http/server.hpp"
 
+#include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -14,8 +16,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
-#include <array>
-#include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -48,7 +48,8 @@ bool parse_target(std::string_view target, Request& req) {
   req.path = std::string(url.path());
   if (req.path.empty()) req.path = "/";
   for (auto param : url.params()) {
-    req.query.emplace_back(std::string(param.key), param.has_value ? std::string(param.value) : std::string());
+    req.query.emplace_back(std::string(param.key),
+                           param.has_value ? std::string(param.value) : std::string());
   }
   return true;
 }
@@ -85,8 +86,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     parser_->body_limit(shared_.pipeline.max_body_limit());
     stream_.expires_after(shared_.options.header_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -108,19 +110,22 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     size_t limit = shared_.pipeline.body_limit(msg[bhttp::field::content_type]);
     if (auto length = parser_->content_length(); length && *length > limit) {
-      return reject(Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
-                                                      " bytes exceeds the limit of " + std::to_string(limit)),
-                    false);
+      return reject(
+          Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
+                                             " bytes exceeds the limit of " + std::to_string(limit)),
+          false);
     }
     parser_->body_limit(limit);
     if (parser_->is_done()) return dispatch();
     if (bhttp::token_list(msg[bhttp::field::expect]).exists("100-continue")) {
       // Tell the client to send the body we are willing to read.
-      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, msg.version());
-      bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
-        if (wec) return self->close();
-        self->read_body();
-      });
+      auto cont =
+          std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, msg.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+                           if (wec) return self->close();
+                           self->read_body();
+                         });
       return;
     }
     read_body();
@@ -128,10 +133,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_body() {
     stream_.expires_after(shared_.options.body_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->on_read_error(ec);
-      self->dispatch();
-    });
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->on_read_error(ec);
+                        self->dispatch();
+                      });
   }
 
   void on_read_error(beast::error_code ec) {
@@ -142,13 +148,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       request_ = std::make_shared<Request>();
       request_->path = "/";
-      return reject(Error(codes::kPayloadTooLarge, "request headers exceed the limit of " +
-                                                       std::to_string(shared_.options.header_limit) + " bytes"),
-                    true);
+      return reject(
+          Error(codes::kPayloadTooLarge, "request headers exceed the limit of " +
+                                             std::to_string(shared_.options.header_limit) + " bytes"),
+          true);
     }
     if (ec.category() == beast::error_code(bhttp::error::end_of_stream).category() &&
-        ec != bhttp::error::end_of_stream &&
-        ec != bhttp::error::partial_message) {
+        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
       // Malformed HTTP: answer 400 once, then close.
       if (!request_) {
         request_ = std::make_shared<Request>();
@@ -175,7 +181,8 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_.in_flight++;
     auto self = shared_from_this();
     shared_.pipeline.handle(
-        request_, [self](std::function<void()> fn) { asio::dispatch(self->stream_.get_executor(), std::move(fn)); },
+        request_,
+        [self](std::function<void()> fn) { asio::dispatch(self->stream_.get_executor(), std::move(fn)); },
         [self](Response res) { self->write(std::move(res)); });
   }
 
@@ -191,12 +198,13 @@ class Session : public std::enable_shared_from_this<Session> {
     out->prepare_payload();
     request_.reset();
     stream_.expires_after(shared_.options.write_timeout);
-    bhttp::async_write(stream_, *out, [self = shared_from_this(), out, keep](beast::error_code ec, std::size_t) {
-      self->shared_.in_flight--;
-      if (!ec && self->linger_) return self->lingering_close();
-      if (ec || !keep) return self->close();
-      self->wait_for_request();
-    });
+    bhttp::async_write(stream_, *out,
+                       [self = shared_from_this(), out, keep](beast::error_code ec, std::size_t) {
+                         self->shared_.in_flight--;
+                         if (!ec && self->linger_) return self->lingering_close();
+                         if (ec || !keep) return self->close();
+                         self->wait_for_request();
+                       });
   }
 
   // After refusing a request whose body may still be arriving: stop sending, read and discard
@@ -211,10 +219,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void drain() {
-    stream_.async_read_some(asio::buffer(*discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->close();
-      self->drain();
-    });
+    stream_.async_read_some(asio::buffer(*discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -238,7 +247,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct Server::Impl {
   Impl(ServerOptions opts, Pipeline& pipeline)
-      : shared{std::move(opts), pipeline}, ioc(static_cast<int>(shared.options.io_threads)), acceptor(ioc),
+      : shared{std::move(opts), pipeline},
+        ioc(static_cast<int>(shared.options.io_threads)),
+        acceptor(ioc),
         signals(ioc, SIGINT, SIGTERM) {}
 
   void accept() {
@@ -290,7 +301,8 @@ struct Server::Impl {
   bool bound = false;
 };
 
-Server::Server(ServerOptions options, Pipeline& pipeline) : impl_(std::make_unique<Impl>(std::move(options), pipeline)) {}
+Server::Server(ServerOptions options, Pipeline& pipeline)
+    : impl_(std::make_unique<Impl>(std::move(options), pipeline)) {}
 Server::~Server() = default;
 
 void Server::bind() {

@@ -7,7 +7,8 @@ namespace kargo::store {
 
 namespace {
 constexpr const char* kInsertAudit =
-    "INSERT INTO audit_log (entity_type, entity_id, action, actor, changes) VALUES ($1, $2, $3, $4, $5::jsonb)";
+    "INSERT INTO audit_log (entity_type, entity_id, action, actor, changes) VALUES ($1, $2, $3, $4, "
+    "$5::jsonb)";
 }
 
 void write_audit(pqxx::transaction_base& tx, std::string_view entity_type, std::string_view entity_id,

@@ -83,7 +83,8 @@ struct Database::Pool {
   }
 };
 
-Database::Database(std::string url, unsigned pool_size, std::chrono::milliseconds acquire_timeout, Metrics* metrics)
+Database::Database(std::string url, unsigned pool_size, std::chrono::milliseconds acquire_timeout,
+                   Metrics* metrics)
     : url_(std::move(url)), pool_(std::make_unique<Pool>()), metrics_(metrics) {
   pool_->url = with_connect_timeout(url_);
   pool_->size = pool_size;
@@ -121,7 +122,8 @@ void Database::run(const Work& work, bool serializable) {
       }
       pool_->release(std::move(conn), false);
       if (metrics_) {
-        metrics_->observe_db_query(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        metrics_->observe_db_query(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       }
       return;
     } catch (const pqxx::in_doubt_error& e) {

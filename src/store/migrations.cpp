@@ -1,7 +1,7 @@
 #include "kargo/store/migrations.hpp"
 
-#include <pqxx/pqxx>
 #include <map>
+#include <pqxx/pqxx>
 #include <set>
 
 #include "kargo/core/log.hpp"
@@ -56,9 +56,9 @@ std::vector<MigrationStatus> migration_status(Database& db) {
     std::map<int, std::string> when;
     auto exists = tx.exec("SELECT to_regclass('public.schema_migrations') IS NOT NULL");
     if (exists[0][0].as<bool>()) {
-      for (const auto& row : tx.exec(
-               "SELECT version, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-               "FROM schema_migrations")) {
+      for (const auto& row :
+           tx.exec("SELECT version, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                   "FROM schema_migrations")) {
         when[row[0].as<int>()] = row[1].as<std::string>();
       }
     }

@@ -51,7 +51,8 @@ std::string sha1_hex(const std::string& text) {
 }
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -135,8 +136,12 @@ struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
 
   void send(const std::string& key, std::vector<Done> batch, bool use_eval = false) {
     auto self = shared_from_this();
-    std::vector<std::string> argv{use_eval ? "EVAL" : "EVALSHA", use_eval ? script : sha, "1", "kargo:rl:" + key,
-                                  std::to_string(static_cast<uint64_t>(capacity)), std::to_string(refill_per_ms),
+    std::vector<std::string> argv{use_eval ? "EVAL" : "EVALSHA",
+                                  use_eval ? script : sha,
+                                  "1",
+                                  "kargo:rl:" + key,
+                                  std::to_string(static_cast<uint64_t>(capacity)),
+                                  std::to_string(refill_per_ms),
                                   std::to_string(batch.size())};
     auto shared_batch = std::make_shared<std::vector<Done>>(std::move(batch));
     redis->command(std::move(argv), [self, key, shared_batch, use_eval](RedisReply reply) {
@@ -177,7 +182,8 @@ struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
   }
 };
 
-RateLimiter::RateLimiter(Redis* redis, unsigned per_minute, unsigned burst) : impl_(std::make_shared<Impl>()) {
+RateLimiter::RateLimiter(Redis* redis, unsigned per_minute, unsigned burst)
+    : impl_(std::make_shared<Impl>()) {
   impl_->redis = redis;
   impl_->capacity = static_cast<double>(per_minute) + static_cast<double>(burst);
   impl_->refill_per_ms = static_cast<double>(per_minute) / 60000.0;

@@ -114,7 +114,8 @@ struct Redis::Impl {
     auto now = std::chrono::steady_clock::now();
     if (now < next_attempt) return false;
     next_attempt = now + std::chrono::milliseconds(500);
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     ctx = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, tv);
     if (!ctx || ctx->err) {
       disconnect();
@@ -128,7 +129,8 @@ struct Redis::Impl {
         args.push_back(a.data());
         lens.push_back(a.size());
       }
-      auto* r = static_cast<redisReply*>(redisCommandArgv(ctx, static_cast<int>(args.size()), args.data(), lens.data()));
+      auto* r = static_cast<redisReply*>(
+          redisCommandArgv(ctx, static_cast<int>(args.size()), args.data(), lens.data()));
       bool good = r && r->type != REDIS_REPLY_ERROR;
       if (r) freeReplyObject(r);
       return good;
@@ -139,7 +141,8 @@ struct Redis::Impl {
       disconnect();
       return false;
     }
-    if (!connected.exchange(true)) log::info("redis connected", {{"host", endpoint.host}, {"port", endpoint.port}});
+    if (!connected.exchange(true))
+      log::info("redis connected", {{"host", endpoint.host}, {"port", endpoint.port}});
     return true;
   }
 
@@ -178,7 +181,8 @@ struct Redis::Impl {
         batch[i].done(std::move(converted));
       }
       if (i < batch.size()) {
-        std::string why = std::string("redis I/O error: ") + (ctx && ctx->errstr[0] ? ctx->errstr : "unknown");
+        std::string why =
+            std::string("redis I/O error: ") + (ctx && ctx->errstr[0] ? ctx->errstr : "unknown");
         disconnect();
         std::vector<Pending> rest(std::make_move_iterator(batch.begin() + static_cast<long>(i)),
                                   std::make_move_iterator(batch.end()));

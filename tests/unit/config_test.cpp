@@ -56,28 +56,34 @@ TEST(Config, SecretKeyRequiredOutsideDevelopment) {
   EXPECT_TRUE(dev.secret_key_generated);
 }
 
-TEST(Config, ShortSecretKeyIsRejected) { EXPECT_EQ(failing_variable({{"SECRET_KEY", "short"}}), "SECRET_KEY"); }
+TEST(Config, ShortSecretKeyIsRejected) {
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", "short"}}), "SECRET_KEY");
+}
 
 TEST(Config, MalformedNumbersNameTheirVariable) {
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"PORT", "abc"}}), "PORT");
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"PORT", "70000"}}), "PORT");
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"DATABASE_POOL_SIZE", "0"}}), "DATABASE_POOL_SIZE");
-  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"RATE_LIMIT_PER_MINUTE", "-1"}}), "RATE_LIMIT_PER_MINUTE");
-  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"WEBHOOK_ALLOW_PRIVATE", "maybe"}}), "WEBHOOK_ALLOW_PRIVATE");
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"RATE_LIMIT_PER_MINUTE", "-1"}}),
+            "RATE_LIMIT_PER_MINUTE");
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"WEBHOOK_ALLOW_PRIVATE", "maybe"}}),
+            "WEBHOOK_ALLOW_PRIVATE");
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"LOG_LEVEL", "loud"}}), "LOG_LEVEL");
 }
 
 TEST(Config, UrlsMustHaveTheRightScheme) {
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"DATABASE_URL", "mysql://x"}}), "DATABASE_URL");
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"REDIS_URL", "http://x"}}), "REDIS_URL");
-  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"AMAZON_DSP_BASE_URL", "ftp://x"}}), "AMAZON_DSP_BASE_URL");
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"AMAZON_DSP_BASE_URL", "ftp://x"}}),
+            "AMAZON_DSP_BASE_URL");
 }
 
 TEST(Config, CorsWildcardOnlyInDevelopment) {
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"CORS_ALLOWED_ORIGINS", "*"}}), "CORS_ALLOWED_ORIGINS");
   auto dev = load_config(env({{"ENVIRONMENT", "development"}, {"CORS_ALLOWED_ORIGINS", "*"}}));
   EXPECT_EQ(dev.cors_allowed_origins, std::vector<std::string>{"*"});
-  auto list = load_config(env({{"SECRET_KEY", kKey}, {"CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example"}}));
+  auto list = load_config(
+      env({{"SECRET_KEY", kKey}, {"CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example"}}));
   EXPECT_EQ(list.cors_allowed_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
 }
 

@@ -36,7 +36,8 @@ TEST(Envelope, SuccessCarriesDataTimestampAndRequestId) {
 }
 
 TEST(Envelope, ErrorCarriesCodeMessageAndDetails) {
-  auto res = http::error_response("req_1", Error::validation({{"budget", "must be > 0"}, {"name", "is required"}}));
+  auto res =
+      http::error_response("req_1", Error::validation({{"budget", "must be > 0"}, {"name", "is required"}}));
   EXPECT_EQ(res.status, 422);
   auto doc = json::parse(res.body);
   EXPECT_EQ(doc["success"], false);
@@ -48,21 +49,25 @@ TEST(Envelope, ErrorCarriesCodeMessageAndDetails) {
 }
 
 TEST(Envelope, InternalMessageNeverReachesTheClient) {
-  auto res = http::error_response("r", Error(codes::kInternal, "internal error", "SELECT * FROM secret_table failed"));
+  auto res = http::error_response(
+      "r", Error(codes::kInternal, "internal error", "SELECT * FROM secret_table failed"));
   EXPECT_EQ(res.status, 500);
   EXPECT_EQ(res.body.find("secret_table"), std::string::npos);
 }
 
 TEST(Envelope, ErrorHeadersAreKept) {
-  auto res = http::error_response("r", Error(codes::kRateLimited, "slow down").with_header("Retry-After", "3"));
+  auto res =
+      http::error_response("r", Error(codes::kRateLimited, "slow down").with_header("Retry-After", "3"));
   EXPECT_EQ(res.status, 429);
   ASSERT_EQ(res.headers.size(), 1u);
   EXPECT_EQ(res.headers[0].second, "3");
 }
 
 TEST(JsonBody, BadBodiesAre400OnFieldBody) {
-  for (auto [body, type] : std::vector<std::pair<std::string, std::string>>{
-           {"{", "application/json"}, {"[1,2]", "application/json"}, {"{}", "text/plain"}, {"", "application/json"}}) {
+  for (auto [body, type] : std::vector<std::pair<std::string, std::string>>{{"{", "application/json"},
+                                                                            {"[1,2]", "application/json"},
+                                                                            {"{}", "text/plain"},
+                                                                            {"", "application/json"}}) {
     try {
       http::json_body(json_request(body, type));
       FAIL() << "accepted " << body << " as " << type;

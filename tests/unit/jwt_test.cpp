@@ -37,7 +37,8 @@ TEST(Jwt, RejectsTamperedPayload) {
   auto token = jwt::sign({"alice", Role::kViewer, kNow, kNow + 60}, kKey);
   auto dot1 = token.find('.');
   auto dot2 = token.find('.', dot1 + 1);
-  std::string forged = jwt::base64url_encode(R"({"sub":"alice","role":"admin","iat":1800000000,"exp":1800000060})");
+  std::string forged =
+      jwt::base64url_encode(R"({"sub":"alice","role":"admin","iat":1800000000,"exp":1800000060})");
   std::string tampered = token.substr(0, dot1 + 1) + forged + token.substr(dot2);
   std::string why;
   EXPECT_FALSE(jwt::verify(tampered, kKey, kNow, why));
@@ -45,7 +46,8 @@ TEST(Jwt, RejectsTamperedPayload) {
 
 TEST(Jwt, RejectsAlgNone) {
   std::string header = jwt::base64url_encode(R"({"alg":"none","typ":"JWT"})");
-  std::string payload = jwt::base64url_encode(R"({"sub":"mallory","role":"admin","iat":1800000000,"exp":1900000000})");
+  std::string payload =
+      jwt::base64url_encode(R"({"sub":"mallory","role":"admin","iat":1800000000,"exp":1900000000})");
   std::string why;
   EXPECT_FALSE(jwt::verify(header + "." + payload + ".", kKey, kNow, why));
   EXPECT_FALSE(jwt::verify(header + "." + payload, kKey, kNow, why));
@@ -66,7 +68,8 @@ TEST(Jwt, RejectsHs512AndGarbage) {
 TEST(Jwt, RejectsUnknownRole) {
   // Correctly signed but with a role the service does not know.
   std::string header = jwt::base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
-  std::string payload = jwt::base64url_encode(R"({"sub":"x","role":"root","iat":1800000000,"exp":1900000000})");
+  std::string payload =
+      jwt::base64url_encode(R"({"sub":"x","role":"root","iat":1800000000,"exp":1900000000})");
   auto good = jwt::sign({"x", Role::kViewer, kNow, kNow + 60}, kKey);
   std::string why;
   EXPECT_FALSE(jwt::verify(header + "." + payload + good.substr(good.rfind('.')), kKey, kNow, why));

@@ -75,7 +75,11 @@ TEST(BlockingPool, ExpiredTasksRunTheirExpiryCallbackInstead) {
 TEST(BlockingPool, RefusesWhenTheQueueIsFull) {
   BlockingPool pool(1, std::chrono::seconds(5), 1);
   std::atomic<bool> release{false};
-  pool.submit([&] { while (!release) std::this_thread::yield(); }, nullptr);
+  pool.submit(
+      [&] {
+        while (!release) std::this_thread::yield();
+      },
+      nullptr);
   // Wait until the worker took the first task, so the queue is empty again.
   while (pool.busy() == 0) std::this_thread::yield();
   EXPECT_TRUE(pool.submit([] {}, nullptr));
@@ -112,7 +116,8 @@ TEST(Metrics, RouteSummaryPercentilesComeFromTheHistogram) {
   EXPECT_GT(rows[0].p50_ms, 1.0);
   EXPECT_LE(rows[0].p99_ms, 2.5);
   auto text = m.serialize();
-  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"/api/x\",status=\"200\"} 98"), std::string::npos);
+  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"/api/x\",status=\"200\"} 98"),
+            std::string::npos);
   EXPECT_NE(text.find("process_resident_memory_bytes"), std::string::npos);
 }
 

@@ -10,8 +10,8 @@ struct Config;
 
 namespace kargo::app {
 
-int serve(const Config& config);   // HTTP API + background worker
-int worker(const Config& config);  // background worker + /health/* on WORKER_PORT
+int serve(const Config& config);                               // HTTP API + background worker
+int worker(const Config& config);                              // background worker + /health/* on WORKER_PORT
 int migrate(const Config& config, const std::string& action);  // "up" | "status"
 int create_user(const Config& config, const std::string& username, const std::string& role, std::istream& in);
 

@@ -52,8 +52,7 @@ struct Config {
 
   std::string amazon_dsp_base_url = "https://advertising-api.amazon.com";
   std::string amazon_lwa_token_url = "https://api.amazon.com/auth/o2/token";
-  std::optional<std::string> amazon_client_id, amazon_client_secret, amazon_refresh_token,
-      amazon_profile_id;
+  std::optional<std::string> amazon_client_id, amazon_client_secret, amazon_refresh_token, amazon_profile_id;
   std::string kargo_api_base_url = "https://api.kargo.com";
   std::optional<std::string> kargo_api_key;
   std::vector<std::string> kargo_snippet_hosts{"snippet.kargo.com"};

@@ -24,7 +24,8 @@ struct RecordedError {
 class ErrorStats {
  public:
   explicit ErrorStats(size_t keep_recent = 200) : keep_(keep_recent) {}
-  void record(std::string_view request_id, std::string_view code, std::string_view message, std::string_view route);
+  void record(std::string_view request_id, std::string_view code, std::string_view message,
+              std::string_view route);
 
   struct Snapshot {
     uint64_t total = 0;

@@ -47,7 +47,8 @@ class Metrics {
   void rate_limited();
 
   // Domain.
-  void observe_creative(std::string_view format, std::string_view phase, std::string_view status, double seconds);
+  void observe_creative(std::string_view format, std::string_view phase, std::string_view status,
+                        double seconds);
   void set_jobs_queue_depth(std::string_view kind, double depth);
   void job_processed(std::string_view kind, std::string_view status);
   void webhook_delivery(std::string_view status);

@@ -57,7 +57,8 @@ class Validator {
   std::optional<double> number(std::string_view field, const NumberRule& rule = {});
   std::optional<int64_t> integer(std::string_view field, const NumberRule& rule = {});
   std::optional<bool> boolean(std::string_view field, const Presence& rule = {});
-  std::optional<std::string> enumeration(std::string_view field, std::initializer_list<std::string_view> allowed,
+  std::optional<std::string> enumeration(std::string_view field,
+                                         std::initializer_list<std::string_view> allowed,
                                          const Presence& rule = {});
   // Present and of the right type, else null (and an error if present with the wrong type).
   const nlohmann::json* object(std::string_view field, const Presence& rule = {});

@@ -22,11 +22,11 @@ using kargo::Principal;
 using kargo::Role;
 
 struct Request {
-  std::string method;       // "GET", ...
-  std::string target;       // raw request target
-  std::string path;         // percent-decoded path without query
+  std::string method;                                      // "GET", ...
+  std::string target;                                      // raw request target
+  std::string path;                                        // percent-decoded path without query
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
-  HeaderList headers;       // lower-case names
+  HeaderList headers;                                      // lower-case names
   std::string body;
   std::string remote_address;
 

@@ -28,7 +28,7 @@ struct RateDecision {
   bool allowed = true;
   uint64_t limit = 0;
   uint64_t remaining = 0;
-  int64_t reset_epoch = 0;       // when the bucket is full again
+  int64_t reset_epoch = 0;  // when the bucket is full again
   int64_t retry_after_seconds = 0;
 };
 

@@ -26,10 +26,10 @@ enum class Execution {
 };
 
 struct RouteOptions {
-  bool authenticated = true;     // needs a valid bearer token
-  Role min_role = Role::kViewer; // when authenticated
+  bool authenticated = true;      // needs a valid bearer token
+  Role min_role = Role::kViewer;  // when authenticated
   Execution execution = Execution::kBlocking;
-  bool multipart = false;        // body limit MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
+  bool multipart = false;  // body limit MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
 };
 
 struct Route {
@@ -44,7 +44,7 @@ struct RouteMatch {
   enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
   const Route* route = nullptr;
   std::vector<std::pair<std::string_view, std::string>> params;
-  std::string allow;       // for 405: "GET, POST"
+  std::string allow;               // for 405: "GET, POST"
   std::string_view path_template;  // best template for the path, even on 405
 };
 

@@ -27,8 +27,8 @@ class Metrics;
 namespace kargo::store {
 
 struct PoolStats {
-  unsigned size = 0;     // configured maximum
-  unsigned open = 0;     // connections currently open
+  unsigned size = 0;  // configured maximum
+  unsigned open = 0;  // connections currently open
   unsigned in_use = 0;
 };
 

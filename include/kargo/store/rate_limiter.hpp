@@ -21,8 +21,8 @@ class Redis;
 
 // Bucket math shared by the local fallback and mirrored by the Lua script; pure, unit-tested.
 struct TokenBucket {
-  double capacity;        // per_minute + burst
-  double refill_per_ms;   // per_minute / 60000
+  double capacity;       // per_minute + burst
+  double refill_per_ms;  // per_minute / 60000
   double tokens;
   int64_t updated_ms;
 

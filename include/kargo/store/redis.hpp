@@ -42,7 +42,8 @@ RedisEndpoint parse_redis_url(const std::string& url);
 
 class Redis {
  public:
-  Redis(const std::string& url, Metrics* metrics, std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+  Redis(const std::string& url, Metrics* metrics,
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
   ~Redis();
   Redis(const Redis&) = delete;
   Redis& operator=(const Redis&) = delete;

@@ -25,7 +25,8 @@ class UserStore {
   UserRecord create(const std::string& username, const std::string& password_hash, Role role,
                     const std::string& actor);
   // Creates the user, or resets its password and role. Writes an audit entry.
-  void upsert(const std::string& username, const std::string& password_hash, Role role, const std::string& actor);
+  void upsert(const std::string& username, const std::string& password_hash, Role role,
+              const std::string& actor);
 
  private:
   Database& db_;
