@@ -34,7 +34,6 @@ ensure_packages() {
 build_project() {
   local dir="${1:-$KARGO_ROOT/build}" type="${2:-Release}"
   shift 2 || true
-  export CCACHE_DIR="${CCACHE_DIR:-$KARGO_ROOT/.local/ccache}"
   cmake -S "$KARGO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null || die "cmake configure failed"
   ninja -C "$dir" || die "build failed"
 }
