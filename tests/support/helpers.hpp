@@ -1,0 +1,80 @@
+#pragma once
+// Small helpers shared by the integration tests: environment from scripts/test.sh, waiting on
+// conditions (never sleeping for ordering), logins, hand-made JWTs, Prometheus text, and
+// control of the PostgreSQL instances test.sh started.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+
+namespace kargo::itest {
+
+// The value of a variable scripts/test.sh exports. Missing means the suite was started the
+// wrong way: throws, which fails the test with this message (the suite never skips).
+std::string required_env(const char* name);
+
+// Polls `pred` until it holds or `timeout` passes; returns its last value.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(50));
+
+// prefix + "_" + random hex: unique across tests running in parallel and across runs.
+std::string unique_name(const std::string& prefix);
+
+// POST /api/auth/token; throws (failing the test) unless it answers 200 with a token.
+std::string login(const HttpClient& http, const Credentials& who);
+// Creates a user through POST /api/auth/users as `admin_token`; throws unless 201.
+Credentials create_user(const HttpClient& http, const std::string& admin_token, const std::string& role);
+
+// --- JWTs made by hand, so tests do not trust the server's own signing code ---
+std::string base64url(std::string_view data);
+std::optional<std::string> base64url_decode(std::string_view text);
+// header.payload.signature with an HMAC-SHA256 signature over the first two parts.
+std::string sign_jwt(const nlohmann::json& header, const nlohmann::json& payload, std::string_view key);
+// {"sub","role","iat","exp"} signed HS256 with `key`; exp = now + ttl.
+std::string make_token(const std::string& subject, const std::string& role, std::string_view key,
+                       std::chrono::seconds ttl = std::chrono::minutes(10));
+nlohmann::json jwt_payload(const std::string& token);
+int64_t now_epoch();
+
+// --- format checks ---
+bool is_iso8601_utc(const std::string& text);           // 2026-01-01T00:00:00Z (fractions allowed)
+bool is_generated_request_id(const std::string& text);  // req_ + 16 lower-case hex
+
+// --- Prometheus text format ---
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+std::vector<Sample> parse_prometheus(const std::string& text);
+// Sum of the samples named `name` whose labels include every pair of `labels`.
+double metric_sum(const std::vector<Sample>& samples, std::string_view name,
+                  const std::map<std::string, std::string>& labels = {});
+bool has_metric(const std::vector<Sample>& samples, std::string_view name);
+
+// --- PostgreSQL ---
+struct PgUrl {
+  std::string user, password, host, database;
+  uint16_t port = 5432;
+  std::string with_database(const std::string& db) const;
+};
+PgUrl parse_pg_url(const std::string& url);
+
+// Runs SQL as the superuser `postgres` (scripts/lib.sh initialises the cluster with trust auth).
+CommandResult psql_admin(const PgUrl& server, const std::string& sql);
+
+// pg_ctl on KARGO_TEST_RESTART_PGDATA, run as KARGO_PG_USER when we are root (PostgreSQL
+// refuses root). start passes the port again the way scripts/lib.sh pg_start does.
+void restart_pg_stop();
+void restart_pg_start();
+
+}  // namespace kargo::itest
