@@ -78,7 +78,15 @@ export PORT
 "$BIN" serve &
 PIDS+=("$!")
 SERVE_PID=$!
+# The admin is created in the background once PostgreSQL answers: wait until it can log in.
+admin_ready() {
+  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PORT/api/auth/token" -H 'Content-Type: application/json' \
+    --data-binary @- <<JSON
+{"username":"$ADMIN_USERNAME","password":"$ADMIN_PASSWORD"}
+JSON
+}
 if wait_http "http://127.0.0.1:$PORT/health/live" 30; then
+  for _ in $(seq 1 60); do admin_ready && break; sleep 0.5; done
   cat >&2 <<MSG
 
   kargo-dsp is running on http://127.0.0.1:$PORT   (API reference: http://127.0.0.1:$PORT/docs)

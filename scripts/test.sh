@@ -26,8 +26,6 @@ cleanup() {
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
   pg_stop "$TMP/pg"
   pg_stop "$TMP/pg-restart"
-  # Stray servers from a crashed test must not outlive the run.
-  pkill -f "$BUILD_DIR/kargo-dsp" 2>/dev/null || true
   rm -rf "$TMP"
   exit $rc
 }

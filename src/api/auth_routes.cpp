@@ -27,7 +27,10 @@ void register_auth_routes(http::Router& router, AppContext& ctx) {
   router.add("POST", "/api/auth/users", {.min_role = Role::kAdmin}, [&ctx](http::Request& req) {
     auto body = http::json_body(req);
     Validator v(body);
-    auto username = v.string("username", {.required = true, .min_length = 1, .max_length = 64});
+    auto username =
+        v.string("username", {.required = true,
+                              .accept = [](std::string_view s) { return AuthService::valid_username(s); },
+                              .accept_message = AuthService::kUsernameRule});
     auto password = v.string("password", {.required = true, .min_length = 8, .max_length = 256});
     auto role = v.enumeration("role", {"viewer", "editor", "admin"}, {.required = true});
     v.check();

@@ -186,6 +186,13 @@ const RenderedDocs& docs() {
 }  // namespace
 
 void register_docs_routes(http::Router& router, AppContext&) {
+  router.add("GET", "/", kPublic, [](http::Request&) {
+    return http::plain_json({{"name", "kargo-amazon-dsp-integration"},
+                             {"version", KARGO_VERSION},
+                             {"docs", "/docs"},
+                             {"health", "/health"}});
+  });
+
   router.add("GET", "/docs", kPublic, [](http::Request&) {
     http::Response r;
     r.content_type = "text/html; charset=utf-8";

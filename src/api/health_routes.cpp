@@ -15,10 +15,6 @@
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/redis.hpp"
 
-#ifndef KARGO_BUILD_INFO
-#define KARGO_BUILD_INFO "unknown"
-#endif
-
 namespace kargo::api {
 namespace {
 
@@ -59,11 +55,6 @@ nlohmann::json check_redis(AppContext& ctx, bool& healthy) {
 }  // namespace
 
 void register_health_routes(http::Router& router, AppContext& ctx) {
-  router.add("GET", "/", kPublicInline, [](http::Request&) {
-    return http::plain_json(
-        {{"name", kServiceName}, {"version", KARGO_VERSION}, {"docs", "/docs"}, {"health", "/health"}});
-  });
-
   router.add("GET", "/health", kPublicInline, [](http::Request&) {
     return http::plain_json({{"status", "healthy"},
                              {"service", kServiceName},

@@ -12,13 +12,6 @@ namespace {
 
 int64_t now_seconds() { return unix_seconds(std::chrono::system_clock::now()); }
 
-bool valid_username(std::string_view s) {
-  for (unsigned char c : s) {
-    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '@')) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 AuthService::AuthService(store::UserStore& users, std::string secret_key, unsigned expire_minutes)
@@ -36,11 +29,17 @@ IssuedToken AuthService::login(const std::string& username, const std::string& p
   return {jwt::sign({user->username, user->role, now, now + ttl}, key_), ttl};
 }
 
+bool AuthService::valid_username(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (unsigned char c : name) {
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '@')) return false;
+  }
+  return true;
+}
+
 void AuthService::validate(const NewUser& u) {
   Validator v;
-  if (u.username.empty() || u.username.size() > 64 || !valid_username(u.username)) {
-    v.add("username", "must be 1-64 characters of letters, digits, '.', '_', '-', '@'");
-  }
+  if (!valid_username(u.username)) v.add("username", kUsernameRule);
   if (utf8_length(u.password) < 8 || u.password.size() > 256) v.add("password", "must be 8-256 characters");
   if (u.role == Role::kNone) v.add("role", "must be one of viewer, editor, admin");
   v.check();

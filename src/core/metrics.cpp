@@ -129,11 +129,6 @@ struct Metrics::Impl {
                                .Help("Resident memory")
                                .Register(*registry)
                                .Add({});
-  prometheus::Gauge& cpu = prometheus::BuildGauge()
-                               .Name("process_cpu_seconds_total")
-                               .Help("User and system CPU time")
-                               .Register(*registry)
-                               .Add({});
   prometheus::Gauge& fds = prometheus::BuildGauge()
                                .Name("process_open_fds")
                                .Help("Open file descriptors")
@@ -238,11 +233,20 @@ void Metrics::webhook_delivery(std::string_view status) {
 std::string Metrics::serialize() {
   auto stats = read_process_stats();
   impl_->rss.Set(static_cast<double>(stats.rss_bytes));
-  impl_->cpu.Set(stats.cpu_seconds);
   impl_->fds.Set(stats.open_fds);
   prometheus::TextSerializer serializer;
   std::ostringstream out;
-  serializer.Serialize(out, impl_->registry->Collect());
+  auto families = impl_->registry->Collect();
+  // A counter that only the kernel increments: prometheus-cpp's Counter cannot be set, so
+  // this family is built by hand to keep the standard counter type.
+  prometheus::MetricFamily cpu;
+  cpu.name = "process_cpu_seconds_total";
+  cpu.help = "Total user and system CPU time spent in seconds";
+  cpu.type = prometheus::MetricType::Counter;
+  cpu.metric.emplace_back();
+  cpu.metric.back().counter.value = stats.cpu_seconds;
+  families.push_back(std::move(cpu));
+  serializer.Serialize(out, families);
   return out.str();
 }
 

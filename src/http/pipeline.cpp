@@ -55,6 +55,7 @@ struct Pipeline::State {
   std::string auth_failure;  // why the token was refused, if one was sent
   bool token_present = false;
   RouteMatch match;
+  std::optional<Error> refused;  // the server will not read this request to the end
 };
 
 Pipeline::Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
@@ -75,36 +76,22 @@ size_t Pipeline::max_body_limit() const {
   return std::max(options_.max_body_bytes, options_.max_upload_bytes);
 }
 
-void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
+void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done, std::optional<Error> refused) {
   metrics_.http_in_flight(1);
   auto st = std::make_shared<State>();
   st->req = std::move(req);
   st->post = std::move(post);
   st->done = std::move(done);
+  st->refused = std::move(refused);
   Request& r = *st->req;
 
   auto incoming = r.header("x-request-id");
   r.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_request_id();
 
-  auto m = router_.match(r.method, r.path);
-  r.route = m.path_template.empty() ? kUnmatchedRoute : m.path_template;
+  st->match = router_.match(r.method, r.path);
+  r.route = st->match.path_template.empty() ? kUnmatchedRoute : st->match.path_template;
 
-  // CORS preflight: answered before auth, for any path.
-  if (r.method == "OPTIONS" && r.header("access-control-request-method")) {
-    Response res;
-    res.status = 204;
-    res.content_type.clear();
-    auto origin = r.header("origin");
-    if (origin) {
-      res.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-      res.header("Access-Control-Allow-Headers",
-                 "Authorization, Content-Type, X-Request-ID, Idempotency-Key, If-Match");
-      res.header("Access-Control-Max-Age", "600");
-    }
-    return finish(st, std::move(res));
-  }
-
-  if (auto auth = r.header("authorization")) {
+  if (auto auth = r.header("authorization"); auth && !st->refused) {
     st->token_present = true;
     std::string_view value = *auth;
     if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer ") {
@@ -115,12 +102,31 @@ void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done) {
       st->auth_failure = "Authorization header must be 'Bearer <token>'";
     }
   }
-  st->match = std::move(m);
 
-  // Every /api/* request counts against the caller's bucket, known route or not.
-  if (!is_api(r.path)) return route(st);
+  // Every /api/* request counts against the caller's bucket (known route or not, refused or
+  // preflight), so every /api/* response carries the X-RateLimit-* headers.
+  if (!is_api(r.path)) return dispatch(st);
   std::string key = r.principal ? "user:" + r.principal->subject : "addr:" + r.remote_address;
   limiter_.acquire(key, [this, st](RateDecision d) { st->post([this, st, d] { after_rate_limit(st, d); }); });
+}
+
+void Pipeline::dispatch(const std::shared_ptr<State>& st) {
+  Request& r = *st->req;
+  if (st->refused) return finish(st, error_response(r.request_id, *st->refused));
+  // CORS preflight: answered before authentication, for any path.
+  if (r.method == "OPTIONS" && r.header("access-control-request-method")) {
+    Response res;
+    res.status = 204;
+    res.content_type.clear();
+    if (origin_allowed(r)) {
+      res.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+      res.header("Access-Control-Allow-Headers",
+                 "Authorization, Content-Type, X-Request-ID, Idempotency-Key, If-Match");
+      res.header("Access-Control-Max-Age", "600");
+    }
+    return finish(st, std::move(res));
+  }
+  route(st);
 }
 
 void Pipeline::route(const std::shared_ptr<State>& st) {
@@ -151,7 +157,7 @@ void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDeci
                                                           std::to_string(decision.retry_after_seconds) + " s")
                                .with_header("Retry-After", std::to_string(decision.retry_after_seconds))));
   }
-  route(st);
+  dispatch(st);
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {
@@ -216,44 +222,25 @@ void Pipeline::finish(const std::shared_ptr<State>& st, Response response) {
   done(std::move(out));
 }
 
-Response Pipeline::reject(Request& partial, const Error& error) {
-  metrics_.http_in_flight(1);
-  auto incoming = partial.header("x-request-id");
-  partial.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_request_id();
-  if (partial.route.empty()) {
-    auto m = router_.match(partial.method, partial.path);
-    partial.route = m.path_template.empty() ? kUnmatchedRoute : m.path_template;
+bool Pipeline::origin_allowed(const Request& req) const {
+  auto origin = req.header("origin");
+  if (!origin) return false;
+  for (const auto& o : options_.cors_allowed_origins) {
+    if (o == "*" || o == *origin) return true;
   }
-  auto res = finalize(partial, error_response(partial.request_id, error), std::nullopt);
-  metrics_.http_in_flight(-1);
-  return res;
+  return false;
 }
 
 void Pipeline::add_cors(const Request& req, Response& res) const {
-  auto origin = req.header("origin");
-  if (!origin || options_.cors_allowed_origins.empty()) return;
-  bool allowed = false;
-  bool any = false;
-  for (const auto& o : options_.cors_allowed_origins) {
-    if (o == "*") any = true;
-    if (o == *origin) allowed = true;
-  }
-  if (!allowed && !any) return;
-  res.header("Access-Control-Allow-Origin", any && !allowed ? "*" : std::string(*origin));
-  if (!any || allowed) res.header("Vary", "Origin");
+  if (!origin_allowed(req)) return;
+  // The origin is echoed (also under "*") so that caches keep answers per origin.
+  res.header("Access-Control-Allow-Origin", std::string(*req.header("origin")));
+  res.header("Vary", "Origin");
   res.header("Access-Control-Expose-Headers",
              "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After");
 }
 
 Response Pipeline::finalize(Request& req, Response res, const std::optional<RateDecision>& rate) {
-  // Only allowed preflight origins keep the Allow-* headers added by the preflight branch.
-  if (res.status == 204 && req.method == "OPTIONS") {
-    bool origin_ok = false;
-    if (auto origin = req.header("origin")) {
-      for (const auto& o : options_.cors_allowed_origins) origin_ok |= (o == "*" || o == *origin);
-    }
-    if (!origin_ok) res.headers.clear();
-  }
   res.header("X-Request-ID", req.request_id);
   res.header("X-Content-Type-Options", "nosniff");
   res.header("X-Frame-Options", "DENY");

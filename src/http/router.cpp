@@ -104,9 +104,4 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   return m;
 }
 
-const Route* Router::find_any(std::string_view method, std::string_view path) const {
-  auto m = match(method, path);
-  return m.route;
-}
-
 }  // namespace kargo::http

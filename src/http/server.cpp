@@ -82,6 +82,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_header() {
+    request_ = std::make_shared<Request>();
+    request_->received_at = std::chrono::steady_clock::now();
+    request_->remote_address = remote_;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     parser_->body_limit(shared_.pipeline.max_body_limit());
@@ -94,26 +97,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     auto& msg = parser_->get();
-    request_ = std::make_shared<Request>();
-    request_->received_at = std::chrono::steady_clock::now();
-    request_->method = std::string(msg.method_string());
-    request_->target = std::string(msg.target());
-    request_->remote_address = remote_;
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request_->headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    if (!parse_target(request_->target, *request_)) {
-      request_->path = "/";
-      return reject(Error::bad_body("the request target is not a valid origin-form URL"), false);
+    if (!fill_from_header()) {
+      return reject(Error::bad_body("the request target is not a valid origin-form URL"));
     }
     size_t limit = shared_.pipeline.body_limit(msg[bhttp::field::content_type]);
     if (auto length = parser_->content_length(); length && *length > limit) {
-      return reject(
-          Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
-                                             " bytes exceeds the limit of " + std::to_string(limit)),
-          false);
+      return reject(Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
+                                                       " bytes exceeds the limit of " +
+                                                       std::to_string(limit)));
     }
     parser_->body_limit(limit);
     if (parser_->is_done()) return dispatch();
@@ -140,50 +131,62 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  // Copies method, target and headers from the parsed header into request_. False when the
+  // target is not a valid origin-form URL.
+  bool fill_from_header() {
+    if (!request_->method.empty()) return true;  // already filled
+    auto& msg = parser_->get();
+    request_->method = std::string(msg.method_string());
+    request_->target = std::string(msg.target());
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request_->headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    return parse_target(request_->target, *request_);
+  }
+
   void on_read_error(beast::error_code ec) {
+    if (parser_->is_header_done()) fill_from_header();
     if (ec == bhttp::error::body_limit) {
-      if (!request_) request_ = std::make_shared<Request>();
-      return reject(Error(codes::kPayloadTooLarge, "request body exceeds the limit"), true);
+      return reject(Error(codes::kPayloadTooLarge, "request body exceeds the limit"));
     }
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-      request_ = std::make_shared<Request>();
-      request_->path = "/";
-      return reject(
-          Error(codes::kPayloadTooLarge, "request headers exceed the limit of " +
-                                             std::to_string(shared_.options.header_limit) + " bytes"),
-          true);
+      return reject(Error(
+          codes::kPayloadTooLarge,
+          "request headers exceed the limit of " + std::to_string(shared_.options.header_limit) + " bytes"));
     }
     if (ec.category() == beast::error_code(bhttp::error::end_of_stream).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
       // Malformed HTTP: answer 400 once, then close.
-      if (!request_) {
-        request_ = std::make_shared<Request>();
-        request_->path = "/";
-      }
-      return reject(Error::bad_body(std::string("malformed HTTP request: ") + ec.message()), true);
+      return reject(Error::bad_body(std::string("malformed HTTP request: ") + ec.message()));
     }
     close();  // timeout (slow client), reset, EOF: nothing to answer
   }
 
-  // Answers an incomplete request and closes the connection afterwards.
-  void reject(const Error& error, bool /*headers_incomplete*/) {
-    shared_.in_flight++;
+  // Answers a request the server will not read to the end, then closes the connection. The
+  // answer still goes through the pipeline (request id, rate limit, headers, metrics, log).
+  void reject(const Error& error) {
     keep_alive_ = false;
     linger_ = true;
     if (request_->method.empty()) request_->method = "UNKNOWN";
-    write(shared_.pipeline.reject(*request_, error));
+    run_pipeline(error);
   }
 
   void dispatch() {
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     request_->body = std::move(msg.body());
+    run_pipeline(std::nullopt);
+  }
+
+  void run_pipeline(std::optional<Error> refused) {
     shared_.in_flight++;
     auto self = shared_from_this();
     shared_.pipeline.handle(
         request_,
         [self](std::function<void()> fn) { asio::dispatch(self->stream_.get_executor(), std::move(fn)); },
-        [self](Response res) { self->write(std::move(res)); });
+        [self](Response res) { self->write(std::move(res)); }, std::move(refused));
   }
 
   void write(Response res) {

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "kargo/core/error.hpp"
 #include "kargo/http/message.hpp"
 #include "kargo/http/router.hpp"
 
 namespace kargo {
 class BlockingPool;
 class ErrorStats;
-class Error;
 class Metrics;
 }  // namespace kargo
 
@@ -62,11 +62,11 @@ class Pipeline {
   Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
            BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter);
 
-  // `done` is always called exactly once, through `post`.
-  void handle(std::shared_ptr<Request> req, Post post, Done done);
-  // For requests the server refused before they were complete (bad HTTP, 413): builds the
-  // finished error response with the usual headers, metrics and log line.
-  Response reject(Request& partial, const Error& error);
+  // `done` is always called exactly once, through `post`. `refused` is set for requests the
+  // server will not read to the end (malformed HTTP, 413): they get that error, with the usual
+  // request id, rate-limit accounting, headers, metrics and log line.
+  void handle(std::shared_ptr<Request> req, Post post, Done done,
+              std::optional<Error> refused = std::nullopt);
   // Body limit for a request with this Content-Type (multipart gets MAX_UPLOAD_BYTES).
   size_t body_limit(std::string_view content_type) const;
   size_t max_body_limit() const;
@@ -74,11 +74,13 @@ class Pipeline {
  private:
   struct State;
   void after_rate_limit(const std::shared_ptr<State>& st, const RateDecision& decision);
+  void dispatch(const std::shared_ptr<State>& st);
   void route(const std::shared_ptr<State>& st);
   void run_handler(const std::shared_ptr<State>& st);
   void finish(const std::shared_ptr<State>& st, Response response);
   Response finalize(Request& req, Response response, const std::optional<RateDecision>& rate);
   void add_cors(const Request& req, Response& res) const;
+  bool origin_allowed(const Request& req) const;
 
   const Router& router_;
   PipelineOptions options_;

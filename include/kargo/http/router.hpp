@@ -29,7 +29,6 @@ struct RouteOptions {
   bool authenticated = true;      // needs a valid bearer token
   Role min_role = Role::kViewer;  // when authenticated
   Execution execution = Execution::kBlocking;
-  bool multipart = false;  // body limit MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
 };
 
 struct Route {
@@ -52,9 +51,6 @@ class Router {
  public:
   void add(std::string method, std::string path_template, RouteOptions options, Handler handler);
   RouteMatch match(std::string_view method, std::string_view path) const;
-  // Finds the route's options for a path regardless of method (body limits are chosen before
-  // the body is read); null when no template matches.
-  const Route* find_any(std::string_view method, std::string_view path) const;
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
 
  private:
