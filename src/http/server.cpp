@@ -22,7 +22,6 @@
 
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/log.hpp"
-#include "kargo/http/pipeline.hpp"
 
 namespace kargo::http {
 
@@ -35,7 +34,7 @@ namespace {
 
 struct Shared {
   ServerOptions options;
-  Pipeline& pipeline;
+  Dispatcher& dispatcher;
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
 };
@@ -87,7 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_->remote_address = remote_;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
-    parser_->body_limit(shared_.pipeline.max_body_limit());
+    parser_->body_limit(shared_.dispatcher.max_body_limit());
     stream_.expires_after(shared_.options.header_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
@@ -100,7 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!fill_from_header()) {
       return reject(Error::bad_body("the request target is not a valid origin-form URL"));
     }
-    size_t limit = shared_.pipeline.body_limit(msg[bhttp::field::content_type]);
+    size_t limit = shared_.dispatcher.body_limit(msg[bhttp::field::content_type]);
     if (auto length = parser_->content_length(); length && *length > limit) {
       return reject(Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
                                                        " bytes exceeds the limit of " +
@@ -165,25 +164,25 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Answers a request the server will not read to the end, then closes the connection. The
-  // answer still goes through the pipeline (request id, rate limit, headers, metrics, log).
+  // answer still goes through the dispatcher (request id, rate limit, headers, metrics, log).
   void reject(const Error& error) {
     keep_alive_ = false;
     linger_ = true;
     if (request_->method.empty()) request_->method = "UNKNOWN";
-    run_pipeline(error);
+    run_dispatcher(error);
   }
 
   void dispatch() {
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     request_->body = std::move(msg.body());
-    run_pipeline(std::nullopt);
+    run_dispatcher(std::nullopt);
   }
 
-  void run_pipeline(std::optional<Error> refused) {
+  void run_dispatcher(std::optional<Error> refused) {
     shared_.in_flight++;
     auto self = shared_from_this();
-    shared_.pipeline.handle(
+    shared_.dispatcher.handle(
         request_,
         [self](std::function<void()> fn) { asio::dispatch(self->stream_.get_executor(), std::move(fn)); },
         [self](Response res) { self->write(std::move(res)); }, std::move(refused));
@@ -249,8 +248,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerOptions opts, Pipeline& pipeline)
-      : shared{std::move(opts), pipeline},
+  Impl(ServerOptions opts, Dispatcher& dispatcher)
+      : shared{std::move(opts), dispatcher},
         ioc(static_cast<int>(shared.options.io_threads)),
         acceptor(ioc),
         signals(ioc, SIGINT, SIGTERM) {}
@@ -304,8 +303,8 @@ struct Server::Impl {
   bool bound = false;
 };
 
-Server::Server(ServerOptions options, Pipeline& pipeline)
-    : impl_(std::make_unique<Impl>(std::move(options), pipeline)) {}
+Server::Server(ServerOptions options, Dispatcher& dispatcher)
+    : impl_(std::make_unique<Impl>(std::move(options), dispatcher)) {}
 Server::~Server() = default;
 
 void Server::bind() {

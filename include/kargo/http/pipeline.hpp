@@ -15,6 +15,7 @@
 #include "kargo/core/error.hpp"
 #include "kargo/http/message.hpp"
 #include "kargo/http/router.hpp"
+#include "kargo/http/server.hpp"
 
 namespace kargo {
 class BlockingPool;
@@ -52,13 +53,8 @@ struct PipelineOptions {
   std::vector<std::string> cors_allowed_origins;  // "*" allowed (development only)
 };
 
-class Pipeline {
+class Pipeline final : public Dispatcher {
  public:
-  // Runs a function on the connection's executor (a strand), so the rest of the request is
-  // serialised with the connection's I/O.
-  using Post = std::function<void(std::function<void()>)>;
-  using Done = std::function<void(Response)>;
-
   Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
            BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter);
 
@@ -68,8 +64,8 @@ class Pipeline {
   void handle(std::shared_ptr<Request> req, Post post, Done done,
               std::optional<Error> refused = std::nullopt);
   // Body limit for a request with this Content-Type (multipart gets MAX_UPLOAD_BYTES).
-  size_t body_limit(std::string_view content_type) const;
-  size_t max_body_limit() const;
+  size_t body_limit(std::string_view content_type) const override;
+  size_t max_body_limit() const override;
 
  private:
   struct State;

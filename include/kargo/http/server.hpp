@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP/1.1 server (Boost.Beast): async accept on IO_THREADS threads, keep-alive, header-read
 // and idle deadlines, body limits checked before the body is read, graceful shutdown on
-// SIGTERM/SIGINT. Everything after parsing is the Pipeline's job.
+// SIGTERM/SIGINT. Everything after parsing is the Dispatcher's job (the Pipeline, in the service).
 //
 //   http::Server server(opts, pipeline);
 //   server.run();  // returns after a signal, once in-flight requests finished (or 20 s passed)
@@ -10,11 +10,30 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "kargo/core/error.hpp"
+#include "kargo/http/message.hpp"
 
 namespace kargo::http {
 
-class Pipeline;
+// What the server hands every request to: the service's Pipeline, or the sandbox's own
+// dispatcher. Runs on the connection's strand.
+class Dispatcher {
+ public:
+  using Post = std::function<void(std::function<void()>)>;
+  using Done = std::function<void(Response)>;
+  virtual ~Dispatcher() = default;
+  // Largest body any request may have (used while the header is read).
+  virtual size_t max_body_limit() const = 0;
+  // Body limit for a request with this Content-Type, checked before the body is read.
+  virtual size_t body_limit(std::string_view content_type) const = 0;
+  // Must call `done` exactly once, through `post`. `refused` is set for requests the server
+  // will not read to the end (malformed HTTP, body or headers over the limit).
+  virtual void handle(std::shared_ptr<Request> req, Post post, Done done, std::optional<Error> refused) = 0;
+};
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
@@ -30,7 +49,7 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(ServerOptions options, Pipeline& pipeline);
+  Server(ServerOptions options, Dispatcher& dispatcher);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
