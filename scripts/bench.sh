@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# Benchmarks kargo-dsp against a bare Boost.Beast server (bench/reference_server.cpp) in the same
+# run, on the same machine, with the same wrk settings, and prints requests/s, p99 latency, the
+# ratio to the reference and PASS/FAIL against the targets of issue 4. Not a timed test: the
+# figures go into docs/PERFORMANCE.md.
+#
+# It installs what is missing, builds Release, starts throw-away PostgreSQL and Redis on free
+# ports, migrates, starts `kargo-dsp serve` (access log ON at LOG_LEVEL=info, rate limiter in the
+# path with a limit high enough that nothing is refused) and the reference server, measures the
+# idle RSS, runs wrk, and stops everything it started (trap, by PID).
+#
+# Options (environment):
+#   BENCH_THREADS        I/O threads of both servers (default 2)
+#   BENCH_SECONDS        length of each measured run (default 10)
+#   BENCH_WARMUP_SECONDS warm-up run before each measured run (default 2)
+#   BENCH_CONNECTIONS    wrk connections (default 64)
+#   BENCH_WRK_THREADS    wrk threads (default 2)
+#   BENCH_KEEP           1: keep the temp dir (server logs, wrk outputs) under .local/
+#   BENCH_PERF           1 (frame pointers) or dwarf: also `perf record` the server of each run
+#                        (implies BENCH_KEEP; perf takes CPU from the same cores, so do not quote
+#                        those figures)
+#   BENCH_QUIET_WAIT     seconds to wait for the machine to be idle before each run (default 300)
+#   KARGO_BUILD_DIR      build directory (default build)
+#
+# Adding a target (later issues): one line in the "targets" section,
+#   bench_target NAME URL [extra wrk args...]
+#   bench_goal   NAME MIN_PERCENT_OF_REFERENCE
+# e.g. bench_target campaigns_list "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN"
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$KARGO_ROOT"
+
+BENCH_THREADS="${BENCH_THREADS:-2}"
+BENCH_SECONDS="${BENCH_SECONDS:-10}"
+BENCH_WARMUP_SECONDS="${BENCH_WARMUP_SECONDS:-2}"
+BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+BENCH_WRK_THREADS="${BENCH_WRK_THREADS:-2}"
+BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$KARGO_ROOT/$BUILD_DIR" ;; esac
+# Targets of issue 4 ("Done when").
+IDLE_RSS_LIMIT_MB=30
+
+ensure_packages
+log "building ($BUILD_DIR, Release)"
+build_project "$BUILD_DIR" Release -DKARGO_BUILD_TESTS=OFF
+BIN="$BUILD_DIR/kargo-dsp"
+REF_BIN="$BUILD_DIR/bench/reference_server"
+[ -x "$BIN" ] || die "$BIN was not built"
+[ -x "$REF_BIN" ] || die "$REF_BIN was not built"
+
+mkdir -p "$KARGO_ROOT/.local"
+TMP="$(mktemp -d "$KARGO_ROOT/.local/bench.XXXXXX")"
+REDIS_PID=""
+KARGO_PID=""
+REF_PID=""
+cleanup() {
+  local rc=$?
+  trap - INT TERM EXIT
+  for pid in "$KARGO_PID" "$REF_PID"; do
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "$KARGO_PID" "$REF_PID"; do
+    if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
+  done
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+  pg_stop "$TMP/pg"
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "${BENCH_PERF:-0}" != 0 ]; then
+    log "kept $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit $rc
+}
+trap cleanup INT TERM EXIT
+
+# --- dependencies ------------------------------------------------------------------------------
+# Nothing here must survive a crash, and the benchmark does not write to PostgreSQL on its paths.
+export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
+PG_PORT=$(free_port)
+pg_start "$TMP/pg" "$PG_PORT"
+REDIS_PORT=$(free_port)
+REDIS_PID=$(redis_start "$TMP/redis" "$REDIS_PORT")
+
+export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$PG_PORT/kargo_dsp"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export SECRET_KEY="bench-secret-key-0123456789abcdef-0123456789"
+export ADMIN_USERNAME="bench-admin"
+export ADMIN_PASSWORD="bench-password-0123456789"
+export IO_THREADS="$BENCH_THREADS"
+export LOG_LEVEL=info
+# Every /api request still goes through the Redis token bucket; the limit only makes sure that
+# none of them is refused (429s would be cheaper than real answers and flatter the figures).
+export RATE_LIMIT_PER_MINUTE=100000000
+export HOST=127.0.0.1
+KARGO_PORT=$(free_port)
+export PORT="$KARGO_PORT"
+
+# Run from the temp dir so that a developer's .env in the checkout does not change the settings.
+(cd "$TMP" && "$BIN" migrate up) >/dev/null
+
+log "starting kargo-dsp serve on 127.0.0.1:$KARGO_PORT (IO_THREADS=$BENCH_THREADS, access log on)"
+(cd "$TMP" && exec "$BIN" serve) >"$TMP/kargo.log" 2>&1 &
+KARGO_PID=$!
+REF_PORT=$(free_port)
+log "starting reference_server on 127.0.0.1:$REF_PORT (--threads $BENCH_THREADS)"
+"$REF_BIN" --address 127.0.0.1 --port "$REF_PORT" --threads "$BENCH_THREADS" >"$TMP/reference.log" 2>&1 &
+REF_PID=$!
+
+KARGO_URL="http://127.0.0.1:$KARGO_PORT"
+REF_URL="http://127.0.0.1:$REF_PORT"
+wait_http "$KARGO_URL/health/live" 30 || { tail -20 "$TMP/kargo.log" >&2; die "kargo-dsp did not start"; }
+wait_http "$REF_URL/health/live" 30 || { tail -20 "$TMP/reference.log" >&2; die "reference_server did not start"; }
+
+# --- token ---------------------------------------------------------------------------------------
+# The bootstrap admin is created in the background once PostgreSQL answers; wait for it.
+TOKEN=""
+for _ in $(seq 1 300); do
+  body=$(curl -sS -X POST "$KARGO_URL/api/auth/token" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$ADMIN_USERNAME\",\"password\":\"$ADMIN_PASSWORD\"}" 2>/dev/null || true)
+  TOKEN=$(printf '%s' "$body" | grep -o '"access_token":"[^"]*"' | cut -d'"' -f4 || true)
+  [ -n "$TOKEN" ] && break
+  sleep 0.1
+done
+[ -n "$TOKEN" ] || die "could not get a token from POST /api/auth/token (last answer: ${body:-none})"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$KARGO_URL/api/performance/summary")
+[ "$code" = 200 ] || die "GET /api/performance/summary with the token answered $code"
+
+# --- idle RSS ------------------------------------------------------------------------------------
+rss_mb() {  # rss_mb PID: VmRSS in MB (one decimal)
+  awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+for _ in $(seq 1 20); do curl -fsS -o /dev/null "$KARGO_URL/health/live"; done
+for _ in $(seq 1 5); do
+  curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$KARGO_URL/api/performance/summary"
+done
+for _ in $(seq 1 20); do curl -fsS -o /dev/null "$REF_URL/health/live"; done
+sleep 1
+KARGO_IDLE_RSS=$(rss_mb "$KARGO_PID")
+REF_IDLE_RSS=$(rss_mb "$REF_PID")
+log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
+
+# --- wrk -----------------------------------------------------------------------------------------
+declare -a NAMES=()
+declare -A URLS=() RPS=() P99_MS=() NON2XX=() SOCKET_ERRORS=() GOAL=() OTHER_CPU=() CPU_US=() REDIS_US=() WRK_US=()
+WRK_SETTINGS=(-t"$BENCH_WRK_THREADS" -c"$BENCH_CONNECTIONS" --latency)
+
+# to_ms VALUE: wrk's "850.00us" / "3.21ms" / "1.02s" / "2.00m" in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "nan" }'
+}
+
+# wrk and both servers share the machine's cores, so anything else that runs during a measured
+# run (another engineer's build, say) lowers the figures of that run only and skews the ratios.
+# The CPU that neither wrk nor our servers nor Redis used is reported per run ("other CPU").
+cpu_ticks() {  # "TOTAL BUSY" jiffies over all cores, from /proc/stat
+  # busy = user + nice + system + steal; irq/softirq time (loopback TCP of the benchmark itself)
+  # is left out of both sides because no process is charged for it.
+  awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $9, $2 + $3 + $4 + $9; exit }' /proc/stat
+}
+proc_ticks() {  # utime + stime (+ waited-for children) of PID, in jiffies
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+children_ticks() {  # cutime + cstime of this shell: CPU of its finished children (wrk)
+  awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"
+}
+our_ticks() {  # jiffies used by the servers, Redis, and this shell's finished children (wrk)
+  local sum=0 pid
+  for pid in "$KARGO_PID" "$REF_PID" "$REDIS_PID" "$$"; do
+    [ -n "$pid" ] && sum=$((sum + $(proc_ticks "$pid")))
+  done
+  echo "$sum"
+}
+# wait_quiet: waits (up to BENCH_QUIET_WAIT s, default 300) for one second in which the machine
+# is under 10 % busy, so that a measured run does not start in the middle of someone's build.
+wait_quiet() {
+  local deadline=$(($(date +%s) + ${BENCH_QUIET_WAIT:-300})) t0 b0 t1 b1 pct warned=0
+  while :; do
+    read -r t0 b0 < <(cpu_ticks)
+    sleep 1
+    read -r t1 b1 < <(cpu_ticks)
+    pct=$(( t1 > t0 ? 100 * (b1 - b0) / (t1 - t0) : 0 ))
+    [ "$pct" -lt 10 ] && return 0
+    [ "$warned" = 0 ] && log "machine is ${pct}% busy with other work; waiting for it to settle" && warned=1
+    [ "$(date +%s)" -ge "$deadline" ] && { log "still ${pct}% busy; measuring anyway"; return 0; }
+  done
+}
+
+# server_pid URL: the PID of the server that answers URL.
+server_pid() {
+  case "$1" in
+    "$KARGO_URL"*) echo "$KARGO_PID" ;;
+    "$REF_URL"*) echo "$REF_PID" ;;
+    *) echo "" ;;
+  esac
+}
+
+# bench_target NAME URL [extra wrk args...]: warm-up run, then the measured run; records under NAME
+# the requests/s, p99 (ms), non-2xx/3xx responses, socket errors, the server's CPU time per
+# request (user + system, all its threads; Redis's share separately) and the CPU that other
+# processes took during the run.
+bench_target() {
+  local name="$1" url="$2"
+  shift 2
+  local out="$TMP/wrk-$name.txt" pid
+  pid=$(server_pid "$url")
+  wait_quiet
+  if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+    [ "$pid" = "$KARGO_PID" ] && tail -20 "$TMP/kargo.log" >&2
+    die "the server of $name (PID $pid) is no longer running"
+  fi
+  log "wrk $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
+  wrk "${WRK_SETTINGS[@]}" -d"${BENCH_WARMUP_SECONDS}s" "$@" "$url" >/dev/null
+  local t0 b0 o0 s0 r0 w0 t1 b1 o1 s1 r1 w1
+  read -r t0 b0 < <(cpu_ticks)
+  o0=$(our_ticks)
+  s0=$(proc_ticks "${pid:-0}")
+  r0=$(proc_ticks "$REDIS_PID")
+  w0=$(children_ticks)
+  local perf_pid=""
+  if [ "${BENCH_PERF:-0}" != 0 ] && [ -n "$pid" ]; then
+    local graph=(-g)
+    [ "$BENCH_PERF" = dwarf ] && graph=(--call-graph "dwarf,16384")
+    perf record -q -F 499 "${graph[@]}" -p "$pid" -o "$TMP/perf-$name.data" -- sleep "$BENCH_SECONDS" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  wrk "${WRK_SETTINGS[@]}" -d"${BENCH_SECONDS}s" "$@" "$url" >"$out"
+  read -r t1 b1 < <(cpu_ticks)
+  o1=$(our_ticks)
+  s1=$(proc_ticks "${pid:-0}")
+  r1=$(proc_ticks "$REDIS_PID")
+  w1=$(children_ticks)
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    perf report -i "$TMP/perf-$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | sed 's/ *$//' | cut -c1-200 | head -60 >"$TMP/perf-$name.txt" || true
+    log "perf profile of the server during $name: $TMP/perf-$name.txt"
+  fi
+  NAMES+=("$name")
+  URLS[$name]="$url"
+  RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  [ -n "${RPS[$name]}" ] || { cat "$out" >&2; die "could not parse wrk output for $name"; }
+  local requests
+  requests=$(awk '/ requests in / { print $1 }' "$out")
+  P99_MS[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  NON2XX[$name]=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+  NON2XX[$name]="${NON2XX[$name]:-0}"
+  SOCKET_ERRORS[$name]=$(awk '/Socket errors:/ {
+      n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i + 0; print n }' "$out")
+  SOCKET_ERRORS[$name]="${SOCKET_ERRORS[$name]:-0}"
+  # Jiffies are 1/CLK_TCK s; microseconds of CPU per request.
+  local hz
+  hz=$(getconf CLK_TCK)
+  CPU_US[$name]=$(awk -v d=$((s1 - s0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+  WRK_US[$name]=$(awk -v d=$((w1 - w0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+  REDIS_US[$name]=$(awk -v d=$((r1 - r0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+  OTHER_CPU[$name]=$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
+    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }')
+}
+
+# bench_goal NAME PERCENT: NAME must reach PERCENT % of the reference's requests/s.
+bench_goal() { GOAL[$1]="$2"; }
+
+# counter_value NAME: sum of a Prometheus counter over its labels, from kargo-dsp's scrape.
+counter_value() {
+  curl -fsS "$KARGO_URL/health/metrics" | awk -v m="$1" '$1 ~ "^" m "({|$)" { s += $NF } END { printf "%.0f", s }'
+}
+
+# ---- targets (add new ones here) ----
+bench_target reference_live "$REF_URL/health/live"
+bench_target kargo_live "$KARGO_URL/health/live"
+bench_goal kargo_live 90
+LIMITED_BEFORE=$(counter_value rate_limited_requests_total)
+bench_target kargo_api_summary "$KARGO_URL/api/performance/summary" -H "Authorization: Bearer $TOKEN"
+bench_goal kargo_api_summary 70
+LIMITED_AFTER=$(counter_value rate_limited_requests_total)
+# ---- end of targets ----
+
+KARGO_LOADED_RSS=$(rss_mb "$KARGO_PID")
+API_RATE_HEADERS=$(curl -sS -D - -o /dev/null -H "Authorization: Bearer $TOKEN" "$KARGO_URL/api/performance/summary" |
+  tr -d '\r' | grep -i '^x-ratelimit-remaining:' || true)
+
+# --- report --------------------------------------------------------------------------------------
+REF_RPS="${RPS[reference_live]}"
+FAILED=0
+VERDICT=""
+judge() {  # judge 1|0: sets VERDICT to PASS/FAIL and counts failures (not in a subshell)
+  if [ "$1" = 1 ]; then VERDICT=PASS; else VERDICT=FAIL; FAILED=$((FAILED + 1)); fi
+}
+
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo
+echo "kargo-dsp benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}; wrk and both servers share these cores"
+echo "wrk ${WRK_SETTINGS[*]} -d${BENCH_SECONDS}s (after a ${BENCH_WARMUP_SECONDS}s warm-up); server I/O threads: $BENCH_THREADS"
+echo
+printf '%-18s %-26s %7s %7s %7s %7s %6s %6s %6s %6s %6s  %s\n' \
+  target path "req/s" "p99 ms" "vs ref" "srv us" "redis" "wrk" non2xx errors other result
+DISTURBED=0
+for name in "${NAMES[@]}"; do
+  ratio=$(awk -v a="${RPS[$name]}" -v b="$REF_RPS" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+  path="${URLS[$name]#http://*/}"
+  result="-"
+  if [ -n "${GOAL[$name]:-}" ]; then
+    ok=$(awk -v r="$ratio" -v g="${GOAL[$name]}" 'BEGIN { print (r >= g) ? 1 : 0 }')
+    [ "${NON2XX[$name]}" = 0 ] || ok=0
+    judge "$ok"
+    result="$VERDICT (>= ${GOAL[$name]}%)"
+  fi
+  [ "${OTHER_CPU[$name]}" -gt 10 ] && DISTURBED=1
+  printf '%-18s %-26s %7s %7s %6s%% %7s %6s %6s %6s %6s %5s%%  %s\n' "$name" "/$path" "${RPS[$name]}" \
+    "${P99_MS[$name]}" "$ratio" "${CPU_US[$name]}" "${REDIS_US[$name]}" "${WRK_US[$name]}" "${NON2XX[$name]}" \
+    "${SOCKET_ERRORS[$name]}" "${OTHER_CPU[$name]}" "$result"
+done
+cat <<'LEGEND'
+  vs ref: req/s as % of reference_live.  srv / redis / wrk: CPU microseconds (user + system, all
+  threads) that the server, Redis and wrk spent per request.  other: share of the machine's CPU
+  taken by any other process during the measured run (should be ~0).
+LEGEND
+if [ "$DISTURBED" = 1 ]; then
+  echo "  WARNING: other processes took > 10 % of the CPU during a run; the req/s and ratios of"
+  echo "  this run are not reliable (cpu us per request is much less affected). Rerun when idle."
+fi
+echo
+ok=$(awk -v r="$KARGO_IDLE_RSS" -v l="$IDLE_RSS_LIMIT_MB" 'BEGIN { print (r < l) ? 1 : 0 }')
+judge "$ok"
+printf '%-20s %s MB (reference_server %s MB; kargo-dsp after load %s MB)  %s (< %s MB)\n' \
+  "idle RSS kargo-dsp" "$KARGO_IDLE_RSS" "$REF_IDLE_RSS" "$KARGO_LOADED_RSS" "$VERDICT" "$IDLE_RSS_LIMIT_MB"
+LIMITED=$((LIMITED_AFTER - LIMITED_BEFORE))
+ok=$([ "$LIMITED" = 0 ] && [ "${NON2XX[kargo_api_summary]}" = 0 ] && echo 1 || echo 0)
+judge "$ok"
+printf '%-20s %s refused (rate_limited_requests_total), %s non-2xx; after the run: %s  %s\n' \
+  "no 429 in api run" "$LIMITED" "${NON2XX[kargo_api_summary]}" "${API_RATE_HEADERS:-no X-RateLimit header}" \
+  "$VERDICT"
+ACCESS_LINES=$(grep -c '"msg":"request"' "$TMP/kargo.log" || true)
+echo
+echo "access log lines written by kargo-dsp during the run: $ACCESS_LINES"
+echo
+if [ "$FAILED" -gt 0 ]; then
+  log "$FAILED target(s) missed"
+  exit 1
+fi
+log "all targets met"
