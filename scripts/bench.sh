@@ -296,7 +296,7 @@ judge() {  # judge 1|0: sets VERDICT to PASS/FAIL and counts failures (not in a 
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
-echo "kargo-dsp benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "kargo-dsp benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git describe --always --dirty 2>/dev/null || echo '?')"
 echo "machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}; wrk and both servers share these cores"
 echo "wrk ${WRK_SETTINGS[*]} -d${BENCH_SECONDS}s (after a ${BENCH_WARMUP_SECONDS}s warm-up); server I/O threads: $BENCH_THREADS"
 echo
