@@ -114,8 +114,14 @@ TEST_F(HealthTest, DetailedReportsEveryCheckPoolJobsAndSystem) {
 class HealthStatusTest : public ServerTest {
  protected:
   EnvOverrides server_env() override {
-    return {{"AMAZON_CLIENT_SECRET", amazon_secret_}, {"KARGO_API_KEY", kargo_key_}};
+    auto redis = required_env("REDIS_URL");
+    return {{"AMAZON_CLIENT_SECRET", amazon_secret_},
+            {"KARGO_API_KEY", kargo_key_},
+            // The shared Redis has no password: AUTH fails and the server runs degraded,
+            // which does not matter here; the password must simply never be shown.
+            {"REDIS_URL", "redis://:" + redis_password_ + "@" + redis.substr(redis.find("//") + 2)}};
   }
+  std::string redis_password_ = unique_name("redispw");
   std::string amazon_secret_ = unique_name("amazon-secret");
   std::string kargo_key_ = unique_name("kargo-key");
 };
@@ -135,8 +141,10 @@ TEST_F(HealthStatusTest, StatusShowsVersionBuildStartEnvironmentAndConfigWithout
   }
   EXPECT_TRUE(has_start_time) << "no start time in " << body;
 
-  for (const std::string& secret : {secret_key(), admin().password, amazon_secret_, kargo_key_}) {
+  for (const std::string& secret :
+       {secret_key(), admin().password, amazon_secret_, kargo_key_, redis_password_}) {
     EXPECT_EQ(res.body.find(secret), std::string::npos) << "secret '" << secret << "' leaked: " << res.body;
+    EXPECT_EQ(server().stdout_text().find(secret), std::string::npos) << "secret '" << secret << "' logged";
   }
   // Credentials inside URLs (postgresql://kargo:kargo@...) are masked.
   auto db = parse_pg_url(required_env("DATABASE_URL"));
@@ -194,6 +202,50 @@ TEST_F(HealthTest, MetricsExposeContractSeriesLabelledWithRouteTemplates) {
   EXPECT_EQ(pool_states, (std::set<std::string>{"idle", "in_use"}));
 }
 
+TEST_F(HealthTest, DocsServesAnHtmlPageAndTheOpenApiDocument) {
+  auto page = http().get("/docs");
+  ASSERT_EQ(page.status, 200) << page.describe();
+  EXPECT_EQ(page.header("content-type").value_or("").rfind("text/html", 0), 0u);
+  auto yaml = http().get("/docs/openapi.yaml");
+  ASSERT_EQ(yaml.status, 200) << yaml.describe();
+  EXPECT_NE(yaml.body.find("openapi: 3"), std::string::npos) << yaml.body.substr(0, 200);
+}
+
+// "Keep openapi.yaml in step with every route": every route the service answers is
+// documented, and every documented operation exists (answers neither 404 nor 405).
+TEST_F(HealthTest, OpenApiDocumentsEveryRouteAndEveryDocumentedRouteExists) {
+  auto res = http().get("/docs/openapi.json");
+  ASSERT_EQ(res.status, 200) << res.describe();
+  auto spec = res.json();
+  ASSERT_TRUE(spec["openapi"].is_string()) << spec.dump().substr(0, 300);
+  EXPECT_EQ(spec["openapi"].get<std::string>().rfind("3.", 0), 0u);
+  const auto& paths = spec["paths"];
+  ASSERT_TRUE(paths.is_object());
+  for (const char* path : {"/", "/health", "/health/live", "/health/ready", "/health/detailed",
+                           "/health/status", "/health/metrics", "/docs", "/api/auth/token", "/api/auth/users",
+                           "/api/errors/statistics", "/api/errors/recent", "/api/performance/summary"}) {
+    EXPECT_TRUE(paths.contains(path)) << path << " is not documented";
+  }
+  for (const auto& [path, operations] : paths.items()) {
+    if (path.find('{') != std::string::npos) continue;  // needs a real id
+    for (const auto& [method, _] : operations.items()) {
+      std::string m = method;
+      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (m != "GET" && m != "POST" && m != "PUT" && m != "DELETE" && m != "PATCH") continue;
+      SCOPED_TRACE(m + " " + path);
+      Headers headers = bearer(admin_token());
+      std::string body;
+      if (m != "GET" && m != "DELETE") {
+        headers.emplace_back("Content-Type", "application/json");
+        body = "{}";
+      }
+      auto answer = http().request(m, path, body, headers);
+      EXPECT_NE(answer.status, 404) << answer.describe();
+      EXPECT_NE(answer.status, 405) << answer.describe();
+    }
+  }
+}
+
 // `kargo-dsp worker` serves only /health/* (on WORKER_PORT): no API.
 TEST(Worker, ServesHealthOnWorkerPortButNoApi) {
   ServerProcess worker({.mode = "worker"});
@@ -203,6 +255,7 @@ TEST(Worker, ServesHealthOnWorkerPortButNoApi) {
   EXPECT_EQ(ready.status, 200) << ready.describe();
   auto token = http.post_json("/api/auth/token", {{"username", "x"}, {"password", "y"}});
   EXPECT_EQ(token.status, 404) << token.describe();
+  EXPECT_EQ(http.get("/api/performance/summary").status, 404);
   EXPECT_EQ(worker.stop(), 0);
 }
 

@@ -59,6 +59,12 @@ Credentials create_user(const HttpClient& http, const std::string& admin_token, 
   return who;
 }
 
+std::string json_string(const nlohmann::json& obj, const std::string& key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string base64url(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),

@@ -34,6 +34,9 @@ std::string login(const HttpClient& http, const Credentials& who);
 // Creates a user through POST /api/auth/users as `admin_token`; throws unless 201.
 Credentials create_user(const HttpClient& http, const std::string& admin_token, const std::string& role);
 
+// obj[key] when it is a string, else "" (log lines carry nulls, e.g. "request_id": null).
+std::string json_string(const nlohmann::json& obj, const std::string& key);
+
 // --- JWTs made by hand, so tests do not trust the server's own signing code ---
 std::string base64url(std::string_view data);
 std::optional<std::string> base64url_decode(std::string_view text);

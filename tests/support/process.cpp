@@ -191,11 +191,13 @@ void ChildProcess::kill() {
 }
 
 CommandResult run_command(const std::vector<std::string>& argv, const EnvOverrides& env,
-                          const std::optional<std::string>& stdin_text, std::chrono::milliseconds timeout) {
+                          const std::optional<std::string>& stdin_text, std::chrono::milliseconds timeout,
+                          const std::optional<std::string>& workdir) {
   TempDir dir;
   // Commands may run as another user (runuser for pg_ctl) and must be able to enter their cwd.
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
-  ChildProcess::Spec spec{argv, env, dir.path(), dir.file("stdout"), dir.file("stderr"), std::nullopt};
+  ChildProcess::Spec spec{
+      argv, env, workdir.value_or(dir.path()), dir.file("stdout"), dir.file("stderr"), std::nullopt};
   if (stdin_text) {
     std::ofstream(dir.file("stdin"), std::ios::binary) << *stdin_text;
     spec.stdin_path = dir.file("stdin");
@@ -213,10 +215,11 @@ CommandResult run_command(const std::vector<std::string>& argv, const EnvOverrid
 }
 
 CommandResult run_cli(const std::vector<std::string>& args, const EnvOverrides& env,
-                      const std::optional<std::string>& stdin_text, std::chrono::milliseconds timeout) {
+                      const std::optional<std::string>& stdin_text, std::chrono::milliseconds timeout,
+                      const std::optional<std::string>& workdir) {
   std::vector<std::string> argv{KARGO_BIN_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env, stdin_text, timeout);
+  return run_command(argv, env, stdin_text, timeout, workdir);
 }
 
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
@@ -224,6 +227,7 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
   for (const char* name : {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}) {
     if (!options_.env.count(name)) required_env(name);
   }
+  if (options_.dotenv) std::ofstream(dir_.file(".env")) << *options_.dotenv;
   launch();
 }
 
@@ -299,8 +303,8 @@ void ServerProcess::launch() {
       const std::string& name = options_.admin->username;
       bool ready = wait_for_log(
           [&](const nlohmann::json& line) {
-            return line.is_object() && line.value("msg", "") == "bootstrap admin ready" &&
-                   line.value("username", "") == name;
+            return json_string(line, "msg") == "bootstrap admin ready" &&
+                   json_string(line, "username") == name;
           },
           std::max(left, std::chrono::milliseconds(1000)));
       if (!ready) throw std::runtime_error("bootstrap admin '" + name + "' was not reported ready in time");
@@ -375,6 +379,8 @@ void RedisServer::launch() {
 }
 
 void RedisServer::kill() { child_->kill(); }
+void RedisServer::pause() { child_->signal(SIGSTOP); }
+void RedisServer::resume() { child_->signal(SIGCONT); }
 
 void RedisServer::restart() {
   child_->kill();

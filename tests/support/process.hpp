@@ -95,20 +95,25 @@ struct CommandResult {
 
 // Runs argv (argv[0] looked up in PATH when it has no '/') to completion in a fresh temp
 // directory; throws, failing the calling test, if it does not finish within `timeout`.
+// `workdir` replaces the temp directory (e.g. to hold a .env file).
 CommandResult run_command(const std::vector<std::string>& argv, const EnvOverrides& env = {},
                           const std::optional<std::string>& stdin_text = std::nullopt,
-                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                          const std::optional<std::string>& workdir = std::nullopt);
 
 // `kargo-dsp args...` through run_command (the temp directory means no stray .env is read).
 CommandResult run_cli(const std::vector<std::string>& args, const EnvOverrides& env = {},
                       const std::optional<std::string>& stdin_text = std::nullopt,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                      std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                      const std::optional<std::string>& workdir = std::nullopt);
 
 struct ServerOptions {
   std::string mode = "serve";  // or "worker" (listens on WORKER_PORT)
   EnvOverrides env = {};
   // Bootstrap admin (ADMIN_USERNAME / ADMIN_PASSWORD); start-up waits until it exists.
   std::optional<Credentials> admin = std::nullopt;
+  // Contents of a .env file in the server's working directory.
+  std::optional<std::string> dotenv = std::nullopt;
   // Wait for /health/live (and the admin) before the constructor returns.
   bool wait_ready = true;
   std::chrono::milliseconds start_timeout = std::chrono::seconds(20);
@@ -167,6 +172,9 @@ class RedisServer {
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
   void kill();     // SIGKILL, as a crash would
   void restart();  // on the same port
+  // SIGSTOP / SIGCONT: Redis still accepts TCP connections but never answers (a hung server).
+  void pause();
+  void resume();
   bool ping() const;
 
  private:

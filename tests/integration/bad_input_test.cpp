@@ -1,0 +1,343 @@
+// Issue 4 "Bad input": malformed HTTP, lying or huge Content-Length, huge headers, broken
+// chunked bodies, slow-loris clients and bad JSON get the status of contract section 2 —
+// never a crash, a hang or a leaked internal message.
+#include <gtest/gtest.h>
+
+#include "support/fixtures.hpp"
+
+namespace kargo::itest {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class BadInputTest : public ServerTest {
+ protected:
+  // MAX_BODY_BYTES at its minimum so that "too large" is cheap to send.
+  EnvOverrides server_env() override { return {{"MAX_BODY_BYTES", std::to_string(kLimit)}}; }
+  static constexpr size_t kLimit = 1024;
+
+  void TearDown() override {
+    // Whatever the client did, the server is still up and answering.
+    ASSERT_TRUE(server().running()) << "kargo-dsp died";
+    auto live = http().get("/health/live");
+    EXPECT_EQ(live.status, 200) << live.describe();
+  }
+
+  // Sends `bytes` on a fresh connection and returns the one response (fails the test if none).
+  HttpResponse raw_exchange(const std::string& bytes, milliseconds timeout = seconds(5)) {
+    RawConnection conn(server().port());
+    conn.send(bytes);
+    auto res = conn.read_response(timeout);
+    if (!res) {
+      ADD_FAILURE() << "no response within " << timeout.count() << " ms; got: " << conn.received();
+      return {};
+    }
+    return *res;
+  }
+
+  void expect_error(const HttpResponse& res, int status, const std::string& code) {
+    EXPECT_EQ(res.status, status) << res.describe();
+    if (res.status != status) return;
+    auto body = res.json();
+    EXPECT_EQ(body["success"], false);
+    EXPECT_EQ(body["error"]["code"], code) << body;
+    EXPECT_TRUE(is_generated_request_id(res.header("x-request-id").value_or(""))) << res.describe();
+    EXPECT_EQ(body["request_id"], res.header("x-request-id").value_or("<none>"));
+    EXPECT_EQ(res.header("x-content-type-options").value_or("<none>"), "nosniff");
+    EXPECT_EQ(res.header("x-frame-options").value_or("<none>"), "DENY");
+  }
+
+  HttpResponse post_token_raw(const std::string& content_type, const std::string& body) {
+    return http().request("POST", "/api/auth/token", body, {{"Content-Type", content_type}});
+  }
+};
+
+TEST_F(BadInputTest, NonJsonBodyIs400OnFieldBody) {
+  for (const std::string body : {"not json{", "{\"username\": ", "", "\xff\xfe"}) {
+    SCOPED_TRACE(body);
+    auto res = post_token_raw("application/json", body);
+    expect_error(res, 400, "VALIDATION_ERROR");
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"][0]["field"], "body") << res.describe();
+    }
+  }
+}
+
+TEST_F(BadInputTest, JsonThatIsNotAnObjectIs400OnFieldBody) {
+  for (const std::string body : {"[1, 2, 3]", "[]", "\"text\"", "42", "null"}) {
+    SCOPED_TRACE(body);
+    auto res = post_token_raw("application/json", body);
+    expect_error(res, 400, "VALIDATION_ERROR");
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"][0]["field"], "body") << res.describe();
+    }
+  }
+}
+
+TEST_F(BadInputTest, WrongContentTypeIs400OnFieldBody) {
+  const std::string valid = nlohmann::json{{"username", "a"}, {"password", "b"}}.dump();
+  for (const std::string type : {"text/plain", "application/x-www-form-urlencoded", "application/xml"}) {
+    SCOPED_TRACE(type);
+    auto res = post_token_raw(type, valid);
+    expect_error(res, 400, "VALIDATION_ERROR");
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"][0]["field"], "body") << res.describe();
+    }
+  }
+  auto missing = http().request("POST", "/api/auth/token", valid, {});
+  expect_error(missing, 400, "VALIDATION_ERROR");
+}
+
+TEST_F(BadInputTest, UnknownApiRouteIs404) {
+  auto res = http().get("/api/nope");
+  expect_error(res, 404, "RESOURCE_NOT_FOUND");
+  expect_error(http().get("/api/nope", bearer(admin_token())), 404, "RESOURCE_NOT_FOUND");
+  expect_error(http().get("/health/nope"), 404, "RESOURCE_NOT_FOUND");
+  expect_error(http().get("/nope"), 404, "RESOURCE_NOT_FOUND");
+}
+
+TEST_F(BadInputTest, KnownPathWithWrongMethodIs405WithAllowHeader) {
+  auto res = http().get("/api/auth/token");
+  expect_error(res, 405, "METHOD_NOT_ALLOWED");
+  EXPECT_NE(res.header("allow").value_or("").find("POST"), std::string::npos) << res.describe();
+
+  auto health = http().request("DELETE", "/health/live");
+  expect_error(health, 405, "METHOD_NOT_ALLOWED");
+  EXPECT_NE(health.header("allow").value_or("").find("GET"), std::string::npos) << health.describe();
+}
+
+TEST_F(BadInputTest, ContentLengthOverLimitIs413WithoutSendingTheBody) {
+  // Only the headers go out: the answer must come before (and without) the body.
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(kLimit + 1) + "\r\n\r\n");
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, RejectedRequestEchoesTheCallersRequestId) {
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nX-Request-ID: big-body-1\r\nContent-Type: "
+      "application/json\r\n"
+      "Content-Length: 99999\r\n\r\n");
+  EXPECT_EQ(res.status, 413) << res.describe();
+  EXPECT_EQ(res.header("x-request-id").value_or("<none>"), "big-body-1");
+  EXPECT_EQ(res.json()["request_id"], "big-body-1");
+}
+
+TEST_F(BadInputTest, MultipartContentTypeDoesNotRaiseTheLimitOfAJsonRoute) {
+  // MAX_UPLOAD_BYTES is for the multipart upload routes; /api/auth/token takes JSON, so its
+  // limit stays MAX_BODY_BYTES whatever Content-Type the client claims.
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+      "Content-Length: " +
+      std::to_string(kLimit * 4) + "\r\n\r\n");
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, HugeContentLengthIs413WithoutSendingTheBody) {
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000000000000000\r\n\r\n");
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, BodyAtTheLimitIsAccepted) {
+  // The limit is inclusive: a body of exactly MAX_BODY_BYTES is read and validated.
+  nlohmann::json body = {{"username", "nobody"}, {"password", "x"}, {"pad", ""}};
+  body["pad"] = std::string(kLimit - body.dump().size(), 'p');
+  ASSERT_EQ(body.dump().size(), kLimit);
+  auto res = http().post_json("/api/auth/token", body);
+  EXPECT_EQ(res.status, 401) << res.describe();
+}
+
+TEST_F(BadInputTest, ChunkedBodyOverLimitIs413) {
+  RawConnection conn(server().port());
+  conn.send(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n");
+  std::string chunk(400, 'a');
+  for (int i = 0; i < 6; ++i) {
+    // The server may answer and close before the last chunks: a failed send is fine.
+    if (!conn.send("190\r\n" + chunk + "\r\n")) break;
+  }
+  conn.send("0\r\n\r\n");
+  auto res = conn.read_response(seconds(5));
+  ASSERT_TRUE(res.has_value()) << "no response; got: " << conn.received();
+  expect_error(*res, 413, "PAYLOAD_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, BrokenChunkedBodyIs400) {
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\nZZ\r\nnot a chunk\r\n0\r\n\r\n");
+  expect_error(res, 400, "VALIDATION_ERROR");
+}
+
+TEST_F(BadInputTest, HugeHeadersAre413) {
+  auto res = raw_exchange("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(64 * 1024, 'h') +
+                          "\r\n\r\n");
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+  std::string request = "GET /health/live HTTP/1.1\r\nHost: t\r\n";
+  for (int i = 0; i < 2000; ++i) request += "X-H" + std::to_string(i) + ": value\r\n";
+  expect_error(raw_exchange(request + "\r\n"), 413, "PAYLOAD_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, NegativeContentLengthIs400) {
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: "
+      "-1\r\n\r\n");
+  expect_error(res, 400, "VALIDATION_ERROR");
+}
+
+TEST_F(BadInputTest, NonNumericContentLengthIs400) {
+  for (const std::string value : {"abc", "12abc", "1 2", "0x10"}) {
+    SCOPED_TRACE(value);
+    auto res = raw_exchange(
+        "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        value + "\r\n\r\n{}");
+    expect_error(res, 400, "VALIDATION_ERROR");
+  }
+}
+
+TEST_F(BadInputTest, ConflictingContentLengthsAre400) {
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 2\r\nContent-Length: 20\r\n\r\n{}");
+  expect_error(res, 400, "VALIDATION_ERROR");
+}
+
+TEST_F(BadInputTest, MalformedRequestLineIs400) {
+  for (const std::string line :
+       {"GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET /health/live HTTP/9\r\n\r\n",
+        "GET /health/live HTTP/1.1 extra\r\n\r\n", "G@T /health/live HTTP/1.1\r\n\r\n"}) {
+    SCOPED_TRACE(line);
+    auto res = raw_exchange(line);
+    expect_error(res, 400, "VALIDATION_ERROR");
+    EXPECT_EQ(res.body.find("boost"), std::string::npos) << res.body;
+  }
+}
+
+TEST_F(BadInputTest, MalformedHeaderLineIs400) {
+  auto res = raw_exchange("GET /health/live HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n");
+  expect_error(res, 400, "VALIDATION_ERROR");
+}
+
+TEST_F(BadInputTest, InvalidTargetIs400) {
+  auto res = raw_exchange("GET http//bad target HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(res.status, 400) << res.describe();
+  auto pct = raw_exchange("GET /api/%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+  expect_error(pct, 400, "VALIDATION_ERROR");
+}
+
+TEST_F(BadInputTest, SlowLorisClientsAreDisconnectedByTheHeaderTimeout) {
+  // One client sends half a header line and stops; another trickles a byte every 500 ms.
+  // Both are dropped once their headers are not complete 10 s after they began.
+  auto start = std::chrono::steady_clock::now();
+  RawConnection silent(server().port());
+  ASSERT_TRUE(silent.send("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Slow: a"));
+  RawConnection trickle(server().port());
+  ASSERT_TRUE(trickle.send("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Trickle: "));
+
+  // Other clients are served meanwhile.
+  EXPECT_EQ(http().get("/health/live").status, 200);
+
+  bool trickle_closed = false;
+  while (!trickle_closed && std::chrono::steady_clock::now() - start < seconds(14)) {
+    trickle.send("a");
+    trickle_closed = trickle.wait_closed(milliseconds(500));
+  }
+  auto trickle_elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(trickle_closed) << "trickling client still connected after 14 s";
+  EXPECT_GE(trickle_elapsed, seconds(8)) << "dropped before the 10 s header timeout";
+
+  auto left = seconds(14) - (std::chrono::steady_clock::now() - start);
+  EXPECT_TRUE(silent.wait_closed(std::chrono::duration_cast<milliseconds>(left) + milliseconds(1)))
+      << "silent client still connected after 14 s";
+  EXPECT_LE(std::chrono::steady_clock::now() - start, seconds(14));
+}
+
+TEST_F(BadInputTest, PartialBodyThenCloseDoesNotDisturbTheServer) {
+  {
+    RawConnection conn(server().port());
+    conn.send(
+        "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{\"user");
+  }  // closed half-way through the body
+  {
+    RawConnection conn(server().port());
+    conn.send("GET /health/li");
+  }
+  auto res = http().get("/health/live");
+  EXPECT_EQ(res.status, 200) << res.describe();
+}
+
+TEST_F(BadInputTest, UnknownMethodOnKnownPathIs405) {
+  auto res = http().request("BREW", "/health/live");
+  expect_error(res, 405, "METHOD_NOT_ALLOWED");
+  EXPECT_NE(res.header("allow").value_or("").find("GET"), std::string::npos) << res.describe();
+}
+
+TEST_F(BadInputTest, PipelinedRequestsAreAnsweredInOrder) {
+  RawConnection conn(server().port());
+  std::string batch;
+  for (int i = 0; i < 3; ++i) {
+    batch += "GET /health/live HTTP/1.1\r\nHost: t\r\nX-Request-ID: pipe-" + std::to_string(i) + "\r\n\r\n";
+  }
+  ASSERT_TRUE(conn.send(batch));
+  for (int i = 0; i < 3; ++i) {
+    auto res = conn.read_response(seconds(5));
+    ASSERT_TRUE(res.has_value()) << conn.received();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->header("x-request-id").value_or(""), "pipe-" + std::to_string(i));
+  }
+}
+
+TEST_F(BadInputTest, ExpectContinueGetsInterim100ThenTheAnswer) {
+  RawConnection conn(server().port());
+  std::string body = nlohmann::json{{"username", admin().username}, {"password", admin().password}}.dump();
+  ASSERT_TRUE(
+      conn.send("POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                "Expect: 100-continue\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n"));
+  auto interim = conn.read_response(seconds(5));
+  ASSERT_TRUE(interim.has_value()) << conn.received();
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(conn.send(body));
+  auto res = conn.read_response(seconds(10));
+  ASSERT_TRUE(res.has_value()) << conn.received();
+  EXPECT_EQ(res->status, 200) << res->describe();
+}
+
+TEST_F(BadInputTest, ExpectContinueOverLimitIs413WithoutInterim100) {
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: 5000000\r\n\r\n");
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, Http10RequestIsAnsweredAndClosed) {
+  RawConnection conn(server().port());
+  ASSERT_TRUE(conn.send("GET /health/live HTTP/1.0\r\n\r\n"));
+  auto res = conn.read_response(seconds(5));
+  ASSERT_TRUE(res.has_value()) << conn.received();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_TRUE(conn.wait_closed(seconds(5)));
+}
+
+TEST_F(BadInputTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  RawConnection conn(server().port());
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(conn.send("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Request-ID: ka-" + std::to_string(i) +
+                          "\r\n\r\n"));
+    auto res = conn.read_response(seconds(5));
+    ASSERT_TRUE(res.has_value()) << conn.received();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->header("x-request-id").value_or(""), "ka-" + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace kargo::itest

@@ -1,0 +1,182 @@
+// Contract section 1: `kargo-dsp migrate` and start-up configuration errors.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "support/fixtures.hpp"
+
+namespace kargo::itest {
+namespace {
+
+std::vector<std::string> non_empty_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// A database of its own on the shared PostgreSQL, dropped at the end of the test.
+class FreshDatabase {
+ public:
+  FreshDatabase() : server_(parse_pg_url(required_env("DATABASE_URL"))), name_(unique_name("migr")) {
+    auto r = psql_admin(server_, "CREATE DATABASE " + name_ + " OWNER " + server_.user);
+    if (r.exit_code != 0) throw std::runtime_error("CREATE DATABASE failed: " + r.err);
+  }
+  ~FreshDatabase() { psql_admin(server_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"); }
+  std::string url() const { return server_.with_database(name_); }
+
+ private:
+  PgUrl server_;
+  std::string name_;
+};
+
+TEST(Migrate, UpTwiceIsIdempotent) {
+  FreshDatabase db;
+  auto first = run_cli({"migrate", "up"}, {{"DATABASE_URL", db.url()}});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_EQ(first.out.find("schema is up to date"), std::string::npos) << first.out;
+  auto second = run_cli({"migrate", "up"}, {{"DATABASE_URL", db.url()}});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("schema is up to date"), std::string::npos) << second.out;
+}
+
+TEST(Migrate, TwoConcurrentUpsBothSucceedAndApplyOnce) {
+  FreshDatabase db;
+  auto run = [&] { return run_cli({"migrate", "up"}, {{"DATABASE_URL", db.url()}}); };
+  auto a = std::async(std::launch::async, run);
+  auto b = std::async(std::launch::async, run);
+  auto ra = a.get();
+  auto rb = b.get();
+  EXPECT_EQ(ra.exit_code, 0) << ra.out << ra.err;
+  EXPECT_EQ(rb.exit_code, 0) << rb.out << rb.err;
+  int up_to_date = (ra.out.find("schema is up to date") != std::string::npos) +
+                   (rb.out.find("schema is up to date") != std::string::npos);
+  EXPECT_EQ(up_to_date, 1) << "exactly one of them applied the migrations:\n"
+                           << ra.out << "\n---\n"
+                           << rb.out;
+
+  auto status = run_cli({"migrate", "status"}, {{"DATABASE_URL", db.url()}});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("applied 0001_foundation.sql"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("pending"), std::string::npos) << status.out;
+}
+
+TEST(Migrate, StatusListsFoundationAsApplied) {
+  auto r = run_cli({"migrate", "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  bool found = false;
+  for (const auto& line : non_empty_lines(r.out)) {
+    if (line.rfind("applied 0001_foundation.sql", 0) == 0) found = true;
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+TEST(Migrate, StatusOnEmptyDatabaseListsFoundationAsPendingAndServerIsNotReady) {
+  FreshDatabase db;
+  auto r = run_cli({"migrate", "status"}, {{"DATABASE_URL", db.url()}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("pending 0001_foundation.sql"), std::string::npos) << r.out;
+  // "ready when PostgreSQL answers and migrations are current".
+  ServerProcess server({.env = {{"DATABASE_URL", db.url()}}});
+  auto ready = HttpClient(server.port()).get("/health/ready");
+  EXPECT_EQ(ready.status, 503) << ready.describe();
+  EXPECT_EQ(ready.json()["status"], "not_ready");
+}
+
+// Starts `kargo-dsp serve` with `env` and expects it to refuse: exit code 2 within 10 s and
+// exactly one stderr line, naming `variable`.
+void expect_startup_refused(const EnvOverrides& env, const std::string& variable) {
+  ServerProcess server({.env = env, .wait_ready = false});
+  auto code = server.wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value()) << "kargo-dsp started anyway; stdout:\n" << server.stdout_text();
+  EXPECT_EQ(*code, 2) << server.stdout_text() << server.stderr_text();
+  auto lines = non_empty_lines(server.stderr_text());
+  ASSERT_EQ(lines.size(), 1u) << "one line on stderr, got:\n" << server.stderr_text();
+  EXPECT_NE(lines[0].find(variable), std::string::npos) << lines[0];
+}
+
+TEST(Config, MissingSecretKeyInProductionExitsWith2NamingIt) {
+  expect_startup_refused({{"SECRET_KEY", std::nullopt}, {"ENVIRONMENT", "production"}}, "SECRET_KEY");
+}
+
+TEST(Config, NonNumericPortExitsWith2NamingIt) { expect_startup_refused({{"PORT", "abc"}}, "PORT"); }
+
+TEST(Config, MalformedSettingsExitWith2NamingTheVariable) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"PORT", "70000"},
+      {"IO_THREADS", "0"},
+      {"SECRET_KEY", "too-short"},
+      {"DATABASE_URL", "mysql://kargo@127.0.0.1/kargo"},
+      {"DATABASE_POOL_SIZE", "0"},
+      {"REDIS_URL", "http://127.0.0.1:6379"},
+      {"RATE_LIMIT_PER_MINUTE", "-5"},
+      {"RATE_LIMIT_BURST", "lots"},
+      {"MAX_BODY_BYTES", "1MB"},
+      {"JWT_EXPIRE_MINUTES", "0"},
+      {"ADMIN_PASSWORD", "short"},
+      {"LOG_LEVEL", "loud"},
+      {"ENVIRONMENT", "moon"},
+      {"CORS_ALLOWED_ORIGINS", "*"},
+      {"CORS_ALLOWED_ORIGINS", "ui.example"},
+      {"AMAZON_DSP_BASE_URL", "not a url"},
+      {"UPSTREAM_TIMEOUT_MS", "soon"},
+      {"WEBHOOK_ALLOW_PRIVATE", "maybe"},
+  };
+  for (const auto& [name, value] : cases) {
+    SCOPED_TRACE(name + "=" + value);
+    expect_startup_refused({{name, value}, {"ADMIN_USERNAME", "admin_" + unique_name("cfg")}}, name);
+  }
+}
+
+TEST(Config, MalformedHostExitsWith2NamingIt) {
+  expect_startup_refused({{"HOST", "not-an-address"}}, "HOST");
+}
+
+TEST(Config, MalformedAdminUsernameExitsWith2NamingIt) {
+  // ADMIN_USERNAME must be a valid username (letters, digits, . _ - @); a service that starts
+  // and then never creates its admin is worse than one that refuses to start.
+  expect_startup_refused({{"ADMIN_USERNAME", "bad name!"}, {"ADMIN_PASSWORD", "long-enough-password"}},
+                         "ADMIN_USERNAME");
+}
+
+TEST(Config, DotEnvInWorkingDirectoryIsRead) {
+  TempDir dir;
+  std::ofstream(dir.file(".env")) << "# comment\nPORT=abc\n";
+  auto r = run_cli({"serve"}, {{"PORT", std::nullopt}}, std::nullopt, std::chrono::seconds(20), dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("PORT"), std::string::npos) << r.err;
+}
+
+TEST(Config, EnvironmentWinsOverDotEnv) {
+  // PORT comes from the environment (the test's free port), JWT_EXPIRE_MINUTES only from .env.
+  auto admin = Credentials::unique("admin");
+  ServerProcess server({.env = {{"JWT_EXPIRE_MINUTES", std::nullopt}},
+                        .admin = admin,
+                        .dotenv = "PORT=abc\nJWT_EXPIRE_MINUTES=7\n"});
+  HttpClient http(server.port());
+  auto res = http.post_json("/api/auth/token", {{"username", admin.username}, {"password", admin.password}});
+  ASSERT_EQ(res.status, 200) << res.describe();
+  EXPECT_EQ(res.json()["data"]["expires_in"], 420);
+}
+
+TEST(Config, DevelopmentRunsWithoutSecretKey) {
+  ServerProcess server({.env = {{"SECRET_KEY", std::nullopt}, {"ENVIRONMENT", "development"}}});
+  EXPECT_EQ(HttpClient(server.port()).get("/health/live").status, 200);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(Config, PortAlreadyInUseFailsStartup) {
+  ServerProcess first;
+  auto r = run_cli({"serve"}, {{"PORT", std::to_string(first.port())}, {"HOST", "127.0.0.1"}}, std::nullopt,
+                   std::chrono::seconds(20));
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find(std::to_string(first.port())), std::string::npos) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace kargo::itest

@@ -1,0 +1,117 @@
+// Graceful shutdown (issue 4 item 2) and what the logs must never contain (contract section 8).
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "support/fixtures.hpp"
+
+namespace kargo::itest {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(Shutdown, SigtermExitsZeroPromptly) {
+  ServerProcess server;
+  ASSERT_EQ(HttpClient(server.port()).get("/health/live").status, 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.stop(seconds(10)), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(3)) << "an idle server stops at once";
+}
+
+TEST(Shutdown, SigintExitsZero) {
+  ServerProcess server;
+  ::kill(server.pid(), SIGINT);
+  auto code = server.wait(seconds(10));
+  ASSERT_TRUE(code.has_value()) << "still running 10 s after SIGINT";
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(Shutdown, IdleKeepAliveConnectionDoesNotDelayShutdown) {
+  ServerProcess server;
+  RawConnection idle(server.port());
+  ASSERT_TRUE(idle.send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(idle.read_response(seconds(5)).has_value());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.stop(seconds(25)), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+}
+
+TEST(Shutdown, InFlightRequestsStillGetTheirResponsesAfterSigterm) {
+  // Four logins (each hashes a password on purpose slowly) queue behind a pool of one, so
+  // they are in flight together; SIGTERM arrives while all of them are.
+  auto admin = Credentials::unique("admin");
+  ServerProcess server({.env = {{"DATABASE_POOL_SIZE", "1"}}, .admin = admin});
+  HttpClient http(server.port(), seconds(30));
+  constexpr int kRequests = 4;
+  std::vector<std::future<HttpResponse>> logins;
+  for (int i = 0; i < kRequests; ++i) {
+    logins.push_back(std::async(std::launch::async, [&] {
+      return http.post_json("/api/auth/token", {{"username", admin.username}, {"password", admin.password}});
+    }));
+  }
+  // The scrape counts itself as in flight too.
+  bool all_in_flight = wait_until(
+      [&] {
+        auto samples = parse_prometheus(http.get("/health/metrics").body);
+        return metric_sum(samples, "http_requests_in_flight") >= kRequests + 1;
+      },
+      seconds(5), std::chrono::milliseconds(2));
+  bool none_done = true;
+  for (auto& f : logins) none_done = none_done && f.wait_for(seconds(0)) != std::future_status::ready;
+  ASSERT_TRUE(all_in_flight && none_done) << "could not catch the logins in flight";
+
+  server.terminate();
+  for (auto& f : logins) {
+    auto res = f.get();
+    EXPECT_EQ(res.status, 200) << res.describe();
+    if (res.status == 200) {
+      EXPECT_TRUE(res.json()["data"]["access_token"].is_string());
+    }
+  }
+  auto code = server.wait(seconds(25));
+  ASSERT_TRUE(code.has_value()) << "still running 25 s after SIGTERM";
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(Logs, NeverContainPasswordsTokensSecretsOrAuthorization) {
+  auto admin = Credentials::unique("admin");
+  ServerProcess server({.env = {{"LOG_LEVEL", "debug"}}, .admin = admin});
+  HttpClient http(server.port());
+  auto token = login(http, admin);
+  auto user = create_user(http, token, "editor");
+  auto user_token = login(http, user);
+  const std::string wrong_password = "wrong-" + unique_name("pw");
+  const std::string bogus_token = "bogus." + unique_name("token") + ".sig";
+  const std::string basic = "Basic " + base64url("someone:" + unique_name("basicpw"));
+
+  http.post_json("/api/auth/token", {{"username", admin.username}, {"password", wrong_password}});
+  http.post_json("/api/auth/token", {{"username", unique_name("ghost")}, {"password", wrong_password}});
+  http.get("/api/performance/summary", bearer(user_token));
+  http.get("/api/performance/summary", {{"Authorization", "Bearer " + bogus_token}});
+  http.get("/api/performance/summary", {{"Authorization", basic}});
+  http.get("/api/nope", bearer(token));
+  // A rejected body that contains a password.
+  http.post_json("/api/auth/users", {{"username", "bad name"}, {"password", wrong_password}, {"role", "x"}},
+                 bearer(token));
+  ASSERT_EQ(server.stop(), 0);
+
+  std::string all = server.stdout_text() + server.stderr_text();
+  ASSERT_FALSE(server.stdout_text().empty());
+  for (const std::string& secret : {admin.password, user.password, wrong_password, token, user_token,
+                                    bogus_token, basic, required_env("SECRET_KEY")}) {
+    EXPECT_EQ(all.find(secret), std::string::npos) << "logs contain '" << secret << "'";
+  }
+  EXPECT_EQ(all.find("Bearer "), std::string::npos) << "an Authorization value was logged";
+  for (const auto& line : server.log_lines()) {
+    if (!line.is_object()) continue;
+    for (const auto& [key, value] : line.items()) {
+      std::string k = key;
+      for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_NE(k, "authorization") << line;
+      EXPECT_NE(k, "password") << line;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kargo::itest
