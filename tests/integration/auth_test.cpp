@@ -267,6 +267,37 @@ TEST(Auth, BootstrapAdminIsCreatedOrUpdatedAtStart) {
             401);
 }
 
+TEST_F(AuthTest, UserCreationIsAuditedWithTheActor) {
+  auto who = create_user(http(), admin_token(), "editor");
+  auto db = parse_pg_url(required_env("DATABASE_URL"));
+  auto rows =
+      run_command({"/usr/lib/postgresql/15/bin/psql", db.with_database(db.database), "-qtA", "-F", "|", "-c",
+                   "SELECT entity_type, action, actor, changes::text FROM audit_log WHERE entity_id = '" +
+                       who.username + "'"});
+  ASSERT_EQ(rows.exit_code, 0) << rows.err;
+  EXPECT_NE(rows.out.find("user|create|" + admin().username + "|"), std::string::npos) << rows.out;
+  EXPECT_EQ(rows.out.find(who.password), std::string::npos) << "no password in the audit trail: " << rows.out;
+}
+
+// Contract section 2: POST creates accept Idempotency-Key; a repeat with the same key and
+// body returns the first response and changes nothing; the same key with another body is 409.
+TEST_F(AuthTest, CreateUserHonoursIdempotencyKey) {
+  auto who = Credentials::unique("idem");
+  nlohmann::json body = {{"username", who.username}, {"password", who.password}, {"role", "viewer"}};
+  Headers headers = bearer(admin_token(), {{"Idempotency-Key", unique_name("key")}});
+  auto first = http().post_json("/api/auth/users", body, headers);
+  ASSERT_EQ(first.status, 201) << first.describe();
+  auto repeat = http().post_json("/api/auth/users", body, headers);
+  EXPECT_EQ(repeat.status, 201) << repeat.describe();
+  if (repeat.status == 201) {
+    EXPECT_EQ(repeat.json()["data"], first.json()["data"]);
+  }
+  body["role"] = "editor";
+  auto other = http().post_json("/api/auth/users", body, headers);
+  EXPECT_EQ(other.status, 409) << other.describe();
+  EXPECT_EQ(jwt_payload(login(http(), who))["role"], "viewer") << "nothing changed";
+}
+
 TEST_F(AuthTest, PasswordsAreStoredAsSaltedHashes) {
   // Two users with the same password: neither row holds it, and the hashes differ (salt).
   const std::string shared_password = "same-password-" + unique_name("pw");

@@ -326,6 +326,23 @@ TEST_F(BadInputTest, Http10RequestIsAnsweredAndClosed) {
   EXPECT_TRUE(conn.wait_closed(seconds(5)));
 }
 
+TEST(BadInput, DeeplyNestedJsonIsRejectedWithoutCrashing) {
+  // Nearly MAX_BODY_BYTES (1 MiB by default) of nesting: a recursive parser or destructor
+  // would overflow the stack.
+  ServerProcess server;
+  HttpClient http(server.port());
+  constexpr size_t kDepth = 500000;
+  std::string array = std::string(kDepth, '[') + std::string(kDepth, ']');
+  auto res = http.request("POST", "/api/auth/token", array, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(res.status, 400) << res.describe();
+  std::string inside = "{\"username\": " + std::string(kDepth - 10, '[') + std::string(kDepth - 10, ']') +
+                       ", \"password\": \"x\"}";
+  auto field = http.request("POST", "/api/auth/token", inside, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(field.status, 422) << field.describe();
+  ASSERT_TRUE(server.running()) << "kargo-dsp died";
+  EXPECT_EQ(http.get("/health/live").status, 200);
+}
+
 TEST_F(BadInputTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   RawConnection conn(server().port());
   for (int i = 0; i < 3; ++i) {

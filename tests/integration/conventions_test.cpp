@@ -158,7 +158,9 @@ TEST_F(ConventionsTest, SecurityHeadersOnEveryResponseAndNoStoreOnlyOnApi) {
 
 class CorsTest : public ServerTest {
  protected:
-  EnvOverrides server_env() override { return {{"CORS_ALLOWED_ORIGINS", "http://ui.example"}}; }
+  EnvOverrides server_env() override {
+    return {{"CORS_ALLOWED_ORIGINS", "http://ui.example, https://admin.example:8443"}};
+  }
 };
 
 TEST_F(CorsTest, AllowedOriginGetsAllowOriginHeader) {
@@ -167,6 +169,11 @@ TEST_F(CorsTest, AllowedOriginGetsAllowOriginHeader) {
   auto api = http().get("/api/performance/summary", bearer(admin_token(), {{"Origin", "http://ui.example"}}));
   ASSERT_EQ(api.status, 200) << api.describe();
   EXPECT_EQ(api.header("access-control-allow-origin").value_or("<none>"), "http://ui.example");
+}
+
+TEST_F(CorsTest, EveryListedOriginIsAllowed) {
+  auto res = http().get("/health/live", {{"Origin", "https://admin.example:8443"}});
+  EXPECT_EQ(res.header("access-control-allow-origin").value_or("<none>"), "https://admin.example:8443");
 }
 
 TEST_F(CorsTest, OtherOriginGetsNoCorsHeaders) {

@@ -256,6 +256,7 @@ TEST(Worker, ServesHealthOnWorkerPortButNoApi) {
   auto token = http.post_json("/api/auth/token", {{"username", "x"}, {"password", "y"}});
   EXPECT_EQ(token.status, 404) << token.describe();
   EXPECT_EQ(http.get("/api/performance/summary").status, 404);
+  EXPECT_EQ(http.get("/docs").status, 404) << "no HTTP except /health/*";
   EXPECT_EQ(worker.stop(), 0);
 }
 

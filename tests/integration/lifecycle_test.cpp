@@ -73,6 +73,19 @@ TEST(Shutdown, InFlightRequestsStillGetTheirResponsesAfterSigterm) {
   EXPECT_EQ(*code, 0);
 }
 
+TEST(Shutdown, SigtermWhileDatabaseIsDownExitsPromptly) {
+  // The bootstrap admin keeps retrying against an unreachable database; that must not hold
+  // the process up.
+  ServerProcess server({.env = {{"DATABASE_URL", "postgresql://kargo:kargo@127.0.0.1:" +
+                                                     std::to_string(free_port()) + "/kargo_dsp"},
+                                {"ADMIN_USERNAME", unique_name("admin")},
+                                {"ADMIN_PASSWORD", "long-enough-password"}}});
+  ASSERT_EQ(HttpClient(server.port()).get("/health/ready").status, 503);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.stop(seconds(25)), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+}
+
 TEST(Logs, NeverContainPasswordsTokensSecretsOrAuthorization) {
   auto admin = Credentials::unique("admin");
   ServerProcess server({.env = {{"LOG_LEVEL", "debug"}}, .admin = admin});

@@ -89,6 +89,30 @@ TEST_F(OpsTest, RecentErrorsAreNewestFirstWithRequestId) {
   }
 }
 
+TEST_F(OpsTest, RecentErrorsDefaultsToTwentyItems) {
+  for (int i = 0; i < 25; ++i) ASSERT_EQ(http().get("/api/nope").status, 404);
+  auto data = data_of("/api/errors/recent");
+  EXPECT_EQ(data["limit"], 20) << data;
+  EXPECT_EQ(data["errors"].size(), 20u) << data;
+}
+
+// Contract section 2 "Lists": limit and offset, and data {"<items>", total, limit, offset}.
+TEST_F(OpsTest, RecentErrorsIsAListWithTotalLimitAndOffset) {
+  for (int i = 1; i <= 7; ++i) {
+    ASSERT_EQ(http().get("/api/nope", {{"X-Request-ID", "err-" + std::to_string(i)}}).status, 404);
+  }
+  auto data = data_of("/api/errors/recent?limit=3&offset=2");
+  EXPECT_EQ(data["total"], 7) << data;
+  EXPECT_EQ(data["limit"], 3) << data;
+  EXPECT_EQ(data["offset"], 2) << data;
+  ASSERT_TRUE(data["errors"].is_array()) << data;
+  std::vector<std::string> ids;
+  for (const auto& e : data["errors"]) ids.push_back(json_string(e, "request_id"));
+  EXPECT_EQ(ids, (std::vector<std::string>{"err-5", "err-4", "err-3"}));
+  auto bad = http().get("/api/errors/recent?offset=-1", bearer(admin_token()));
+  EXPECT_EQ(bad.status, 422) << bad.describe();
+}
+
 TEST_F(OpsTest, RecentErrorsRejectsBadLimit) {
   for (const char* limit : {"0", "abc", "101", "-1", "1.5", ""}) {
     SCOPED_TRACE(limit);

@@ -4,6 +4,8 @@
 // servers of tests running in parallel.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "support/fixtures.hpp"
 
 namespace kargo::itest {
@@ -144,6 +146,25 @@ TEST_F(RateLimitTest, EachClientHasItsOwnBucket) {
   auto other = http.get("/api/performance/summary", bearer(other_token));
   EXPECT_EQ(other.status, 200) << "another user's requests do not drain this one's bucket: "
                                << other.describe();
+}
+
+TEST_F(RateLimitTest, ConcurrentBurstGetsExactlyTheCapacity) {
+  auto server = start_server(5, 0);
+  HttpClient http(server->port());
+  auto token = login(http, admin_);
+  std::vector<std::future<int>> calls;
+  for (int i = 0; i < 12; ++i) {
+    calls.push_back(std::async(std::launch::async,
+                               [&] { return http.get("/api/performance/summary", bearer(token)).status; }));
+  }
+  int ok = 0, limited = 0;
+  for (auto& c : calls) {
+    int status = c.get();
+    ok += status == 200;
+    limited += status == 429;
+  }
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(limited, 7);
 }
 
 TEST_F(RateLimitTest, InstancesSharingRedisShareOneBucket) {
