@@ -2,7 +2,10 @@
 // locally, degraded) and PostgreSQL restarted mid-test (recovers without a service restart).
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "support/fixtures.hpp"
+#include "support/tcp_proxy.hpp"
 
 namespace kargo::itest {
 namespace {
@@ -83,6 +86,77 @@ TEST(Resilience, HungRedisDoesNotStallTheApi) {
   EXPECT_EQ(ready.json()["status"], "degraded");
   redis.resume();
   EXPECT_TRUE(wait_until([&] { return ready_status(http) == "ready"; }, seconds(15))) << ready_status(http);
+}
+
+// A PostgreSQL that stops answering without closing its connections (a network partition, a
+// hung server) must turn into 503 SERVICE_UNAVAILABLE after a bounded wait, for requests that
+// need the database and for /health/ready, not into requests that hang forever.
+TEST(Resilience, UnresponsiveDatabaseGives503WithinBoundedTime) {
+  auto db = parse_pg_url(required_env("DATABASE_URL"));
+  TcpProxy proxy(db.host, db.port);
+  PgUrl via = db;
+  via.port = proxy.port();
+  auto admin = Credentials::unique("admin");
+  ServerProcess server({.env = {{"DATABASE_URL", via.with_database(db.database)}}, .admin = admin});
+  HttpClient http(server.port(), seconds(20));
+  ASSERT_FALSE(login(http, admin).empty());
+
+  proxy.freeze();
+  auto timed = [&](std::function<HttpResponse()> call) {
+    return std::async(std::launch::async, [call] {
+      auto start = std::chrono::steady_clock::now();
+      try {
+        auto res = call();
+        return std::make_pair(res, std::chrono::steady_clock::now() - start);
+      } catch (const std::exception& e) {
+        HttpResponse none;
+        none.body = e.what();
+        return std::make_pair(none, std::chrono::steady_clock::now() - start);
+      }
+    });
+  };
+  auto login_call = timed([&] {
+    return http.post_json("/api/auth/token", {{"username", admin.username}, {"password", admin.password}});
+  });
+  auto ready_call = timed([&] { return http.get("/health/ready"); });
+  auto [login_res, login_time] = login_call.get();
+  auto [ready_res, ready_time] = ready_call.get();
+  EXPECT_EQ(login_res.status, 503) << login_res.describe();
+  EXPECT_LT(login_time, seconds(15));
+  EXPECT_EQ(ready_res.status, 503) << ready_res.describe();
+  EXPECT_LT(ready_time, seconds(15));
+  EXPECT_EQ(http.get("/health/live").status, 200) << "liveness does not depend on the database";
+
+  proxy.thaw();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        try {
+          return http.post_json("/api/auth/token",
+                                {{"username", admin.username}, {"password", admin.password}})
+                     .status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      seconds(30), std::chrono::milliseconds(200)))
+      << "login does not recover once the database answers again";
+}
+
+// A dropped connection (PostgreSQL restarted behind a proxy, a NAT timeout) costs at most a
+// retry: the next request works.
+TEST(Resilience, DroppedDatabaseConnectionsAreReplacedTransparently) {
+  auto db = parse_pg_url(required_env("DATABASE_URL"));
+  TcpProxy proxy(db.host, db.port);
+  PgUrl via = db;
+  via.port = proxy.port();
+  auto admin = Credentials::unique("admin");
+  ServerProcess server({.env = {{"DATABASE_URL", via.with_database(db.database)}}, .admin = admin});
+  HttpClient http(server.port());
+  ASSERT_FALSE(login(http, admin).empty());
+  proxy.drop_all();
+  auto res = http.post_json("/api/auth/token", {{"username", admin.username}, {"password", admin.password}});
+  EXPECT_EQ(res.status, 200) << res.describe();
+  EXPECT_EQ(http.get("/health/ready").status, 200);
 }
 
 // Restarts the restart-test PostgreSQL on scope exit if a failure left it stopped.
