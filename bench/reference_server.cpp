@@ -6,8 +6,9 @@
 // /health/live, and anything else with 405. It is written the way Beast's own advanced_server and
 // http_server_fast examples are, so that it is a competent baseline rather than a strawman:
 // async accept onto a fresh strand per connection, one session object per connection that reuses
-// its read buffer for the whole keep-alive connection, a request parser with header and body
-// limits, a read deadline, TCP_NODELAY, N threads running one io_context, and no logging.
+// its read buffer and response object for the whole keep-alive connection, a request parser with
+// header and body limits, a deadline on reads and writes, TCP_NODELAY, N threads running one
+// io_context, and no logging.
 // What it deliberately lacks is everything kargo-dsp adds per request (routing, request id,
 // security headers, auth, rate limit, metrics, access log): that difference is what the ratio in
 // docs/PERFORMANCE.md measures.
@@ -86,7 +87,7 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.set(http::field::allow, "GET");
     }
     response_.prepare_payload();
-    stream_.expires_never();
+    // As in advanced_server, the write runs under the deadline set before the read.
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code wec, std::size_t) {
       if (wec || !self->response_.keep_alive()) return self->close();
       self->read();

@@ -142,7 +142,7 @@ log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
 
 # --- wrk -----------------------------------------------------------------------------------------
 declare -a NAMES=()
-declare -A URLS=() RPS=() P99_MS=() NON2XX=() SOCKET_ERRORS=() GOAL=() OTHER_CPU=() CPU_US=() REDIS_US=() WRK_US=()
+declare -A URLS=() RPS=() P99_MS=() NON2XX=() SOCKET_ERRORS=() GOAL=() OTHER_CPU=() CPU_US=() REDIS_US=() WRK_US=() REDIS_CMDS=()
 WRK_SETTINGS=(-t"$BENCH_WRK_THREADS" -c"$BENCH_CONNECTIONS" --latency)
 
 # to_ms VALUE: wrk's "850.00us" / "3.21ms" / "1.02s" / "2.00m" in milliseconds.
@@ -191,6 +191,12 @@ wait_quiet() {
   done
 }
 
+# redis_commands: commands Redis has processed so far (the limiter sends one EVALSHA per batch of
+# requests of the same client).
+redis_commands() {
+  redis-cli -p "$REDIS_PORT" info stats 2>/dev/null | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'
+}
+
 # server_pid URL: the PID of the server that answers URL.
 server_pid() {
   case "$1" in
@@ -216,12 +222,13 @@ bench_target() {
   fi
   log "wrk $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
   wrk "${WRK_SETTINGS[@]}" -d"${BENCH_WARMUP_SECONDS}s" "$@" "$url" >/dev/null
-  local t0 b0 o0 s0 r0 w0 t1 b1 o1 s1 r1 w1
+  local t0 b0 o0 s0 r0 w0 c0 t1 b1 o1 s1 r1 w1 c1
   read -r t0 b0 < <(cpu_ticks)
   o0=$(our_ticks)
   s0=$(proc_ticks "${pid:-0}")
   r0=$(proc_ticks "$REDIS_PID")
   w0=$(children_ticks)
+  c0=$(redis_commands)
   local perf_pid=""
   if [ "${BENCH_PERF:-0}" != 0 ] && [ -n "$pid" ]; then
     local graph=(-g)
@@ -236,6 +243,7 @@ bench_target() {
   s1=$(proc_ticks "${pid:-0}")
   r1=$(proc_ticks "$REDIS_PID")
   w1=$(children_ticks)
+  c1=$(redis_commands)
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     perf report -i "$TMP/perf-$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
@@ -258,6 +266,7 @@ bench_target() {
   local hz
   hz=$(getconf CLK_TCK)
   CPU_US[$name]=$(awk -v d=$((s1 - s0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+  REDIS_CMDS[$name]=$(awk -v d=$((c1 - c0 - 1)) -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 && d > 0 ? d / n : 0) }')
   WRK_US[$name]=$(awk -v d=$((w1 - w0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
   REDIS_US[$name]=$(awk -v d=$((r1 - r0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
   OTHER_CPU[$name]=$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
@@ -317,6 +326,11 @@ for name in "${NAMES[@]}"; do
   printf '%-18s %-26s %7s %7s %6s%% %7s %6s %6s %6s %6s %5s%%  %s\n' "$name" "/$path" "${RPS[$name]}" \
     "${P99_MS[$name]}" "$ratio" "${CPU_US[$name]}" "${REDIS_US[$name]}" "${WRK_US[$name]}" "${NON2XX[$name]}" \
     "${SOCKET_ERRORS[$name]}" "${OTHER_CPU[$name]}" "$result"
+done
+for name in "${NAMES[@]}"; do
+  if [ "${REDIS_CMDS[$name]}" != 0.00 ]; then
+    echo "  $name: ${REDIS_CMDS[$name]} Redis commands per request (rate limiter; batched per client)"
+  fi
 done
 cat <<'LEGEND'
   vs ref: req/s as % of reference_live.  srv / redis / wrk: CPU microseconds (user + system, all
