@@ -115,6 +115,14 @@ TEST_F(BadInputTest, ContentLengthOverLimitIs413WithoutSendingTheBody) {
   expect_error(res, 413, "PAYLOAD_TOO_LARGE");
 }
 
+TEST_F(BadInputTest, OversizedBodySentInFullStillGets413) {
+  // Most clients send the body right behind the headers; the 413 must still reach them.
+  auto res = raw_exchange(
+      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(kLimit * 64) + "\r\n\r\n" + std::string(kLimit * 64, 'x'));
+  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+}
+
 TEST_F(BadInputTest, RejectedRequestEchoesTheCallersRequestId) {
   auto res = raw_exchange(
       "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nX-Request-ID: big-body-1\r\nContent-Type: "

@@ -35,6 +35,7 @@ TEST_F(HealthTest, HealthReportsStatusServiceVersionAndTimestamp) {
 TEST_F(HealthTest, LiveAnswersHealthyWithUptime) {
   auto res = http().get("/health/live");
   ASSERT_EQ(res.status, 200) << res.describe();
+  EXPECT_EQ(res.header("content-type").value_or("").rfind("application/json", 0), 0u);
   auto body = res.json();
   EXPECT_EQ(body["status"], "healthy");
   EXPECT_TRUE(body["timestamp"].is_string() && is_iso8601_utc(body["timestamp"])) << body;

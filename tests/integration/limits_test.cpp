@@ -14,24 +14,25 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 TEST(Limits, SaturatedBlockingPoolAnswers503WhileIoThreadsStayResponsive) {
-  // One blocking thread, a short queue deadline (DATABASE_ACQUIRE_TIMEOUT_MS), and more
-  // slow logins at once than it can hash in that time.
+  // One blocking thread, a 1 s queue deadline (DATABASE_ACQUIRE_TIMEOUT_MS), and far more
+  // slow logins at once than it can hash in that time. The thread hashes for about the
+  // deadline, then answers the expired rest with 503, so the CPU cost stays bounded.
   auto admin = Credentials::unique("admin");
   ServerProcess server(
-      {.env = {{"DATABASE_POOL_SIZE", "1"}, {"DATABASE_ACQUIRE_TIMEOUT_MS", "300"}}, .admin = admin});
+      {.env = {{"DATABASE_POOL_SIZE", "1"}, {"DATABASE_ACQUIRE_TIMEOUT_MS", "1000"}}, .admin = admin});
   HttpClient http(server.port(), seconds(30));
-  constexpr int kLogins = 10;
+  constexpr int kLogins = 30;
   std::vector<std::future<HttpResponse>> logins;
   for (int i = 0; i < kLogins; ++i) {
     logins.push_back(std::async(std::launch::async, [&] {
       return http.post_json("/api/auth/token", {{"username", admin.username}, {"password", admin.password}});
     }));
   }
-  // /health/live runs on the I/O threads: the queue behind the pool does not slow it down.
+  // /health/live runs on the I/O threads: it does not wait behind the second-long queue.
   for (int i = 0; i < 5; ++i) {
     auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(http.get("/health/live").status, 200);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(250));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(400));
   }
   int ok = 0, busy = 0;
   for (auto& f : logins) {
@@ -47,7 +48,7 @@ TEST(Limits, SaturatedBlockingPoolAnswers503WhileIoThreadsStayResponsive) {
     }
   }
   EXPECT_GE(ok, 1);
-  EXPECT_GE(busy, 1) << "ten 100 ms hashes cannot all start within 300 ms on one thread";
+  EXPECT_GE(busy, 1) << "thirty password hashes cannot all start within 1 s on one thread";
   EXPECT_EQ(
       http.post_json("/api/auth/token", {{"username", admin.username}, {"password", admin.password}}).status,
       200)

@@ -205,6 +205,14 @@ TEST(Resilience, PostgresRestartedMidTestServerRecoversWithoutRestart) {
     EXPECT_EQ(down.json()["error"]["code"], "SERVICE_UNAVAILABLE") << down.describe();
     EXPECT_EQ(down.body.find("pqxx"), std::string::npos) << "no internals leak: " << down.body;
   }
+  // Every log line of that request carries its id: the error and the access line.
+  std::string failed_id = down.header("x-request-id").value_or("<none>");
+  EXPECT_TRUE(server.wait_for_log(
+      [&](const nlohmann::json& line) {
+        return json_string(line, "request_id") == failed_id && json_string(line, "level") == "error";
+      },
+      seconds(5)))
+      << "no error line with request_id " << failed_id;
   EXPECT_EQ(http.get("/health/live").status, 200) << "liveness does not depend on the database";
 
   pg.start();
