@@ -183,16 +183,20 @@ TEST_F(RateLimitTest, InstancesSharingRedisShareOneBucket) {
 }
 
 TEST_F(RateLimitTest, RejectedOversizedApiRequestsStillCarryRateLimitHeaders) {
-  // "Headers on every /api/* response": also on a 413 answered before the body was read.
+  // "Headers on every /api/* response": also on a 413 answered before the body was read, both
+  // above MAX_BODY_BYTES (1 MiB) and above MAX_UPLOAD_BYTES (20 MiB).
   auto server = start_server(60, 10);
-  RawConnection conn(server->port());
-  conn.send(
-      "POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-      "Content-Length: 100000000\r\n\r\n");
-  auto res = conn.read_response(std::chrono::seconds(5));
-  ASSERT_TRUE(res.has_value()) << conn.received();
-  EXPECT_EQ(res->status, 413) << res->describe();
-  expect_rate_headers(*res, 70);
+  for (const char* length : {"2097152", "100000000"}) {
+    SCOPED_TRACE(std::string("Content-Length: ") + length);
+    RawConnection conn(server->port());
+    conn.send(std::string("POST /api/auth/token HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                          "Content-Length: ") +
+              length + "\r\n\r\n");
+    auto res = conn.read_response(std::chrono::seconds(5));
+    ASSERT_TRUE(res.has_value()) << conn.received();
+    EXPECT_EQ(res->status, 413) << res->describe();
+    expect_rate_headers(*res, 70);
+  }
 }
 
 }  // namespace
