@@ -209,5 +209,12 @@ TEST_F(CorsTest, PreflightFromOtherOriginAnswers204WithoutCorsHeaders) {
   EXPECT_FALSE(res.has_header("access-control-allow-methods"));
 }
 
+TEST(Cors, WildcardIsAllowedInDevelopment) {
+  ServerProcess server({.env = {{"ENVIRONMENT", "development"}, {"CORS_ALLOWED_ORIGINS", "*"}}});
+  auto res = HttpClient(server.port()).get("/health/live", {{"Origin", "http://anything.example"}});
+  auto origin = res.header("access-control-allow-origin").value_or("<none>");
+  EXPECT_TRUE(origin == "*" || origin == "http://anything.example") << origin;
+}
+
 }  // namespace
 }  // namespace kargo::itest
