@@ -16,10 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "support/helpers.hpp"
 #include "support/http_client.hpp"
