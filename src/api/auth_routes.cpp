@@ -24,20 +24,21 @@ void register_auth_routes(http::Router& router, AppContext& ctx) {
         {{"access_token", token.access_token}, {"token_type", "bearer"}, {"expires_in", token.expires_in}});
   });
 
-  router.add("POST", "/api/auth/users", {.min_role = Role::kAdmin}, [&ctx](http::Request& req) {
-    auto body = http::json_body(req);
-    Validator v(body);
-    auto username =
-        v.string("username", {.required = true,
-                              .accept = [](std::string_view s) { return AuthService::valid_username(s); },
-                              .accept_message = AuthService::kUsernameRule});
-    auto password = v.string("password", {.required = true, .min_length = 8, .max_length = 256});
-    auto role = v.enumeration("role", {"viewer", "editor", "admin"}, {.required = true});
-    v.check();
-    NewUser user{*username, *password, *parse_role(*role)};
-    ctx.auth.create_user(user, req.principal->subject);
-    return http::ok(req, {{"username", user.username}, {"role", *role}}, 201, "user created");
-  });
+  router.add("POST", "/api/auth/users", {.min_role = Role::kAdmin, .idempotent_create = true},
+             [&ctx](http::Request& req) {
+               auto body = http::json_body(req);
+               Validator v(body);
+               auto username = v.string(
+                   "username", {.required = true,
+                                .accept = [](std::string_view s) { return AuthService::valid_username(s); },
+                                .accept_message = AuthService::kUsernameRule});
+               auto password = v.string("password", {.required = true, .min_length = 8, .max_length = 256});
+               auto role = v.enumeration("role", {"viewer", "editor", "admin"}, {.required = true});
+               v.check();
+               NewUser user{*username, *password, *parse_role(*role)};
+               ctx.auth.create_user(user, req.principal->subject);
+               return http::ok(req, {{"username", user.username}, {"role", *role}}, 201, "user created");
+             });
 }
 
 }  // namespace kargo::api

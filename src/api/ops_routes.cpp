@@ -10,6 +10,7 @@
 #include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/http/envelope.hpp"
+#include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
 
 namespace kargo::api {
@@ -18,22 +19,6 @@ namespace {
 constexpr http::RouteOptions kViewerInline{.min_role = Role::kViewer, .execution = http::Execution::kInline};
 
 double round_to(double v, double scale) { return std::round(v * scale) / scale; }
-
-// limit query parameter: 1..max, default `fallback`; 422 otherwise.
-size_t limit_param(const http::Request& req, size_t fallback, size_t max) {
-  auto raw = req.query_param("limit");
-  if (!raw) return fallback;
-  size_t value = 0;
-  bool digits = !raw->empty() && raw->size() <= 6;
-  for (char c : *raw) digits = digits && c >= '0' && c <= '9';
-  if (digits) value = std::stoul(std::string(*raw));
-  if (!digits || value < 1 || value > max) {
-    Validator v;
-    v.add("limit", "must be an integer from 1 to " + std::to_string(max));
-    v.check();
-  }
-  return value;
-}
 
 }  // namespace
 
@@ -49,16 +34,19 @@ void register_ops_routes(http::Router& router, AppContext& ctx) {
   });
 
   router.add("GET", "/api/errors/recent", kViewerInline, [&ctx](http::Request& req) {
-    auto limit = limit_param(req, 20, 100);
+    Validator v;
+    auto page = http::pagination(req, v);
+    v.check();
     auto items = nlohmann::json::array();
-    for (const auto& e : ctx.errors.recent(limit)) {
+    auto [recent, total] = ctx.errors.recent(page.limit, page.offset);
+    for (const auto& e : recent) {
       items.push_back({{"request_id", e.request_id},
                        {"code", e.code},
                        {"message", e.message},
                        {"route", e.route},
                        {"at", format_timestamp(e.at)}});
     }
-    return http::ok(req, {{"errors", items}, {"limit", limit}});
+    return http::ok(req, http::list_data("errors", std::move(items), total, page));
   });
 
   router.add("GET", "/api/performance/summary", kViewerInline, [&ctx](http::Request& req) {

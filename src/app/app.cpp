@@ -18,6 +18,7 @@
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
 #include "kargo/store/database.hpp"
+#include "kargo/store/idempotency.hpp"
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/rate_limiter.hpp"
 #include "kargo/store/redis.hpp"
@@ -70,6 +71,7 @@ int run(const Config& cfg, Mode mode) {
   store::UserStore users(db);
   AuthService auth(users, cfg.secret_key, cfg.jwt_expire_minutes);
   store::RateLimiter limiter(&redis, cfg.rate_limit_per_minute, cfg.rate_limit_burst);
+  store::IdempotencyRecords idempotency(db);
 
   AppContext ctx{cfg,
                  metrics,
@@ -89,7 +91,7 @@ int run(const Config& cfg, Mode mode) {
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},
-                          metrics, errors, blocking, auth, limiter);
+                          metrics, errors, blocking, auth, limiter, &idempotency);
   http::ServerOptions opts;
   opts.host = cfg.host;
   opts.port = mode == Mode::kServe ? cfg.port : cfg.worker_port;

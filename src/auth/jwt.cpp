@@ -1,7 +1,7 @@
 #include "kargo/auth/jwt.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "kargo/core/digest.hpp"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -11,14 +11,6 @@ namespace kargo::jwt {
 namespace {
 
 constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
 
 }  // namespace
 

@@ -19,11 +19,11 @@ ErrorStats::Snapshot ErrorStats::snapshot() const {
   return counts_;
 }
 
-std::vector<RecordedError> ErrorStats::recent(size_t limit) const {
+std::pair<std::vector<RecordedError>, size_t> ErrorStats::recent(size_t limit, size_t offset) const {
   std::lock_guard lock(mutex_);
   std::vector<RecordedError> out;
-  for (size_t i = 0; i < recent_.size() && i < limit; ++i) out.push_back(recent_[i]);
-  return out;
+  for (size_t i = offset; i < recent_.size() && out.size() < limit; ++i) out.push_back(recent_[i]);
+  return {std::move(out), recent_.size()};
 }
 
 }  // namespace kargo

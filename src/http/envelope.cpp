@@ -51,6 +51,18 @@ Response error_response(std::string_view request_id, const Error& error) {
   return r;
 }
 
+Response replay(const Request& req, Response stored) {
+  // ordered_json keeps the stored key order, so a replay reads like the first answer.
+  auto doc = nlohmann::ordered_json::parse(stored.body, nullptr, false);
+  if (doc.is_object()) {
+    doc["request_id"] = req.request_id;
+    doc["timestamp"] = format_timestamp(std::chrono::system_clock::now());
+    stored.body = doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  }
+  stored.header("Idempotent-Replayed", "true");
+  return stored;
+}
+
 Response plain_json(const nlohmann::json& doc, int status) {
   Response r;
   r.status = status;

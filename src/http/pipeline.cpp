@@ -3,6 +3,7 @@
 #include <random>
 
 #include "kargo/core/blocking_pool.hpp"
+#include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/error_stats.hpp"
 #include "kargo/core/log.hpp"
@@ -59,14 +60,16 @@ struct Pipeline::State {
 };
 
 Pipeline::Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
-                   BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter)
+                   BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter,
+                   IdempotencyStore* idempotency)
     : router_(router),
       options_(std::move(options)),
       metrics_(metrics),
       errors_(errors),
       blocking_(blocking),
       tokens_(tokens),
-      limiter_(limiter) {}
+      limiter_(limiter),
+      idempotency_(idempotency) {}
 
 size_t Pipeline::body_limit(std::string_view content_type) const {
   return lower(content_type).starts_with("multipart/") ? options_.max_upload_bytes : options_.max_body_bytes;
@@ -160,6 +163,20 @@ void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDeci
   dispatch(st);
 }
 
+Response Pipeline::call_handler(const Route& route, Request& req) {
+  try {
+    return route.handler(req);
+  } catch (const Error& e) {
+    if (e.http_status() >= 500) {
+      log::error("request failed", {{"code", e.code().name}, {"error", e.what()}});
+    }
+    return error_response(req.request_id, e);
+  } catch (const std::exception& e) {
+    log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
+    return error_response(req.request_id, Error(codes::kInternal, "internal error", e.what()));
+  }
+}
+
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {
   Request& r = *st->req;
   const RouteOptions& opts = st->route->options;
@@ -182,17 +199,31 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
   auto invoke = [this, st]() -> Response {
     Request& req = *st->req;
     log::RequestScope scope(req.request_id);
+    auto key = req.header("idempotency-key");
+    bool idempotent = key && st->route->options.idempotent_create && idempotency_ && req.principal;
     try {
-      return st->route->handler(req);
-    } catch (const Error& e) {
-      if (e.http_status() >= 500) {
-        log::error("request failed", {{"code", e.code().name}, {"error", e.what()}});
+      if (idempotent) {
+        if (key->empty() || key->size() > 128) {
+          throw Error::validation({{"Idempotency-Key", "must be 1-128 characters"}});
+        }
+        if (auto stored = idempotency_->begin(req.principal->subject, std::string(*key), req.method,
+                                              req.route, sha256_hex(req.body))) {
+          return replay(req, std::move(*stored));
+        }
       }
+    } catch (const Error& e) {
       return error_response(req.request_id, e);
-    } catch (const std::exception& e) {
-      log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
-      return error_response(req.request_id, Error(codes::kInternal, "internal error", e.what()));
     }
+    Response res = call_handler(*st->route, req);
+    if (idempotent) {
+      try {
+        idempotency_->complete(req.principal->subject, std::string(*key), res);
+      } catch (const Error& e) {
+        // The change is made; only the replay record is missing. A repeat would run again.
+        log::error("idempotency record not stored", {{"error", e.what()}});
+      }
+    }
+    return res;
   };
 
   if (opts.execution == Execution::kInline) return finish(st, invoke());

@@ -1,13 +1,12 @@
 #include "kargo/store/rate_limiter.hpp"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
+#include "kargo/core/digest.hpp"
 #include "kargo/store/redis.hpp"
 
 namespace kargo::store {
@@ -37,18 +36,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
 return {granted, tostring(tokens), now}
 )lua";
-
-std::string sha1_hex(const std::string& text) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

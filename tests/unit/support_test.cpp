@@ -97,7 +97,8 @@ TEST(ErrorStats, CountsByCodeAndRouteNewestFirst) {
   EXPECT_EQ(s.total, 3u);
   EXPECT_EQ(s.by_code["VALIDATION_ERROR"], 2u);
   EXPECT_EQ(s.by_route_and_code["/api/a"]["VALIDATION_ERROR"], 2u);
-  auto recent = stats.recent(10);
+  auto [recent, total] = stats.recent(10);
+  EXPECT_EQ(total, 2u);
   ASSERT_EQ(recent.size(), 2u);
   EXPECT_EQ(recent[0].request_id, "r3");
   EXPECT_EQ(recent[1].request_id, "r2");

@@ -35,8 +35,8 @@ class ErrorStats {
     std::chrono::system_clock::time_point since;
   };
   Snapshot snapshot() const;
-  // Newest first.
-  std::vector<RecordedError> recent(size_t limit) const;
+  // Newest first, skipping `offset`; also how many are kept in all.
+  std::pair<std::vector<RecordedError>, size_t> recent(size_t limit, size_t offset = 0) const;
 
  private:
   size_t keep_;

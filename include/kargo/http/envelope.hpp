@@ -16,6 +16,9 @@ namespace kargo::http {
 
 Response ok(const Request& req, const nlohmann::json& data, int status = 200, std::string_view message = {});
 Response error_response(std::string_view request_id, const Error& error);
+// A stored envelope answered again (Idempotency-Key replay): same status and data, this
+// request's id and time, and `Idempotent-Replayed: true`.
+Response replay(const Request& req, Response stored);
 // Plain JSON document without the envelope (health routes, which the contract defines bare).
 Response plain_json(const nlohmann::json& doc, int status = 200);
 

@@ -47,6 +47,21 @@ class TokenVerifier {
   virtual std::optional<Principal> verify(std::string_view token, std::string& reason) const = 0;
 };
 
+// Remembers the answers to POST creates sent with an Idempotency-Key (contract section 2).
+// Blocking: called on the blocking pool around the handler.
+class IdempotencyStore {
+ public:
+  virtual ~IdempotencyStore() = default;
+  // First use of (actor, key): nullopt, run the handler. A completed earlier request with the
+  // same method, route and body: its stored response. Anything else throws Error 409.
+  virtual std::optional<Response> begin(const std::string& actor, const std::string& key,
+                                        std::string_view method, std::string_view route,
+                                        const std::string& body_sha256) = 0;
+  // Stores the handler's response (below 500) for replays, or forgets the key (500 and up) so
+  // the request can be retried.
+  virtual void complete(const std::string& actor, const std::string& key, const Response& response) = 0;
+};
+
 struct PipelineOptions {
   size_t max_body_bytes = 1u << 20;
   size_t max_upload_bytes = 20u << 20;
@@ -56,7 +71,8 @@ struct PipelineOptions {
 class Pipeline final : public Dispatcher {
  public:
   Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
-           BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter);
+           BlockingPool& blocking, const TokenVerifier& tokens, RateLimiter& limiter,
+           IdempotencyStore* idempotency = nullptr);
 
   // `done` is always called exactly once, through `post`. `refused` is set for requests the
   // server will not read to the end (malformed HTTP, 413): they get that error, with the usual
@@ -73,6 +89,7 @@ class Pipeline final : public Dispatcher {
   void dispatch(const std::shared_ptr<State>& st);
   void route(const std::shared_ptr<State>& st);
   void run_handler(const std::shared_ptr<State>& st);
+  Response call_handler(const Route& route, Request& req);
   void finish(const std::shared_ptr<State>& st, Response response);
   Response finalize(Request& req, Response response, const std::optional<RateDecision>& rate);
   void add_cors(const Request& req, Response& res) const;
@@ -85,6 +102,7 @@ class Pipeline final : public Dispatcher {
   BlockingPool& blocking_;
   const TokenVerifier& tokens_;
   RateLimiter& limiter_;
+  IdempotencyStore* idempotency_;
 };
 
 // "req_" + 16 hex digits.

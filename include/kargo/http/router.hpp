@@ -29,6 +29,7 @@ struct RouteOptions {
   bool authenticated = true;      // needs a valid bearer token
   Role min_role = Role::kViewer;  // when authenticated
   Execution execution = Execution::kBlocking;
+  bool idempotent_create = false;  // POST create: honours Idempotency-Key (needs kBlocking)
 };
 
 struct Route {

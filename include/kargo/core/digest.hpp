@@ -1,0 +1,14 @@
+#pragma once
+// Hashes and MACs (OpenSSL), hex-encoded unless noted.
+#include <string>
+#include <string_view>
+
+namespace kargo {
+
+std::string sha1_hex(std::string_view data);
+std::string sha256_hex(std::string_view data);
+// Raw 32-byte HMAC-SHA256.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+std::string hex_encode(std::string_view bytes);
+
+}  // namespace kargo

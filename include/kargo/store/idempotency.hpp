@@ -1,0 +1,26 @@
+#pragma once
+// Idempotency-Key records in PostgreSQL (table idempotency_keys), per (actor, key), kept 24 h.
+//
+// begin() claims the key in its own short transaction; a concurrent request with the same key
+// sees the claim and gets 409 "in progress". A claim whose request never completed (process
+// killed) is taken over after 60 s.
+
+#include "kargo/http/pipeline.hpp"
+
+namespace kargo::store {
+
+class Database;
+
+class IdempotencyRecords final : public http::IdempotencyStore {
+ public:
+  explicit IdempotencyRecords(Database& db) : db_(db) {}
+  std::optional<http::Response> begin(const std::string& actor, const std::string& key,
+                                      std::string_view method, std::string_view route,
+                                      const std::string& body_sha256) override;
+  void complete(const std::string& actor, const std::string& key, const http::Response& response) override;
+
+ private:
+  Database& db_;
+};
+
+}  // namespace kargo::store
