@@ -13,6 +13,7 @@
 #   BENCH_THREADS        I/O threads of both servers (default 2)
 #   BENCH_SECONDS        length of each measured run (default 10)
 #   BENCH_WARMUP_SECONDS warm-up run before each measured run (default 2)
+#   BENCH_ROUNDS         rounds over all targets; the report shows medians (default 3)
 #   BENCH_CONNECTIONS    wrk connections (default 64)
 #   BENCH_WRK_THREADS    wrk threads (default 2)
 #   BENCH_KEEP           1: keep the temp dir (server logs, wrk outputs) under .local/
@@ -22,7 +23,8 @@
 #   BENCH_QUIET_WAIT     seconds to wait for the machine to be idle before each run (default 300)
 #   KARGO_BUILD_DIR      build directory (default build)
 #
-# Adding a target (later issues): one line in the "targets" section,
+# Adding a target (later issues): one line in run_targets() of the "targets" section, and a goal
+# if the target has one:
 #   bench_target NAME URL [extra wrk args...]
 #   bench_goal   NAME MIN_PERCENT_OF_REFERENCE
 # e.g. bench_target campaigns_list "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN"
@@ -34,6 +36,7 @@ cd "$KARGO_ROOT"
 BENCH_THREADS="${BENCH_THREADS:-2}"
 BENCH_SECONDS="${BENCH_SECONDS:-10}"
 BENCH_WARMUP_SECONDS="${BENCH_WARMUP_SECONDS:-2}"
+BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
 BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 BENCH_WRK_THREADS="${BENCH_WRK_THREADS:-2}"
 BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build}"
@@ -142,7 +145,11 @@ log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
 
 # --- wrk -----------------------------------------------------------------------------------------
 declare -a NAMES=()
-declare -A URLS=() RPS=() P99_MS=() NON2XX=() SOCKET_ERRORS=() GOAL=() OTHER_CPU=() CPU_US=() REDIS_US=() WRK_US=() REDIS_CMDS=()
+# Per target: URL and goal; space-separated per-round values; summed error counts.
+declare -A URLS=() GOAL=() RPS_ALL=() P99_ALL=() CPU_ALL=() REDIS_ALL=() WRK_ALL=() CMDS_ALL=() OTHER_ALL=()
+declare -A NON2XX=() SOCKET_ERRORS=()
+declare -a NOTES=()
+ROUND=1
 WRK_SETTINGS=(-t"$BENCH_WRK_THREADS" -c"$BENCH_CONNECTIONS" --latency)
 
 # to_ms VALUE: wrk's "850.00us" / "3.21ms" / "1.02s" / "2.00m" in milliseconds.
@@ -213,14 +220,14 @@ server_pid() {
 bench_target() {
   local name="$1" url="$2"
   shift 2
-  local out="$TMP/wrk-$name.txt" pid
+  local out="$TMP/wrk-$name-$ROUND.txt" pid
   pid=$(server_pid "$url")
   wait_quiet
   if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
     [ "$pid" = "$KARGO_PID" ] && tail -20 "$TMP/kargo.log" >&2
     die "the server of $name (PID $pid) is no longer running"
   fi
-  log "wrk $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
+  log "round $ROUND/$BENCH_ROUNDS, wrk $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
   wrk "${WRK_SETTINGS[@]}" -d"${BENCH_WARMUP_SECONDS}s" "$@" "$url" >/dev/null
   local t0 b0 o0 s0 r0 w0 c0 t1 b1 o1 s1 r1 w1 c1
   read -r t0 b0 < <(cpu_ticks)
@@ -233,7 +240,7 @@ bench_target() {
   if [ "${BENCH_PERF:-0}" != 0 ] && [ -n "$pid" ]; then
     local graph=(-g)
     [ "$BENCH_PERF" = dwarf ] && graph=(--call-graph "dwarf,16384")
-    perf record -q -F 499 "${graph[@]}" -p "$pid" -o "$TMP/perf-$name.data" -- sleep "$BENCH_SECONDS" \
+    perf record -q -F 499 "${graph[@]}" -p "$pid" -o "$TMP/perf-$name-$ROUND.data" -- sleep "$BENCH_SECONDS" \
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
@@ -246,31 +253,36 @@ bench_target() {
   c1=$(redis_commands)
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
-    perf report -i "$TMP/perf-$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
-      grep -E '^ +[0-9]' | sed 's/ *$//' | cut -c1-200 | head -60 >"$TMP/perf-$name.txt" || true
-    log "perf profile of the server during $name: $TMP/perf-$name.txt"
+    perf report -i "$TMP/perf-$name-$ROUND.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | sed 's/ *$//' | cut -c1-200 | head -60 >"$TMP/perf-$name-$ROUND.txt" || true
+    log "perf profile of the server during $name: $TMP/perf-$name-$ROUND.txt"
   fi
-  NAMES+=("$name")
+  [ -n "${URLS[$name]:-}" ] || NAMES+=("$name")
   URLS[$name]="$url"
-  RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-  [ -n "${RPS[$name]}" ] || { cat "$out" >&2; die "could not parse wrk output for $name"; }
-  local requests
+  local rps requests hz
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  [ -n "$rps" ] || { cat "$out" >&2; die "could not parse wrk output for $name"; }
   requests=$(awk '/ requests in / { print $1 }' "$out")
-  P99_MS[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-  NON2XX[$name]=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-  NON2XX[$name]="${NON2XX[$name]:-0}"
-  SOCKET_ERRORS[$name]=$(awk '/Socket errors:/ {
-      n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i + 0; print n }' "$out")
-  SOCKET_ERRORS[$name]="${SOCKET_ERRORS[$name]:-0}"
-  # Jiffies are 1/CLK_TCK s; microseconds of CPU per request.
-  local hz
+  RPS_ALL[$name]+="$rps "
+  P99_ALL[$name]+="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")") "
+  NON2XX[$name]=$((${NON2XX[$name]:-0} + $(awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$out")))
+  SOCKET_ERRORS[$name]=$((${SOCKET_ERRORS[$name]:-0} + $(awk '/Socket errors:/ {
+      for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i + 0 } END { print n + 0 }' "$out")))
+  # Jiffies are 1/CLK_TCK s; CPU microseconds per request.
   hz=$(getconf CLK_TCK)
-  CPU_US[$name]=$(awk -v d=$((s1 - s0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
-  REDIS_CMDS[$name]=$(awk -v d=$((c1 - c0 - 1)) -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 && d > 0 ? d / n : 0) }')
-  WRK_US[$name]=$(awk -v d=$((w1 - w0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
-  REDIS_US[$name]=$(awk -v d=$((r1 - r0)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
-  OTHER_CPU[$name]=$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
-    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }')
+  per_request() { awk -v d="$1" -v n="$requests" -v f="$2" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
+  CPU_ALL[$name]+="$(per_request $((s1 - s0)) $((1000000 / hz))) "
+  REDIS_ALL[$name]+="$(per_request $((r1 - r0)) $((1000000 / hz))) "
+  WRK_ALL[$name]+="$(per_request $((w1 - w0)) $((1000000 / hz))) "
+  CMDS_ALL[$name]+="$(awk -v d=$((c1 - c0 - 1)) -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 && d > 0 ? d / n : 0) }') "
+  OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
+    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
+}
+
+# median VALUES...: the median (mean of the middle two for an even count).
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+    if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # bench_goal NAME PERCENT: NAME must reach PERCENT % of the reference's requests/s.
@@ -282,38 +294,67 @@ counter_value() {
 }
 
 # ---- targets (add new ones here) ----
-bench_target reference_live "$REF_URL/health/live"
-bench_target kargo_live "$KARGO_URL/health/live"
+# Each round runs every target once, so that the reference and kargo-dsp see the same conditions
+# within a round; the report gives medians over the rounds.
+run_targets() {
+  bench_target reference_live "$REF_URL/health/live"
+  bench_target kargo_live "$KARGO_URL/health/live"
+  bench_target kargo_api_summary "$KARGO_URL/api/performance/summary" -H "Authorization: Bearer $TOKEN"
+}
 bench_goal kargo_live 90
-LIMITED_BEFORE=$(counter_value rate_limited_requests_total)
-bench_target kargo_api_summary "$KARGO_URL/api/performance/summary" -H "Authorization: Bearer $TOKEN"
 bench_goal kargo_api_summary 70
-LIMITED_AFTER=$(counter_value rate_limited_requests_total)
 # ---- end of targets ----
+
+LIMITED_BEFORE=$(counter_value rate_limited_requests_total)
+for ROUND in $(seq 1 "$BENCH_ROUNDS"); do run_targets; done
+LIMITED_AFTER=$(counter_value rate_limited_requests_total)
 
 KARGO_LOADED_RSS=$(rss_mb "$KARGO_PID")
 API_RATE_HEADERS=$(curl -sS -D - -o /dev/null -H "Authorization: Bearer $TOKEN" "$KARGO_URL/api/performance/summary" |
   tr -d '\r' | grep -i '^x-ratelimit-remaining:' || true)
 
 # --- report --------------------------------------------------------------------------------------
-REF_RPS="${RPS[reference_live]}"
 FAILED=0
 VERDICT=""
 judge() {  # judge 1|0: sets VERDICT to PASS/FAIL and counts failures (not in a subshell)
   if [ "$1" = 1 ]; then VERDICT=PASS; else VERDICT=FAIL; FAILED=$((FAILED + 1)); fi
+}
+# ratio_median NAME: median over the rounds of NAME's req/s as % of reference_live's in that round.
+ratio_median() {
+  local -a mine ref ratios=()
+  read -r -a mine <<<"${RPS_ALL[$1]}"
+  read -r -a ref <<<"${RPS_ALL[reference_live]}"
+  local i
+  for i in "${!mine[@]}"; do
+    ratios+=("$(awk -v a="${mine[$i]}" -v b="${ref[$i]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')")
+  done
+  median "${ratios[@]}"
 }
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "kargo-dsp benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $(git describe --always --dirty 2>/dev/null || echo '?')"
 echo "machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}; wrk and both servers share these cores"
-echo "wrk ${WRK_SETTINGS[*]} -d${BENCH_SECONDS}s (after a ${BENCH_WARMUP_SECONDS}s warm-up); server I/O threads: $BENCH_THREADS"
+echo "wrk ${WRK_SETTINGS[*]} -d${BENCH_SECONDS}s (each after a ${BENCH_WARMUP_SECONDS}s warm-up), $BENCH_ROUNDS round(s), medians;" \
+  "server I/O threads: $BENCH_THREADS"
 echo
-printf '%-18s %-26s %7s %7s %7s %7s %6s %6s %6s %6s %6s  %s\n' \
-  target path "req/s" "p99 ms" "vs ref" "srv us" "redis" "wrk" non2xx errors other result
+printf '%-18s %-26s %7s %-15s %7s %7s %6s %6s %5s %6s %6s %6s  %s\n' \
+  target path "req/s" "(min-max)" "p99 ms" "vs ref" "srv us" "redis" "wrk" non2xx errors other result
 DISTURBED=0
 for name in "${NAMES[@]}"; do
-  ratio=$(awk -v a="${RPS[$name]}" -v b="$REF_RPS" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+  read -r -a rounds <<<"${RPS_ALL[$name]}"
+  rps=$(median "${rounds[@]}")
+  range="($(printf '%s\n' "${rounds[@]}" | sort -n | head -1)-$(printf '%s\n' "${rounds[@]}" | sort -n | tail -1))"
+  ratio=$(ratio_median "$name")
+  # shellcheck disable=SC2086  # the per-round lists are meant to be split
+  {
+    p99=$(median ${P99_ALL[$name]})
+    cpu=$(median ${CPU_ALL[$name]})
+    redis=$(median ${REDIS_ALL[$name]})
+    wrk_us=$(median ${WRK_ALL[$name]})
+    cmds=$(median ${CMDS_ALL[$name]})
+    other=$(printf '%s\n' ${OTHER_ALL[$name]} | sort -n | tail -1)
+  }
   path="${URLS[$name]#http://*/}"
   result="-"
   if [ -n "${GOAL[$name]:-}" ]; then
@@ -322,24 +363,23 @@ for name in "${NAMES[@]}"; do
     judge "$ok"
     result="$VERDICT (>= ${GOAL[$name]}%)"
   fi
-  [ "${OTHER_CPU[$name]}" -gt 10 ] && DISTURBED=1
-  printf '%-18s %-26s %7s %7s %6s%% %7s %6s %6s %6s %6s %5s%%  %s\n' "$name" "/$path" "${RPS[$name]}" \
-    "${P99_MS[$name]}" "$ratio" "${CPU_US[$name]}" "${REDIS_US[$name]}" "${WRK_US[$name]}" "${NON2XX[$name]}" \
-    "${SOCKET_ERRORS[$name]}" "${OTHER_CPU[$name]}" "$result"
-done
-for name in "${NAMES[@]}"; do
-  if [ "${REDIS_CMDS[$name]}" != 0.00 ]; then
-    echo "  $name: ${REDIS_CMDS[$name]} Redis commands per request (rate limiter; batched per client)"
+  [ "$other" -gt 10 ] && DISTURBED=1
+  printf '%-18s %-26s %7.0f %-15s %7.2f %6.1f%% %6.1f %6.1f %5.1f %6s %6s %5s%%  %s\n' "$name" "/$path" "$rps" "$range" \
+    "$p99" "$ratio" "$cpu" "$redis" "$wrk_us" "${NON2XX[$name]}" "${SOCKET_ERRORS[$name]}" "$other" "$result"
+  if awk -v c="$cmds" 'BEGIN { exit !(c > 0) }'; then
+    NOTES+=("  $name: $(printf '%.2f' "$cmds") Redis commands per request (the rate limiter batches per client)")
   fi
 done
+for note in "${NOTES[@]}"; do echo "$note"; done
 cat <<'LEGEND'
-  vs ref: req/s as % of reference_live.  srv / redis / wrk: CPU microseconds (user + system, all
-  threads) that the server, Redis and wrk spent per request.  other: share of the machine's CPU
-  taken by any other process during the measured run (should be ~0).
+  vs ref: median over the rounds of req/s as % of reference_live in the same round.
+  srv / redis / wrk: CPU microseconds (user + system, all threads) that the server, Redis and wrk
+  spent per request.  other: most CPU (% of the machine) that any other process took during one
+  of the measured runs (should be ~0).
 LEGEND
 if [ "$DISTURBED" = 1 ]; then
-  echo "  WARNING: other processes took > 10 % of the CPU during a run; the req/s and ratios of"
-  echo "  this run are not reliable (cpu us per request is much less affected). Rerun when idle."
+  echo "  WARNING: other processes took > 10 % of the CPU during a run; the req/s and ratios are"
+  echo "  not reliable (CPU per request is much less affected). Rerun on an idle machine."
 fi
 echo
 ok=$(awk -v r="$KARGO_IDLE_RSS" -v l="$IDLE_RSS_LIMIT_MB" 'BEGIN { print (r < l) ? 1 : 0 }')
@@ -349,8 +389,8 @@ printf '%-20s %s MB (reference_server %s MB; kargo-dsp after load %s MB)  %s (< 
 LIMITED=$((LIMITED_AFTER - LIMITED_BEFORE))
 ok=$([ "$LIMITED" = 0 ] && [ "${NON2XX[kargo_api_summary]}" = 0 ] && echo 1 || echo 0)
 judge "$ok"
-printf '%-20s %s refused (rate_limited_requests_total), %s non-2xx; after the run: %s  %s\n' \
-  "no 429 in api run" "$LIMITED" "${NON2XX[kargo_api_summary]}" "${API_RATE_HEADERS:-no X-RateLimit header}" \
+printf '%-20s %s refused (rate_limited_requests_total), %s non-2xx; after the runs: %s  %s\n' \
+  "no 429 in any run" "$LIMITED" "${NON2XX[kargo_api_summary]}" "${API_RATE_HEADERS:-no X-RateLimit header}" \
   "$VERDICT"
 ACCESS_LINES=$(grep -c '"msg":"request"' "$TMP/kargo.log" || true)
 echo
