@@ -28,10 +28,10 @@ void register_auth_routes(http::Router& router, AppContext& ctx) {
              [&ctx](http::Request& req) {
                auto body = http::json_body(req);
                Validator v(body);
-               auto username = v.string(
-                   "username", {.required = true,
-                                .accept = [](std::string_view s) { return AuthService::valid_username(s); },
-                                .accept_message = AuthService::kUsernameRule});
+               auto username =
+                   v.string("username", {.required = true,
+                                         .accept = [](std::string_view s) { return valid_username(s); },
+                                         .accept_message = kUsernameRule});
                auto password = v.string("password", {.required = true, .min_length = 8, .max_length = 256});
                auto role = v.enumeration("role", {"viewer", "editor", "admin"}, {.required = true});
                v.check();

@@ -22,6 +22,9 @@ constexpr const char* kServiceName = "kargo-amazon-dsp-integration";
 constexpr http::RouteOptions kPublicInline{.authenticated = false, .execution = http::Execution::kInline};
 constexpr http::RouteOptions kPublicBlocking{.authenticated = false, .execution = http::Execution::kBlocking};
 
+// Health checks answer quickly even when a dependency hangs.
+constexpr std::chrono::milliseconds kCheckTimeout{2000};
+
 std::string now_iso() { return format_timestamp(std::chrono::system_clock::now()); }
 
 double uptime_seconds(const AppContext& ctx) {
@@ -33,8 +36,8 @@ double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 // {status, latency_ms[, error]} for PostgreSQL; also whether the schema is current.
 nlohmann::json check_database(AppContext& ctx, bool& healthy) {
   try {
-    double ms = ctx.db.ping_ms();
-    bool current = store::migrations_current(ctx.db);
+    double ms = ctx.db.ping_ms(kCheckTimeout);
+    bool current = store::migrations_current(ctx.db, kCheckTimeout);
     healthy = current;
     nlohmann::json out = {{"status", current ? "healthy" : "unhealthy"}, {"latency_ms", round3(ms)}};
     if (!current) out["error"] = "migrations pending: run `kargo-dsp migrate up`";

@@ -63,7 +63,8 @@ int run(const Config& cfg, Mode mode) {
   Metrics metrics;
   ErrorStats errors;
   store::Database db(cfg.database_url, cfg.database_pool_size,
-                     std::chrono::milliseconds(cfg.database_acquire_timeout_ms), &metrics);
+                     std::chrono::milliseconds(cfg.database_acquire_timeout_ms), &metrics,
+                     std::chrono::milliseconds(cfg.database_statement_timeout_ms));
   store::Redis redis(cfg.redis_url, &metrics);
   // One blocking thread per pooled connection: a thread never waits for a connection that
   // another thread of the same pool holds idle.
@@ -130,7 +131,8 @@ int serve(const Config& config) { return run(config, Mode::kServe); }
 int worker(const Config& config) { return run(config, Mode::kWorker); }
 
 int migrate(const Config& config, const std::string& action) {
-  store::Database db(config.database_url, 1, std::chrono::milliseconds(30000), nullptr);
+  store::Database db(config.database_url, 1, std::chrono::milliseconds(30000), nullptr,
+                     std::chrono::hours(1));
   try {
     if (action == "status") {
       for (const auto& m : store::migration_status(db)) {
@@ -156,7 +158,8 @@ int create_user(const Config& config, const std::string& username, const std::st
   std::string password;
   std::getline(in, password);
   if (!password.empty() && password.back() == '\r') password.pop_back();
-  store::Database db(config.database_url, 1, std::chrono::milliseconds(30000), nullptr);
+  store::Database db(config.database_url, 1, std::chrono::milliseconds(30000), nullptr,
+                     std::chrono::hours(1));
   store::UserStore users(db);
   AuthService auth(users, config.secret_key, config.jwt_expire_minutes);
   try {

@@ -29,14 +29,6 @@ IssuedToken AuthService::login(const std::string& username, const std::string& p
   return {jwt::sign({user->username, user->role, now, now + ttl}, key_), ttl};
 }
 
-bool AuthService::valid_username(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (unsigned char c : name) {
-    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '@')) return false;
-  }
-  return true;
-}
-
 void AuthService::validate(const NewUser& u) {
   Validator v;
   if (!valid_username(u.username)) v.add("username", kUsernameRule);

@@ -8,6 +8,7 @@ BlockingPool::BlockingPool(unsigned threads, std::chrono::milliseconds queue_tim
     : queue_timeout_(queue_timeout), max_queue_(max_queue) {
   threads_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  monitor_ = std::thread([this] { monitor(); });
 }
 
 BlockingPool::~BlockingPool() { stop(); }
@@ -20,6 +21,7 @@ bool BlockingPool::submit(Task task, Task expired) {
         {std::move(task), std::move(expired), std::chrono::steady_clock::now() + queue_timeout_});
   }
   cv_.notify_one();
+  monitor_cv_.notify_one();
   return true;
 }
 
@@ -30,10 +32,32 @@ void BlockingPool::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  monitor_cv_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+void BlockingPool::monitor() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    // All tasks share one timeout, so the queue is ordered by deadline: only the front matters.
+    if (queue_.empty()) {
+      monitor_cv_.wait(lock);
+      continue;
+    }
+    if (queue_.front().deadline > std::chrono::steady_clock::now()) {
+      monitor_cv_.wait_until(lock, queue_.front().deadline);
+      continue;
+    }
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    if (item.expired) item.expired();
+    lock.lock();
+  }
 }
 
 unsigned BlockingPool::busy() const {

@@ -164,6 +164,7 @@ Config load_config(const EnvLookup& env) {
   require_url("DATABASE_URL", c.database_url, {"postgresql", "postgres"});
   r.number("DATABASE_POOL_SIZE", c.database_pool_size, 1, 500);
   r.number("DATABASE_ACQUIRE_TIMEOUT_MS", c.database_acquire_timeout_ms, 1, 600000);
+  r.number("DATABASE_STATEMENT_TIMEOUT_MS", c.database_statement_timeout_ms, 100, 3600000);
   r.str("REDIS_URL", c.redis_url);
   require_url("REDIS_URL", c.redis_url, {"redis"});
 

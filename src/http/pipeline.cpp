@@ -71,12 +71,9 @@ Pipeline::Pipeline(const Router& router, PipelineOptions options, Metrics& metri
       limiter_(limiter),
       idempotency_(idempotency) {}
 
-size_t Pipeline::body_limit(std::string_view content_type) const {
-  return lower(content_type).starts_with("multipart/") ? options_.max_upload_bytes : options_.max_body_bytes;
-}
-
-size_t Pipeline::max_body_limit() const {
-  return std::max(options_.max_body_bytes, options_.max_upload_bytes);
+size_t Pipeline::body_limit(const Request& header) const {
+  auto m = router_.match(header.method, header.path);
+  return m.route && m.route->options.multipart_upload ? options_.max_upload_bytes : options_.max_body_bytes;
 }
 
 void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done, std::optional<Error> refused) {

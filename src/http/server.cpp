@@ -16,6 +16,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -86,7 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request_->remote_address = remote_;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
-    parser_->body_limit(shared_.dispatcher.max_body_limit());
+    // No body limit yet: the route decides it once the header is read. (A limit here would make
+    // Beast fail the header read itself for a large Content-Length, losing the header.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(shared_.options.header_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
@@ -99,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!fill_from_header()) {
       return reject(Error::bad_body("the request target is not a valid origin-form URL"));
     }
-    size_t limit = shared_.dispatcher.body_limit(msg[bhttp::field::content_type]);
+    size_t limit = shared_.dispatcher.body_limit(*request_);
     if (auto length = parser_->content_length(); length && *length > limit) {
       return reject(Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
                                                        " bytes exceeds the limit of " +

@@ -1,9 +1,13 @@
 #include "kargo/store/database.hpp"
 
+#include <sys/socket.h>
+
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/log.hpp"
@@ -12,9 +16,20 @@
 namespace kargo::store {
 namespace {
 
-std::string with_connect_timeout(std::string url) {
-  if (url.find("connect_timeout=") != std::string::npos) return url;
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=3";
+// Adds libpq options unless the URL sets them: a connect timeout, TCP keepalives (a dead peer
+// is noticed), and a server-side statement_timeout as the first line of defence.
+std::string connection_url(std::string url, std::chrono::milliseconds statement_timeout) {
+  auto add = [&](const std::string& key, const std::string& value) {
+    if (url.find(key + "=") != std::string::npos) return;
+    url += (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+  };
+  add("connect_timeout", "3");
+  add("keepalives", "1");
+  add("keepalives_idle", "10");
+  add("keepalives_interval", "3");
+  add("keepalives_count", "3");
+  add("options", "-c%20statement_timeout%3D" + std::to_string(statement_timeout.count()));
+  return url;
 }
 
 Error unavailable(const std::string& internal) {
@@ -23,6 +38,73 @@ Error unavailable(const std::string& internal) {
 }
 
 }  // namespace
+
+// Shuts down the socket of a connection whose transaction overran its deadline, which makes
+// the blocked libpq call return with an error. Needed because libpq's synchronous calls have no
+// client-side timeout: a server that keeps the TCP connection open but never answers (frozen
+// process, half-dead proxy) would otherwise hold a thread forever.
+class Database::Watchdog {
+ public:
+  Watchdog() : thread_([this] { loop(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  uint64_t watch(int fd, std::chrono::steady_clock::time_point deadline) {
+    std::lock_guard lock(mutex_);
+    uint64_t id = ++next_id_;
+    active_[id] = {fd, deadline, false};
+    cv_.notify_all();
+    return id;
+  }
+
+  // True when the watchdog cut this connection.
+  bool unwatch(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    auto it = active_.find(id);
+    bool fired = it != active_.end() && it->second.fired;
+    if (it != active_.end()) active_.erase(it);
+    return fired;
+  }
+
+ private:
+  struct Entry {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+    bool fired;
+  };
+
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      auto now = std::chrono::steady_clock::now();
+      auto next = now + std::chrono::seconds(60);
+      for (auto& [id, e] : active_) {
+        if (e.fired) continue;
+        if (e.deadline <= now) {
+          ::shutdown(e.fd, SHUT_RDWR);  // under the lock: the fd cannot be closed meanwhile
+          e.fired = true;
+          log::warn("database call overran its deadline; connection cut");
+        } else {
+          next = std::min(next, e.deadline);
+        }
+      }
+      cv_.wait_until(lock, next);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Entry> active_;
+  uint64_t next_id_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 struct Database::Pool {
   std::string url;
@@ -84,19 +166,27 @@ struct Database::Pool {
 };
 
 Database::Database(std::string url, unsigned pool_size, std::chrono::milliseconds acquire_timeout,
-                   Metrics* metrics)
-    : url_(std::move(url)), pool_(std::make_unique<Pool>()), metrics_(metrics) {
-  pool_->url = with_connect_timeout(url_);
+                   Metrics* metrics, std::chrono::milliseconds statement_timeout)
+    : url_(std::move(url)),
+      pool_(std::make_unique<Pool>()),
+      watchdog_(std::make_unique<Watchdog>()),
+      metrics_(metrics),
+      statement_timeout_(statement_timeout) {
+  pool_->url = connection_url(url_, statement_timeout);
   pool_->size = pool_size;
   pool_->acquire_timeout = acquire_timeout;
 }
 
 Database::~Database() = default;
 
-void Database::transact(const Work& work) { run(work, false); }
-void Database::transact_serializable(const Work& work) { run(work, true); }
+void Database::transact(const Work& work, std::optional<std::chrono::milliseconds> timeout) {
+  run(work, false, timeout.value_or(statement_timeout_));
+}
+void Database::transact_serializable(const Work& work, std::optional<std::chrono::milliseconds> timeout) {
+  run(work, true, timeout.value_or(statement_timeout_));
+}
 
-void Database::run(const Work& work, bool serializable) {
+void Database::run(const Work& work, bool serializable, std::chrono::milliseconds timeout) {
   auto start = std::chrono::steady_clock::now();
   int broken_retries = 1;
   int serialization_retries = serializable ? 3 : 0;
@@ -108,6 +198,21 @@ void Database::run(const Work& work, bool serializable) {
     }
     bool broken = false;
     bool committing = false;
+    // Unwatches on every path; fired() tells whether the watchdog cut the connection.
+    struct Watch {
+      Watchdog& dog;
+      uint64_t id;
+      bool done = false;
+      bool was_fired = false;
+      bool fired() {
+        if (!done) {
+          was_fired = dog.unwatch(id);
+          done = true;
+        }
+        return was_fired;
+      }
+      ~Watch() { fired(); }
+    } watch{*watchdog_, watchdog_->watch(conn->sock(), std::chrono::steady_clock::now() + timeout)};
     try {
       if (serializable) {
         pqxx::transaction<pqxx::serializable> tx(*conn);
@@ -120,6 +225,7 @@ void Database::run(const Work& work, bool serializable) {
         committing = true;
         tx.commit();
       }
+      watch.fired();
       pool_->release(std::move(conn), false);
       if (metrics_) {
         metrics_->observe_db_query(
@@ -132,6 +238,9 @@ void Database::run(const Work& work, bool serializable) {
     } catch (const pqxx::broken_connection& e) {
       broken = true;
       pool_->release(std::move(conn), true);
+      if (watch.fired()) {
+        throw unavailable("no answer within " + std::to_string(timeout.count()) + " ms");
+      }
       pool_->drop_idle();
       if (broken_retries-- > 0 && !committing) {
         log::warn("database connection lost; retrying on a new connection");
@@ -166,9 +275,9 @@ void Database::run(const Work& work, bool serializable) {
   }
 }
 
-double Database::ping_ms() {
+double Database::ping_ms(std::chrono::milliseconds timeout) {
   auto start = std::chrono::steady_clock::now();
-  transact([](pqxx::transaction_base& tx) { tx.exec("SELECT 1"); });
+  transact([](pqxx::transaction_base& tx) { tx.exec("SELECT 1"); }, timeout);
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 

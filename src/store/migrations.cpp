@@ -70,13 +70,15 @@ std::vector<MigrationStatus> migration_status(Database& db) {
   return out;
 }
 
-bool migrations_current(Database& db) {
+bool migrations_current(Database& db, std::chrono::milliseconds timeout) {
   bool current = true;
-  db.transact([&](pqxx::transaction_base& tx) {
-    auto done = applied_versions(tx);
-    current = true;
-    for (const auto& m : embedded_migrations()) current = current && done.count(m.version);
-  });
+  db.transact(
+      [&](pqxx::transaction_base& tx) {
+        auto done = applied_versions(tx);
+        current = true;
+        for (const auto& m : embedded_migrations()) current = current && done.count(m.version);
+      },
+      timeout);
   return current;
 }
 

@@ -42,10 +42,6 @@ class AuthService final : public http::TokenVerifier {
 
   // Field rules shared by the API and `kargo-dsp create-user`; throws Error::validation.
   static void validate(const NewUser& user);
-  // 1-64 characters of letters, digits, '.', '_', '-', '@' (the users table enforces it too).
-  static bool valid_username(std::string_view name);
-  static constexpr const char* kUsernameRule =
-      "must be 1-64 characters of letters, digits, '.', '_', '-', '@'";
 
  private:
   store::UserStore& users_;

@@ -4,8 +4,10 @@
 //
 //   pool.submit([&] { run_query(); }, [&] { reply_503(); });
 //
-// A task still queued when its deadline passes is not run: its `expired` callback runs instead
-// (on a pool thread), which is how a saturated service answers 503 instead of queueing forever.
+// A task still queued when its deadline passes is not run: its `expired` callback runs instead,
+// on the pool's monitor thread (keep it short: it posts a 503). This happens on time even
+// when every worker is stuck, which is how a saturated service answers 503 instead of queueing
+// forever.
 
 #include <chrono>
 #include <condition_variable>
@@ -41,15 +43,18 @@ class BlockingPool {
     std::chrono::steady_clock::time_point deadline;
   };
   void run();
+  void monitor();
 
   std::chrono::milliseconds queue_timeout_;
   size_t max_queue_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
+  std::condition_variable monitor_cv_;
   std::deque<Item> queue_;
   unsigned busy_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  std::thread monitor_;
 };
 
 }  // namespace kargo

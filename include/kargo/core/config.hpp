@@ -35,7 +35,8 @@ struct Config {
 
   std::string database_url = "postgresql://kargo:kargo@127.0.0.1:5433/kargo_dsp";
   unsigned database_pool_size = 10;
-  unsigned database_acquire_timeout_ms = 5000;  // wait for a pooled connection, then 503
+  unsigned database_acquire_timeout_ms = 5000;     // wait for a pooled connection, then 503
+  unsigned database_statement_timeout_ms = 10000;  // a transaction's deadline, then 503
   std::string redis_url = "redis://127.0.0.1:6380/0";
 
   std::string secret_key;  // HS256 key, >= 32 bytes

@@ -11,6 +11,11 @@ enum class Role { kNone = 0, kViewer = 1, kEditor = 2, kAdmin = 3 };
 std::string_view role_name(Role r);
 std::optional<Role> parse_role(std::string_view s);
 
+// Usernames: 1-64 characters of letters, digits, '.', '_', '-', '@' (the users table checks
+// the same). Shared by the API, the CLI and the ADMIN_USERNAME setting.
+bool valid_username(std::string_view name);
+inline constexpr const char* kUsernameRule = "must be 1-64 characters of letters, digits, '.', '_', '-', '@'";
+
 struct Principal {
   std::string subject;  // username
   Role role = Role::kNone;

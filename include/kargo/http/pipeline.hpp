@@ -79,9 +79,9 @@ class Pipeline final : public Dispatcher {
   // request id, rate-limit accounting, headers, metrics and log line.
   void handle(std::shared_ptr<Request> req, Post post, Done done,
               std::optional<Error> refused = std::nullopt);
-  // Body limit for a request with this Content-Type (multipart gets MAX_UPLOAD_BYTES).
-  size_t body_limit(std::string_view content_type) const override;
-  size_t max_body_limit() const override;
+  // MAX_UPLOAD_BYTES for routes that take multipart uploads, MAX_BODY_BYTES for all others
+  // (whatever Content-Type the client claims).
+  size_t body_limit(const Request& header) const override;
 
  private:
   struct State;

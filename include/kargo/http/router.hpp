@@ -30,6 +30,7 @@ struct RouteOptions {
   Role min_role = Role::kViewer;  // when authenticated
   Execution execution = Execution::kBlocking;
   bool idempotent_create = false;  // POST create: honours Idempotency-Key (needs kBlocking)
+  bool multipart_upload = false;   // body limit MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
 };
 
 struct Route {

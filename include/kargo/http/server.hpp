@@ -26,10 +26,9 @@ class Dispatcher {
   using Post = std::function<void(std::function<void()>)>;
   using Done = std::function<void(Response)>;
   virtual ~Dispatcher() = default;
-  // Largest body any request may have (used while the header is read).
-  virtual size_t max_body_limit() const = 0;
-  // Body limit for a request with this Content-Type, checked before the body is read.
-  virtual size_t body_limit(std::string_view content_type) const = 0;
+  // Body limit for this request (method, path and headers are filled in), checked against
+  // Content-Length before any body byte is read, and while a chunked body arrives.
+  virtual size_t body_limit(const Request& header) const = 0;
   // Must call `done` exactly once, through `post`. `refused` is set for requests the server
   // will not read to the end (malformed HTTP, body or headers over the limit).
   virtual void handle(std::shared_ptr<Request> req, Post post, Done done, std::optional<Error> refused) = 0;

@@ -10,10 +10,15 @@
 // Blocking: call only from the blocking pool or other non-I/O threads. Connections are made
 // lazily and replaced after the server restarts; a transaction that fails because its
 // connection broke before commit is retried once on a fresh connection.
+//
+// Every transaction has a deadline (DATABASE_STATEMENT_TIMEOUT_MS unless given): the server
+// cancels statements that run longer, and a watchdog thread shuts the socket of a connection
+// whose server stopped answering altogether, so a hung database costs a 503, not a stuck thread.
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace pqxx {
@@ -34,28 +39,33 @@ struct PoolStats {
 
 class Database {
  public:
-  Database(std::string url, unsigned pool_size, std::chrono::milliseconds acquire_timeout, Metrics* metrics);
+  Database(std::string url, unsigned pool_size, std::chrono::milliseconds acquire_timeout, Metrics* metrics,
+           std::chrono::milliseconds statement_timeout = std::chrono::milliseconds(10000));
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
   using Work = std::function<void(pqxx::transaction_base&)>;
   // Read-committed transaction, committed when `work` returns.
-  void transact(const Work& work);
+  void transact(const Work& work, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // Same, serializable, retried on serialization failures (up to 3 times).
-  void transact_serializable(const Work& work);
+  void transact_serializable(const Work& work,
+                             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   // Round trip time of `SELECT 1` in milliseconds; throws Error(503) when unreachable.
-  double ping_ms();
+  double ping_ms(std::chrono::milliseconds timeout);
   PoolStats stats() const;
   const std::string& url() const { return url_; }
 
  private:
   struct Pool;
-  void run(const Work& work, bool serializable);
+  class Watchdog;
+  void run(const Work& work, bool serializable, std::chrono::milliseconds timeout);
   std::string url_;
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<Watchdog> watchdog_;
   Metrics* metrics_;
+  std::chrono::milliseconds statement_timeout_;
 };
 
 }  // namespace kargo::store

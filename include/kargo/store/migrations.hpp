@@ -6,6 +6,7 @@
 // so two instances starting together apply each file once; applied versions are recorded in
 // schema_migrations.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,6 @@ struct MigrationStatus {
 std::vector<std::string> migrate_up(Database& db);
 std::vector<MigrationStatus> migration_status(Database& db);
 // True when every embedded migration is recorded as applied.
-bool migrations_current(Database& db);
+bool migrations_current(Database& db, std::chrono::milliseconds timeout);
 
 }  // namespace kargo::store
