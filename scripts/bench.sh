@@ -370,6 +370,13 @@ for name in "${NAMES[@]}"; do
     NOTES+=("  $name: $(printf '%.2f' "$cmds") Redis commands per request (the rate limiter batches per client)")
   fi
 done
+for name in "${NAMES[@]}"; do
+  read -r -a rounds <<<"${RPS_ALL[$name]}"
+  read -r -a others <<<"${OTHER_ALL[$name]}"
+  line=""
+  for i in "${!rounds[@]}"; do line+=" ${rounds[$i]} (other ${others[$i]}%)"; done
+  printf '  %-18s req/s per round:%s\n' "$name" "$line"
+done
 for note in "${NOTES[@]}"; do echo "$note"; done
 cat <<'LEGEND'
   vs ref: median over the rounds of req/s as % of reference_live in the same round.
