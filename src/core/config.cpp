@@ -1,11 +1,15 @@
 #include "kargo/core/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "kargo/core/principal.hpp"
 
 namespace kargo {
 namespace {
@@ -155,6 +159,13 @@ Config load_config(const EnvLookup& env) {
                       "must be production, staging, test or development, got '" + c.environment + "'");
   }
   r.str("HOST", c.host);
+  {
+    in6_addr addr6;
+    in_addr addr4;
+    if (inet_pton(AF_INET, c.host.c_str(), &addr4) != 1 && inet_pton(AF_INET6, c.host.c_str(), &addr6) != 1) {
+      throw ConfigError("HOST", "must be an IPv4 or IPv6 address to listen on, got '" + c.host + "'");
+    }
+  }
   r.number("PORT", c.port, 1, 65535);
   r.number("WORKER_PORT", c.worker_port, 1, 65535);
   r.number("IO_THREADS", c.io_threads, 1, 256);
@@ -178,6 +189,8 @@ Config load_config(const EnvLookup& env) {
   }
   r.number("JWT_EXPIRE_MINUTES", c.jwt_expire_minutes, 1, 60 * 24 * 30);
   r.opt("ADMIN_USERNAME", c.admin_username);
+  if (c.admin_username && !valid_username(*c.admin_username))
+    throw ConfigError("ADMIN_USERNAME", kUsernameRule);
   r.opt("ADMIN_PASSWORD", c.admin_password);
   if (c.admin_password && c.admin_password->size() < 8) {
     throw ConfigError("ADMIN_PASSWORD", "must be at least 8 characters");

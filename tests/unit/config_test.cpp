@@ -118,3 +118,15 @@ TEST(Dotenv, ParsesCommentsQuotesAndExport) {
   EXPECT_EQ(m["D"], "val");
   EXPECT_EQ(m.count("bad line"), 0u);
 }
+
+TEST(Config, HostMustBeAnIpAddress) {
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"HOST", "not-an-address"}}), "HOST");
+  EXPECT_EQ(load_config(env({{"SECRET_KEY", kKey}, {"HOST", "::1"}})).host, "::1");
+  EXPECT_EQ(load_config(env({{"SECRET_KEY", kKey}, {"HOST", "127.0.0.1"}})).host, "127.0.0.1");
+}
+
+TEST(Config, AdminUsernameFollowsTheUsernameRule) {
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"ADMIN_USERNAME", "bad name!"}}), "ADMIN_USERNAME");
+  EXPECT_EQ(load_config(env({{"SECRET_KEY", kKey}, {"ADMIN_USERNAME", "ops.admin@x"}})).admin_username,
+            "ops.admin@x");
+}
