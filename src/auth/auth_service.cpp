@@ -1,5 +1,7 @@
 #include "kargo/auth/auth_service.hpp"
 
+#include <mutex>
+
 #include "kargo/auth/jwt.hpp"
 #include "kargo/auth/password.hpp"
 #include "kargo/core/error_codes.hpp"
@@ -59,9 +61,22 @@ void AuthService::ensure_admin(const std::string& username, const std::string& p
 }
 
 std::optional<Principal> AuthService::verify(std::string_view token, std::string& reason) const {
-  auto claims = jwt::verify(token, key_, now_seconds(), reason);
+  constexpr size_t kMaxCached = 10000;
+  int64_t now = now_seconds();
+  std::string key(token);
+  {
+    std::shared_lock lock(cache_mutex_);
+    if (auto it = verified_.find(key); it != verified_.end()) {
+      if (it->second.second > now) return it->second.first;
+    }
+  }
+  auto claims = jwt::verify(token, key_, now, reason);
   if (!claims) return std::nullopt;
-  return Principal{claims->subject, claims->role};
+  Principal principal{claims->subject, claims->role};
+  std::unique_lock lock(cache_mutex_);
+  if (verified_.size() >= kMaxCached) verified_.clear();  // bounded; refills from live traffic
+  verified_.emplace(std::move(key), std::make_pair(principal, claims->expires_at));
+  return principal;
 }
 
 }  // namespace kargo

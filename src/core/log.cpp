@@ -1,12 +1,16 @@
 #include "kargo/core/log.hpp"
 
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <thread>
 
 #include "kargo/core/time.hpp"
 
@@ -43,19 +47,104 @@ Level parse_level(std::string_view s) {
   return Level::kInfo;
 }
 
+// Collects lines in a 64 KiB buffer and hands full buffers to a writer thread, which writes them
+// to stdout; the writer also flushes the partial buffer when 100 ms pass without a full one. So a request
+// costs an append under a short lock, not a write(2) and a thread wake-up per line (stdout_sink flushes every
+// line). When stdout cannot keep up (more than 4 MiB waiting) whole buffers are dropped and
+// counted, so a slow stdout never blocks an I/O thread.
+class BufferedStdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  BufferedStdoutSink() : writer_([this] { write_loop(); }) { buffer_.reserve(kBufferSize); }
+  ~BufferedStdoutSink() override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stop_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    buffer_.append(msg.payload.data(), msg.payload.size());
+    buffer_ += '\n';
+    if (buffer_.size() >= kBufferSize) hand_over();
+  }
+  void flush_() override { hand_over(); }
+
+ private:
+  static constexpr size_t kBufferSize = 64 * 1024;
+  static constexpr size_t kMaxQueued = 64;
+
+  void hand_over() {
+    if (buffer_.empty()) return;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (queue_.size() >= kMaxQueued) {
+        queue_.pop_front();
+        ++dropped_;
+      }
+      queue_.push_back(std::move(buffer_));
+    }
+    buffer_ = std::string();
+    buffer_.reserve(kBufferSize);
+    queue_cv_.notify_one();
+  }
+
+  void write_loop() {
+    std::unique_lock lock(queue_mutex_);
+    for (;;) {
+      if (!queue_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                              [&] { return stop_ || !queue_.empty(); })) {
+        // Quiet for 100 ms: write out the partial buffer too (sink mutex, then queue mutex,
+        // the same order as the logging path).
+        lock.unlock();
+        flush();
+        lock.lock();
+        continue;
+      }
+      if (queue_.empty() && stop_) return;
+      std::string out = std::move(queue_.front());
+      queue_.pop_front();
+      uint64_t dropped = std::exchange(dropped_, 0);
+      lock.unlock();
+      if (dropped) {
+        std::string note =
+            "{\"level\":\"warning\",\"msg\":\"log buffers dropped: stdout too slow\",\"dropped\":" +
+            std::to_string(dropped) + "}\n";
+        write_all(note);
+      }
+      write_all(out);
+      lock.lock();
+    }
+  }
+
+  static void write_all(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(STDOUT_FILENO, data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+
+  std::string buffer_;  // guarded by base_sink's mutex
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<std::string> queue_;
+  uint64_t dropped_ = 0;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
 std::shared_ptr<spdlog::logger> logger() {
   std::lock_guard lock(g_init_mutex);
   if (!g_logger) {
-    // Lines are formatted on the caller's thread and written by spdlog's one background
-    // thread. When the queue is full the oldest line is dropped rather than blocking an I/O
-    // thread on a slow stdout.
-    spdlog::init_thread_pool(8192, 1);
-    auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-    g_logger = std::make_shared<spdlog::async_logger>("kargo", std::move(sink), spdlog::thread_pool(),
-                                                      spdlog::async_overflow_policy::overrun_oldest);
+    g_logger = std::make_shared<spdlog::logger>("kargo", std::make_shared<BufferedStdoutSink>());
     g_logger->set_pattern("%v");
     g_logger->set_level(spdlog::level::trace);
-    g_logger->flush_on(spdlog::level::trace);
+    g_logger->flush_on(spdlog::level::err);
     g_fast_logger.store(g_logger.get(), std::memory_order_release);
   }
   return g_logger;
@@ -112,7 +201,16 @@ void shutdown() {
     std::lock_guard lock(g_init_mutex);
     l = g_logger;
   }
-  if (l) l->flush();
+  if (!l) return;
+  l->flush();
+  // Dropping the last reference joins the writer thread after it wrote everything queued.
+  g_fast_logger.store(nullptr, std::memory_order_release);
+  spdlog::shutdown();
+  {
+    std::lock_guard lock(g_init_mutex);
+    g_logger.reset();
+  }
+  l.reset();
 }
 
 bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
@@ -156,7 +254,7 @@ void write(Level level, std::string_view msg, Fields fields) {
   static const spdlog::level::level_enum kMap[] = {spdlog::level::debug, spdlog::level::info,
                                                    spdlog::level::warn, spdlog::level::err,
                                                    spdlog::level::critical};
-  fast_logger()->log(kMap[static_cast<int>(level)], "{}", line);
+  fast_logger()->log(kMap[static_cast<int>(level)], spdlog::string_view_t(line.data(), line.size()));
 }
 
 RequestScope::RequestScope(std::string_view request_id) : previous_(t_request_id) {

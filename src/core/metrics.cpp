@@ -140,9 +140,24 @@ struct Metrics::Impl {
     prometheus::Counter* counter;
     prometheus::Histogram* histogram;
   };
+  // Keyed by the route string's address (router-owned, stable), the method and the status,
+  // so a lookup allocates nothing.
+  struct HttpKey {
+    const char* route;
+    size_t route_size;
+    const char* method;
+    int status;
+    bool operator==(const HttpKey&) const = default;
+  };
+  struct HttpKeyHash {
+    size_t operator()(const HttpKey& k) const {
+      return std::hash<const void*>()(k.route) ^ (std::hash<const void*>()(k.method) << 1) ^
+             (static_cast<size_t>(k.status) << 20) ^ k.route_size;
+    }
+  };
   struct HttpCache {
     const Impl* owner = nullptr;
-    std::unordered_map<std::string, HttpHandles> handles;
+    std::unordered_map<HttpKey, HttpHandles, HttpKeyHash> handles;
   };
   std::mutex add_mutex;  // serialises Family::Add for the same labels across threads
 };
@@ -157,9 +172,7 @@ void Metrics::observe_http(std::string_view method, std::string_view route, int 
     cache.owner = impl_.get();
   }
   auto m = canonical_method(method);
-  std::string key;
-  key.reserve(m.size() + route.size() + 8);
-  key.append(m).append(" ").append(route).append(" ").append(std::to_string(status));
+  Impl::HttpKey key{route.data(), route.size(), m.data(), status};
   auto it = cache.handles.find(key);
   if (it == cache.handles.end()) {
     std::lock_guard lock(impl_->add_mutex);
@@ -168,7 +181,7 @@ void Metrics::observe_http(std::string_view method, std::string_view route, int 
             {{"method", std::string(m)}, {"route", std::string(route)}, {"status", std::to_string(status)}}),
         &impl_->http_duration.Add({{"method", std::string(m)}, {"route", std::string(route)}},
                                   kLatencyBuckets)};
-    it = cache.handles.emplace(std::move(key), h).first;
+    it = cache.handles.emplace(key, h).first;
   }
   it->second.counter->Increment();
   it->second.histogram->Observe(seconds);

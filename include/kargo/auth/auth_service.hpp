@@ -5,7 +5,9 @@
 //   auto t = auth.login("alice", "pw");      // throws Error(401) on bad credentials
 //   auth.verify(t.access_token, reason);     // http::TokenVerifier for the pipeline
 
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "kargo/core/principal.hpp"
 #include "kargo/http/pipeline.hpp"
@@ -47,6 +49,10 @@ class AuthService final : public http::TokenVerifier {
   store::UserStore& users_;
   std::string key_;
   unsigned expire_minutes_;
+  // Tokens already verified (signature and claims), so a client's repeated requests cost a
+  // lookup instead of an HMAC and two JSON parses. Expiry is still checked on every hit.
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::pair<Principal, int64_t>> verified_;
 };
 
 }  // namespace kargo
