@@ -66,8 +66,7 @@ cleanup() {
   for pid in "$KARGO_PID" "$REF_PID"; do
     if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
   done
-  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
-  pg_stop "$TMP/pg"
+  stop_throwaway_services "$TMP"
   if [ "${BENCH_KEEP:-0}" = 1 ] || [ "${BENCH_PERF:-0}" != 0 ]; then
     log "kept $TMP"
   else
@@ -79,14 +78,8 @@ trap cleanup INT TERM EXIT
 
 # --- dependencies ------------------------------------------------------------------------------
 # Nothing here must survive a crash, and the benchmark does not write to PostgreSQL on its paths.
-export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
-PG_PORT=$(free_port)
-pg_start "$TMP/pg" "$PG_PORT"
-REDIS_PORT=$(free_port)
-REDIS_PID=$(redis_start "$TMP/redis" "$REDIS_PORT")
-
-export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$PG_PORT/kargo_dsp"
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+start_throwaway_services "$TMP"
+REDIS_PID="$THROWAWAY_REDIS_PID"
 export SECRET_KEY="bench-secret-key-0123456789abcdef-0123456789"
 export ADMIN_USERNAME="bench-admin"
 export ADMIN_PASSWORD="bench-password-0123456789"

@@ -19,12 +19,10 @@ build_project "$BUILD_DIR" Release -DKARGO_WERROR=ON -DKARGO_BUILD_TESTS=ON
 
 mkdir -p "$KARGO_ROOT/.local"
 TMP="$(mktemp -d "$KARGO_ROOT/.local/test.XXXXXX")"
-REDIS_PID=""
 cleanup() {
   local rc=$?
   trap - INT TERM EXIT
-  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
-  pg_stop "$TMP/pg"
+  stop_throwaway_services "$TMP"
   pg_stop "$TMP/pg-restart"
   rm -rf "$TMP"
   exit $rc
@@ -32,16 +30,9 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 # Tests trade durability for speed: nothing here must survive a crash.
-export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
-PG_PORT=$(free_port)
-pg_start "$TMP/pg" "$PG_PORT"
+start_throwaway_services "$TMP"
 PG2_PORT=$(free_port)
 pg_start "$TMP/pg-restart" "$PG2_PORT"
-REDIS_PORT=$(free_port)
-REDIS_PID=$(redis_start "$TMP/redis" "$REDIS_PORT")
-
-export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$PG_PORT/kargo_dsp"
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export KARGO_TEST_RESTART_DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$PG2_PORT/kargo_dsp"
 export KARGO_TEST_RESTART_PGDATA="$TMP/pg-restart"
 export KARGO_PG_USER
