@@ -194,7 +194,7 @@ wait_quiet() {
 # redis_commands: commands Redis has processed so far (the limiter sends one EVALSHA per batch of
 # requests of the same client).
 redis_commands() {
-  redis-cli -p "$REDIS_PORT" info stats 2>/dev/null | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'
+  redis-cli -p "$THROWAWAY_REDIS_PORT" info stats 2>/dev/null | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'
 }
 
 # server_pid URL: the PID of the server that answers URL.

@@ -119,7 +119,7 @@ redis_start() {
 
 # start_throwaway_services DIR: PostgreSQL and Redis on free ports with data under DIR, tuned
 # for speed (nothing there must survive a crash); exports DATABASE_URL, REDIS_URL and
-# THROWAWAY_REDIS_PID. Stop them with stop_throwaway_services DIR.
+# THROWAWAY_REDIS_PID, THROWAWAY_REDIS_PORT. Stop them with stop_throwaway_services DIR.
 start_throwaway_services() {
   local dir="$1" pg_port redis_port
   export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
@@ -127,7 +127,7 @@ start_throwaway_services() {
   pg_start "$dir/pg" "$pg_port"
   redis_port=$(free_port)
   THROWAWAY_REDIS_PID=$(redis_start "$dir/redis" "$redis_port")
-  export THROWAWAY_REDIS_PID
+  export THROWAWAY_REDIS_PID THROWAWAY_REDIS_PORT="$redis_port"
   export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$pg_port/kargo_dsp"
   export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 }
