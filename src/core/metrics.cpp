@@ -160,6 +160,13 @@ struct Metrics::Impl {
     std::unordered_map<HttpKey, HttpHandles, HttpKeyHash> handles;
   };
   std::mutex add_mutex;  // serialises Family::Add for the same labels across threads
+  // The same handles by (method, route), for route_summaries(): reading a handle is cheaper than
+  // Family::Collect(), which copies every series with its labels. Guarded by add_mutex.
+  struct RouteSeries {
+    prometheus::Histogram* histogram = nullptr;
+    std::map<int, prometheus::Counter*> by_status;
+  };
+  std::map<std::pair<std::string, std::string>, RouteSeries> route_series;
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -181,6 +188,9 @@ void Metrics::observe_http(std::string_view method, std::string_view route, int 
             {{"method", std::string(m)}, {"route", std::string(route)}, {"status", std::to_string(status)}}),
         &impl_->http_duration.Add({{"method", std::string(m)}, {"route", std::string(route)}},
                                   kLatencyBuckets)};
+    auto& series = impl_->route_series[{std::string(m), std::string(route)}];
+    series.histogram = h.histogram;
+    series.by_status[status] = h.counter;
     it = cache.handles.emplace(key, h).first;
   }
   it->second.counter->Increment();
@@ -264,38 +274,32 @@ std::string Metrics::serialize() {
 }
 
 std::vector<RouteLatencySummary> Metrics::route_summaries() const {
-  std::map<std::pair<std::string, std::string>, RouteLatencySummary> by_route;
-  auto label = [](const prometheus::ClientMetric& m, const char* name) {
-    for (const auto& l : m.label) {
-      if (l.name == name) return l.value;
-    }
-    return std::string();
-  };
-  auto durations = impl_->http_duration.Collect();
-  auto requests = impl_->http_requests.Collect();
-  if (durations.empty() || requests.empty()) return {};
-  for (const auto& m : durations.front().metric) {
-    auto& s = by_route[{label(m, "route"), label(m, "method")}];
-    s.route = label(m, "route");
-    s.method = label(m, "method");
-    s.count = m.histogram.sample_count;
-    s.p50_ms = bucket_quantile(0.50, m.histogram.bucket) * 1000.0;
-    s.p95_ms = bucket_quantile(0.95, m.histogram.bucket) * 1000.0;
-    s.p99_ms = bucket_quantile(0.99, m.histogram.bucket) * 1000.0;
-  }
-  for (const auto& m : requests.front().metric) {
-    auto it = by_route.find({label(m, "route"), label(m, "method")});
-    if (it == by_route.end()) continue;
-    auto status = std::stoi(label(m, "status"));
-    auto n = static_cast<uint64_t>(m.counter.value);
-    if (status >= 500)
-      it->second.errors += n;
-    else if (status >= 400)
-      it->second.client_errors += n;
+  std::vector<std::pair<std::pair<std::string, std::string>, Impl::RouteSeries>> series;
+  {
+    std::lock_guard lock(impl_->add_mutex);
+    series.assign(impl_->route_series.begin(), impl_->route_series.end());
   }
   std::vector<RouteLatencySummary> out;
-  out.reserve(by_route.size());
-  for (auto& [_, s] : by_route) out.push_back(std::move(s));
+  out.reserve(series.size());
+  for (const auto& [key, s] : series) {
+    RouteLatencySummary r;
+    r.method = key.first;
+    r.route = key.second;
+    auto h = s.histogram->Collect().histogram;
+    r.count = h.sample_count;
+    r.p50_ms = bucket_quantile(0.50, h.bucket) * 1000.0;
+    r.p95_ms = bucket_quantile(0.95, h.bucket) * 1000.0;
+    r.p99_ms = bucket_quantile(0.99, h.bucket) * 1000.0;
+    for (const auto& [status, counter] : s.by_status) {
+      auto n = static_cast<uint64_t>(counter->Value());
+      if (status >= 500) {
+        r.errors += n;
+      } else if (status >= 400) {
+        r.client_errors += n;
+      }
+    }
+    out.push_back(std::move(r));
+  }
   return out;
 }
 
