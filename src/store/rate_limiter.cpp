@@ -77,8 +77,21 @@ struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
   std::string script = kScript;
   std::string sha = sha1_hex(kScript);
 
+  // Tokens taken from Redis beyond what a batch needed, handed out locally for a short time.
+  // 1 % of the bucket (at most 1000, at least 1: with the default 70/min nothing is leased),
+  // valid 100 ms; what is not used in time is forfeited, so the shared limit is never exceeded.
+  struct Lease {
+    uint64_t tokens = 0;
+    int64_t expires_ms = 0;
+    TokenBucket after{};  // the bucket as Redis reported it, for the headers
+    int64_t redis_now = 0;
+  };
+  uint64_t lease_size = 1;
+  static constexpr int64_t kLeaseMs = 100;
+
   std::mutex mutex;
   std::unordered_map<std::string, KeyState> in_flight;  // keys with a Redis call under way
+  std::unordered_map<std::string, Lease> leases;        // guarded by mutex
   std::mutex local_mutex;
   std::unordered_map<std::string, TokenBucket> local;
 
@@ -123,13 +136,14 @@ struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
 
   void send(const std::string& key, std::vector<Done> batch, bool use_eval = false) {
     auto self = shared_from_this();
+    uint64_t requested = batch.size() + (lease_size > 1 ? lease_size : 0);
     std::vector<std::string> argv{use_eval ? "EVAL" : "EVALSHA",
                                   use_eval ? script : sha,
                                   "1",
                                   "kargo:rl:" + key,
                                   std::to_string(static_cast<uint64_t>(capacity)),
                                   std::to_string(refill_per_ms),
-                                  std::to_string(batch.size())};
+                                  std::to_string(requested)};
     auto shared_batch = std::make_shared<std::vector<Done>>(std::move(batch));
     redis->command(std::move(argv), [self, key, shared_batch, use_eval](RedisReply reply) {
       if (!reply.ok() && !use_eval && reply.str.rfind("NOSCRIPT", 0) == 0) {
@@ -144,7 +158,19 @@ struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
           after.tokens = 0;
         }
         auto granted = static_cast<uint64_t>(std::max<int64_t>(0, reply.elements[0].integer));
-        self->distribute(*shared_batch, granted, after, reply.elements[2].integer);
+        uint64_t used = std::min<uint64_t>(granted, shared_batch->size());
+        uint64_t spare = granted - used;
+        TokenBucket shown = after;  // what this client still has, leased tokens included
+        shown.tokens += static_cast<double>(spare);
+        if (spare > 0) {
+          std::lock_guard lock(self->mutex);
+          int64_t now = now_ms();
+          if (self->leases.size() > 10000) {
+            std::erase_if(self->leases, [&](const auto& kv) { return kv.second.expires_ms <= now; });
+          }
+          self->leases[key] = {spare, now + kLeaseMs, after, reply.elements[2].integer};
+        }
+        self->distribute(*shared_batch, used, shown, reply.elements[2].integer);
       } else {
         self->decide_locally(key, *shared_batch);
       }
@@ -174,6 +200,7 @@ RateLimiter::RateLimiter(Redis* redis, unsigned per_minute, unsigned burst)
   impl_->redis = redis;
   impl_->capacity = static_cast<double>(per_minute) + static_cast<double>(burst);
   impl_->refill_per_ms = static_cast<double>(per_minute) / 60000.0;
+  impl_->lease_size = std::clamp<uint64_t>(static_cast<uint64_t>(impl_->capacity / 100.0), 1, 1000);
 }
 
 RateLimiter::~RateLimiter() = default;
@@ -184,7 +211,21 @@ void RateLimiter::acquire(const std::string& key, std::function<void(http::RateD
     return impl_->decide_locally(key, one);
   }
   {
-    std::lock_guard lock(impl_->mutex);
+    std::unique_lock lock(impl_->mutex);
+    if (auto lease = impl_->leases.find(key); lease != impl_->leases.end()) {
+      auto& l = lease->second;
+      if (l.tokens > 0 && now_ms() < l.expires_ms) {
+        --l.tokens;
+        http::RateDecision d;
+        d.allowed = true;
+        d.limit = static_cast<uint64_t>(impl_->capacity);
+        d.remaining = static_cast<uint64_t>(std::floor(l.after.tokens)) + l.tokens;
+        d.reset_epoch = l.after.full_at_epoch(l.redis_now);
+        lock.unlock();
+        return done(d);
+      }
+      impl_->leases.erase(lease);
+    }
     auto [it, inserted] = impl_->in_flight.try_emplace(key);
     if (!inserted) {
       it->second.waiting.push_back(std::move(done));

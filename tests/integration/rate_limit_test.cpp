@@ -182,6 +182,27 @@ TEST_F(RateLimitTest, InstancesSharingRedisShareOneBucket) {
       << "two instances together allow the limit once, not twice";
 }
 
+// With a large bucket each Redis call leases a few spare tokens (1 % of the bucket) to the
+// instance; two instances drawing on one bucket must still allow no more than its capacity.
+TEST_F(RateLimitTest, LeasedTokensNeverExceedTheSharedBucket) {
+  auto a = start_server(400, 0);  // lease of 4 tokens per Redis call
+  auto b = start_server(400, 0);
+  HttpClient http_a(a->port());
+  HttpClient http_b(b->port());
+  auto token = login(http_a, admin_);
+  int allowed = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 460; ++i) {
+    const HttpClient& http = i % 2 == 0 ? http_a : http_b;
+    allowed += http.get("/api/errors/statistics", bearer(token)).status == 200;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Refill is 400/min: the burst may also use what refilled while it ran.
+  int refill = static_cast<int>(seconds * 400.0 / 60.0) + 1;
+  EXPECT_LE(allowed, 400 + refill) << "in " << seconds << " s";
+  EXPECT_GE(allowed, 400 - 8) << "at most the leases of two instances go unused";
+}
+
 TEST_F(RateLimitTest, RejectedOversizedApiRequestsStillCarryRateLimitHeaders) {
   // "Headers on every /api/* response": also on a 413 answered before the body was read, both
   // above MAX_BODY_BYTES (1 MiB) and above MAX_UPLOAD_BYTES (20 MiB).
