@@ -48,6 +48,14 @@ class BadInputTest : public ServerTest {
     EXPECT_EQ(res.header("x-frame-options").value_or("<none>"), "DENY");
   }
 
+  // 400 VALIDATION_ERROR about the body itself: details[0].field is "body".
+  void expect_body_error(const HttpResponse& res) {
+    expect_error(res, 400, "VALIDATION_ERROR");
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"][0]["field"], "body") << res.describe();
+    }
+  }
+
   HttpResponse post_token_raw(const std::string& content_type, const std::string& body) {
     return http().request("POST", "/api/auth/token", body, {{"Content-Type", content_type}});
   }
@@ -57,10 +65,7 @@ TEST_F(BadInputTest, NonJsonBodyIs400OnFieldBody) {
   for (const std::string body : {"not json{", "{\"username\": ", "", "\xff\xfe"}) {
     SCOPED_TRACE(body);
     auto res = post_token_raw("application/json", body);
-    expect_error(res, 400, "VALIDATION_ERROR");
-    if (res.status == 400) {
-      EXPECT_EQ(res.json()["error"]["details"][0]["field"], "body") << res.describe();
-    }
+    expect_body_error(res);
   }
 }
 
@@ -68,10 +73,7 @@ TEST_F(BadInputTest, JsonThatIsNotAnObjectIs400OnFieldBody) {
   for (const std::string body : {"[1, 2, 3]", "[]", "\"text\"", "42", "null"}) {
     SCOPED_TRACE(body);
     auto res = post_token_raw("application/json", body);
-    expect_error(res, 400, "VALIDATION_ERROR");
-    if (res.status == 400) {
-      EXPECT_EQ(res.json()["error"]["details"][0]["field"], "body") << res.describe();
-    }
+    expect_body_error(res);
   }
 }
 
