@@ -3,12 +3,12 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -18,6 +18,7 @@
 #include <boost/url/parse.hpp>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -250,17 +251,28 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// One io_context per I/O thread (Beast's http_server_fast pattern): a connection lives on one
+// context for its whole life, so its handlers need no strand and the threads do not wake each
+// other for every completion. Accepting, signals and timers run on the first context.
 struct Server::Impl {
-  Impl(ServerOptions opts, Dispatcher& dispatcher)
-      : shared{std::move(opts), dispatcher},
-        ioc(static_cast<int>(shared.options.io_threads)),
-        acceptor(ioc),
-        signals(ioc, SIGINT, SIGTERM) {}
+  Impl(ServerOptions opts, Dispatcher& dispatcher) : shared{std::move(opts), dispatcher} {
+    unsigned n = std::max(1u, shared.options.io_threads);
+    for (unsigned i = 0; i < n; ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      guards.emplace_back(asio::make_work_guard(*contexts.back()));
+    }
+    acceptor.emplace(*contexts[0]);
+    signals.emplace(*contexts[0], SIGINT, SIGTERM);
+    drain_timer.emplace(*contexts[0]);
+  }
+
+  asio::io_context& main() { return *contexts[0]; }
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    auto& target = *contexts[next_context++ % contexts.size()];
+    acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
         log::warn("accept failed", {{"error", ec.message()}});
       } else {
         socket.set_option(tcp::no_delay(true), ec);
@@ -274,8 +286,8 @@ struct Server::Impl {
     if (shared.stopping.exchange(true)) return;
     log::info("shutting down", {{"in_flight", shared.in_flight.load()}});
     beast::error_code ec;
-    acceptor.close(ec);
-    signals.cancel(ec);
+    acceptor->close(ec);
+    signals->cancel(ec);
     for (auto& t : timers) t->cancel();
     for (auto& fn : shutdown_hooks) fn();
     deadline = std::chrono::steady_clock::now() + shared.options.shutdown_grace;
@@ -287,18 +299,21 @@ struct Server::Impl {
       if (shared.in_flight.load() > 0) {
         log::warn("shutdown grace period over; dropping requests", {{"in_flight", shared.in_flight.load()}});
       }
-      ioc.stop();
+      for (auto& g : guards) g.reset();
+      for (auto& c : contexts) c->stop();
       return;
     }
-    drain_timer.expires_after(std::chrono::milliseconds(20));
-    drain_timer.async_wait([this](beast::error_code) { drain(); });
+    drain_timer->expires_after(std::chrono::milliseconds(20));
+    drain_timer->async_wait([this](beast::error_code) { drain(); });
   }
 
   Shared shared;
-  asio::io_context ioc;
-  tcp::acceptor acceptor;
-  asio::signal_set signals;
-  asio::steady_timer drain_timer{ioc};
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  size_t next_context = 0;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::signal_set> signals;
+  std::optional<asio::steady_timer> drain_timer;
   std::vector<std::unique_ptr<asio::steady_timer>> timers;
   std::vector<std::function<void()>> shutdown_hooks;
   std::vector<std::shared_ptr<std::function<void()>>> ticks;
@@ -311,7 +326,7 @@ Server::Server(ServerOptions options, Dispatcher& dispatcher)
 Server::~Server() = default;
 
 void Server::bind() {
-  auto& a = impl_->acceptor;
+  auto& a = *impl_->acceptor;
   beast::error_code ec;
   auto address = asio::ip::make_address(impl_->shared.options.host, ec);
   if (ec) throw std::runtime_error("HOST: not an IP address: " + impl_->shared.options.host);
@@ -329,12 +344,12 @@ void Server::bind() {
 
 uint16_t Server::port() const {
   beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
+  auto ep = impl_->acceptor->local_endpoint(ec);
   return ec ? 0 : ep.port();
 }
 
 void Server::every(std::chrono::milliseconds period, std::function<void()> fn) {
-  auto timer = std::make_unique<asio::steady_timer>(impl_->ioc);
+  auto timer = std::make_unique<asio::steady_timer>(impl_->main());
   auto* t = timer.get();
   impl_->timers.push_back(std::move(timer));
   auto tick = std::make_shared<std::function<void()>>();
@@ -353,20 +368,20 @@ void Server::every(std::chrono::milliseconds period, std::function<void()> fn) {
 void Server::on_shutdown(std::function<void()> fn) { impl_->shutdown_hooks.push_back(std::move(fn)); }
 
 void Server::stop() {
-  asio::post(impl_->ioc, [this] { impl_->begin_shutdown(); });
+  asio::post(impl_->main(), [this] { impl_->begin_shutdown(); });
 }
 
 void Server::run() {
   if (!impl_->bound) bind();
-  impl_->signals.async_wait([this](beast::error_code ec, int) {
+  impl_->signals->async_wait([this](beast::error_code ec, int) {
     if (!ec) impl_->begin_shutdown();
   });
   impl_->accept();
-  unsigned n = std::max(1u, impl_->shared.options.io_threads);
   std::vector<std::thread> threads;
-  threads.reserve(n - 1);
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
-  impl_->ioc.run();
+  for (size_t i = 1; i < impl_->contexts.size(); ++i) {
+    threads.emplace_back([ctx = impl_->contexts[i].get()] { ctx->run(); });
+  }
+  impl_->main().run();
   for (auto& t : threads) t.join();
 }
 
