@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "kargo/core/digest.hpp"
 #include "kargo/core/principal.hpp"
 
 namespace kargo {
@@ -101,13 +102,7 @@ std::string random_secret() {
   std::ifstream urandom("/dev/urandom", std::ios::binary);
   unsigned char buf[48];
   urandom.read(reinterpret_cast<char*>(buf), sizeof buf);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : buf) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(buf), sizeof buf));
 }
 
 }  // namespace

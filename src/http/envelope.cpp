@@ -76,8 +76,7 @@ nlohmann::json json_body(const Request& req) {
   std::string_view type = *ct;
   if (auto semi = type.find(';'); semi != std::string_view::npos) type = type.substr(0, semi);
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  std::string lower(type);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string lower = ascii_lower(type);
   if (lower != "application/json" && !(lower.starts_with("application/") && lower.ends_with("+json"))) {
     throw Error::bad_body("Content-Type must be application/json, got '" + std::string(type) + "'");
   }

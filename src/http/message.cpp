@@ -2,7 +2,15 @@
 
 #include <strings.h>
 
+#include <cctype>
+
 namespace kargo::http {
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 std::optional<std::string_view> find_header(const HeaderList& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {

@@ -23,20 +23,11 @@ uint64_t next_random() {
   return gen();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 std::string new_request_id() {
-  static const char* kHex = "0123456789abcdef";
   uint64_t v = next_random();
-  std::string id = "req_";
-  for (int i = 15; i >= 0; --i) id += kHex[(v >> (i * 4)) & 15];
-  return id;
+  return "req_" + hex_encode(std::string_view(reinterpret_cast<const char*>(&v), sizeof v));
 }
 
 bool valid_request_id(std::string_view id) {
@@ -94,7 +85,7 @@ void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done, std::o
   if (auto auth = r.header("authorization"); auth && !st->refused) {
     st->token_present = true;
     std::string_view value = *auth;
-    if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer ") {
+    if (value.size() > 7 && ascii_lower(value.substr(0, 7)) == "bearer ") {
       std::string_view token = value.substr(7);
       while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
       r.principal = tokens_.verify(token, st->auth_failure);

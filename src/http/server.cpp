@@ -103,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!fill_from_header()) {
       return reject(Error::bad_body("the request target is not a valid origin-form URL"));
     }
+    if (parser_->is_done()) return dispatch();  // no body: no limit to look up (a route match)
     size_t limit = shared_.dispatcher.body_limit(*request_);
     if (auto length = parser_->content_length(); length && *length > limit) {
       return reject(Error(codes::kPayloadTooLarge, "request body of " + std::to_string(*length) +
@@ -110,7 +111,6 @@ class Session : public std::enable_shared_from_this<Session> {
                                                        std::to_string(limit)));
     }
     parser_->body_limit(limit);
-    if (parser_->is_done()) return dispatch();
     if (bhttp::token_list(msg[bhttp::field::expect]).exists("100-continue")) {
       // Tell the client to send the body we are willing to read.
       auto cont =
@@ -142,9 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_->method = std::string(msg.method_string());
     request_->target = std::string(msg.target());
     for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request_->headers.emplace_back(std::move(name), std::string(field.value()));
+      request_->headers.emplace_back(ascii_lower(field.name_string()), std::string(field.value()));
     }
     return parse_target(request_->target, *request_);
   }

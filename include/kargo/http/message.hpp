@@ -15,6 +15,9 @@ namespace kargo::http {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// ASCII lower-case copy (header names, media types, auth schemes).
+std::string ascii_lower(std::string_view s);
+
 // Case-insensitive lookup in a header list (names are stored lower-case by the server).
 std::optional<std::string_view> find_header(const HeaderList& headers, std::string_view name);
 
