@@ -1,5 +1,6 @@
 #include "kargo/http/pipeline.hpp"
 
+#include <charconv>
 #include <random>
 
 #include "kargo/core/blocking_pool.hpp"
@@ -260,15 +261,22 @@ void Pipeline::add_cors(const Request& req, Response& res) const {
 }
 
 Response Pipeline::finalize(Request& req, Response res, const std::optional<RateDecision>& rate) {
-  res.header("X-Request-ID", req.request_id);
-  res.header("X-Content-Type-Options", "nosniff");
-  res.header("X-Frame-Options", "DENY");
-  res.header("Referrer-Policy", "no-referrer");
-  if (is_api(req.path)) res.header("Cache-Control", "no-store");
+  std::string& head = res.head_lines;
+  head.reserve(256);
+  head += "X-Request-ID: ";
+  head += req.request_id;  // generated, or a client's id that passed valid_request_id()
+  head += "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n";
+  if (is_api(req.path)) head += "Cache-Control: no-store\r\n";
   if (rate) {
-    res.header("X-RateLimit-Limit", std::to_string(rate->limit));
-    res.header("X-RateLimit-Remaining", std::to_string(rate->remaining));
-    res.header("X-RateLimit-Reset", std::to_string(rate->reset_epoch));
+    auto number = [&head](std::string_view name, auto value) {
+      char buf[24];
+      head += name;
+      head.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+      head += "\r\n";
+    };
+    number("X-RateLimit-Limit: ", rate->limit);
+    number("X-RateLimit-Remaining: ", rate->remaining);
+    number("X-RateLimit-Reset: ", rate->reset_epoch);
   }
   add_cors(req, res);
 

@@ -55,10 +55,19 @@ struct Response {
   std::string error_code;
   std::string error_message;
 
+  // Header lines already in wire form ("Name: value\r\n"), for the headers the pipeline adds to
+  // every response: one growing string instead of two strings per header. Never read back.
+  std::string head_lines;
+
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }
+  // Appends to head_lines; CR and LF are dropped from the value (no header injection).
+  void add_head_line(std::string_view name, std::string_view value);
 };
+
+// Appends "Name: value\r\n" to `out`, dropping CR and LF from the value.
+void append_header_line(std::string& out, std::string_view name, std::string_view value);
 
 }  // namespace kargo::http
