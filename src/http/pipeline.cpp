@@ -199,6 +199,7 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
                                               req.route, sha256_hex(req.body))) {
           return replay(req, std::move(*stored));
         }
+        req.idempotency = IdempotencyClaim{req.principal->subject, std::string(*key)};
       }
     } catch (const Error& e) {
       return error_response(req.request_id, e);

@@ -121,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
       r.route = {};
       r.path_params.clear();
       r.principal.reset();
+      r.idempotency.reset();
     } else {
       request_ = std::make_shared<Request>();
       request_->remote_address = remote_;

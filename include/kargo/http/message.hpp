@@ -24,6 +24,13 @@ std::optional<std::string_view> find_header(const HeaderList& headers, std::stri
 using kargo::Principal;
 using kargo::Role;
 
+// The Idempotency-Key a POST create runs under (set by the pipeline once the key is claimed), so
+// a store can record the answer in the transaction that makes the change.
+struct IdempotencyClaim {
+  std::string actor;
+  std::string key;
+};
+
 struct Request {
   std::string method;                                      // "GET", ...
   std::string target;                                      // raw request target
@@ -38,6 +45,7 @@ struct Request {
   std::string_view route;  // route template, e.g. "/api/campaigns/{id}"; "" when unmatched
   std::vector<std::pair<std::string_view, std::string>> path_params;
   std::optional<Principal> principal;
+  std::optional<IdempotencyClaim> idempotency;
   std::chrono::steady_clock::time_point received_at;
 
   std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
