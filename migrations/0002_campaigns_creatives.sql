@@ -125,3 +125,19 @@ CREATE TABLE campaign_viewability_daily (
   updated_at             timestamptz NOT NULL DEFAULT clock_timestamp(),
   PRIMARY KEY (campaign_id, day, vendor)
 );
+
+-- A campaign's performance document from its summed delivery: the one place the ratios are
+-- computed (contract section 3: a ratio is 0 when its divisor is 0; ctr and conversion_rate are
+-- percentages).
+CREATE FUNCTION campaign_performance(impressions bigint, clicks bigint, conversions bigint, spend numeric)
+RETURNS json LANGUAGE sql IMMUTABLE AS $$
+  SELECT json_build_object(
+    'impressions', impressions,
+    'clicks', clicks,
+    'conversions', conversions,
+    'spend', round(spend, 2)::float8,
+    'ctr', CASE WHEN impressions = 0 THEN 0 ELSE round(clicks * 100.0 / impressions, 4)::float8 END,
+    'conversion_rate', CASE WHEN clicks = 0 THEN 0 ELSE round(conversions * 100.0 / clicks, 4)::float8 END,
+    'cost_per_click', CASE WHEN clicks = 0 THEN 0 ELSE round(spend / clicks, 2)::float8 END,
+    'cost_per_conversion', CASE WHEN conversions = 0 THEN 0 ELSE round(spend / conversions, 2)::float8 END)
+$$;

@@ -83,12 +83,12 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
       for (const auto& d : e.details()) v.add(d.field, d.message);
     }
     v.check();
-    auto render = [&req](const json& resource) {
-      auto res = http::ok(req, resource, 201, "campaign created");
+    auto render = [&req](const std::string& resource) {
+      auto res = http::ok_serialized(req, resource, 201, "campaign created");
       return std::make_pair(res.status, res.body);
     };
     auto created = store.create(fields, ids, req.principal->subject, req.idempotency, render);
-    return http::ok(req, created, 201, "campaign created");
+    return http::ok_serialized(req, created, 201, "campaign created");
   });
 
   router.add("GET", "/api/campaigns", kViewer, [&](http::Request& req) {
@@ -119,7 +119,8 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
     }
     v.check();
     auto result = store.list(f, page.limit, page.offset);
-    return http::ok(req, http::list_data("campaigns", std::move(result.items), result.total, page));
+    return http::ok_serialized(
+        req, http::list_data_serialized("campaigns", result.items_json, result.total, page));
   });
 
   router.add("GET", "/api/campaigns/{id}", kViewer, [&](http::Request& req) {
@@ -128,9 +129,8 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
     auto generation = cache.generation(id);
     auto doc = store.get(id);
     if (!doc) throw Error(codes::kNotFound, "campaign " + id + " not found");
-    auto text = doc->dump(-1, ' ', false, json::error_handler_t::replace);
-    cache.put(id, generation, text);
-    return http::ok_serialized(req, text);
+    cache.put(id, generation, *doc);
+    return http::ok_serialized(req, *doc);
   });
 
   router.add("PUT", "/api/campaigns/{id}", kEditor, [&](http::Request& req) {
@@ -141,7 +141,7 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
     v.check();
     auto updated = store.update(id, body, version, req.principal->subject);
     cache.invalidate(id);
-    return http::ok(req, updated, 200, "campaign updated");
+    return http::ok_serialized(req, updated, 200, "campaign updated");
   });
 
   router.add("DELETE", "/api/campaigns/{id}", kEditor, [&](http::Request& req) {
@@ -155,14 +155,14 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
     auto id = campaign_id(req);
     auto doc = store.transition(id, "active", domain::Trigger::kActivate, req.principal->subject);
     cache.invalidate(id);
-    return http::ok(req, doc, 200, "campaign activated");
+    return http::ok_serialized(req, doc, 200, "campaign activated");
   });
 
   router.add("POST", "/api/campaigns/{id}/pause", kEditor, [&](http::Request& req) {
     auto id = campaign_id(req);
     auto doc = store.transition(id, "paused", domain::Trigger::kPause, req.principal->subject);
     cache.invalidate(id);
-    return http::ok(req, doc, 200, "campaign paused");
+    return http::ok_serialized(req, doc, 200, "campaign paused");
   });
 
   router.add("POST", "/api/campaigns/{id}/creatives", kEditor, [&](http::Request& req) {
@@ -173,14 +173,14 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
     v.check();
     auto doc = store.associate(id, ids, req.principal->subject);
     cache.invalidate(id);
-    return http::ok(req, doc, 200, "creatives associated");
+    return http::ok_serialized(req, doc, 200, "creatives associated");
   });
 
   router.add("DELETE", "/api/campaigns/{id}/creatives/{creative_id}", kEditor, [&](http::Request& req) {
     auto id = campaign_id(req);
     auto doc = store.dissociate(id, std::string(req.param("creative_id")), req.principal->subject);
     cache.invalidate(id);
-    return http::ok(req, doc, 200, "creative removed from the campaign");
+    return http::ok_serialized(req, doc, 200, "creative removed from the campaign");
   });
 
   router.add("GET", "/api/campaigns/{id}/history", kViewer, [&](http::Request& req) {
@@ -189,7 +189,8 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
     auto page = http::pagination(req, v, 50, 100);
     v.check();
     auto result = store.history(id, page.limit, page.offset);
-    return http::ok(req, http::list_data("history", std::move(result.items), result.total, page));
+    return http::ok_serialized(req,
+                               http::list_data_serialized("history", result.items_json, result.total, page));
   });
 }
 

@@ -317,18 +317,4 @@ json validate_campaign_update(const json& body, const json& current) {
   return change;
 }
 
-json performance(int64_t impressions, int64_t clicks, int64_t conversions, double spend) {
-  auto ratio = [](double a, double b) { return b == 0 ? 0.0 : a / b; };
-  auto r4 = [](double x) { return std::round(x * 10000.0) / 10000.0; };
-  return {
-      {"impressions", impressions},
-      {"clicks", clicks},
-      {"conversions", conversions},
-      {"spend", round_cents(spend)},
-      {"ctr", r4(ratio(static_cast<double>(clicks), static_cast<double>(impressions)) * 100.0)},
-      {"conversion_rate", r4(ratio(static_cast<double>(conversions), static_cast<double>(clicks)) * 100.0)},
-      {"cost_per_click", round_cents(ratio(spend, static_cast<double>(clicks)))},
-      {"cost_per_conversion", round_cents(ratio(spend, static_cast<double>(conversions)))}};
-}
-
 }  // namespace kargo::domain

@@ -14,36 +14,36 @@ using nlohmann::json;
 
 #define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-// The resource without `creatives` and `performance` (added from the sums that follow it).
-constexpr const char* kResourceColumns =
-    "json_build_object("
-    "'id', c.id, 'name', c.name, 'advertiser_id', c.advertiser_id, 'status', c.status, 'phase', c.phase, "
-    "'viewability_phase', c.viewability_phase, 'viewability_config', c.viewability_config, "
-    "'goal_kpi', c.goal_kpi, 'budget', c.budget::float8, 'spent', c.spent::float8, "
-    "'remaining_budget', (c.budget - c.spent)::float8, 'currency', c.currency, "
-    "'start_date', to_char(c.start_date, 'YYYY-MM-DD'), 'end_date', to_char(c.end_date, 'YYYY-MM-DD'), "
-    "'targeting', c.targeting, 'bidding', c.bidding, "
-    "'creative_count', (SELECT count(*) FROM campaign_creatives cc WHERE cc.campaign_id = c.id), "
-    "'amazon_campaign_id', c.amazon_campaign_id, 'kargo_campaign_id', c.kargo_campaign_id, "
-    "'sync_status', c.sync_status, 'last_synced_at', " KARGO_TS("c.last_synced_at") ", "
-    "'version', c.version, 'created_at', " KARGO_TS("c.created_at") ", 'updated_at', " KARGO_TS(
-        "c.updated_at") ")::text, "
-    "coalesce(p.impressions, 0), coalesce(p.clicks, 0), coalesce(p.conversions, 0), coalesce(p.spend, 0)::float8 "
-    "FROM campaigns c LEFT JOIN LATERAL (SELECT sum(impressions)::bigint AS impressions, "
-    "sum(clicks)::bigint AS clicks, sum(conversions)::bigint AS conversions, sum(spend) AS spend "
-    "FROM campaign_performance_daily d WHERE d.campaign_id = c.id) p ON true ";
+// The resource as JSON text, built by PostgreSQL: the API passes it through without parsing.
+// `creatives` is added for the detail view only (kDetail).
+#define KARGO_CAMPAIGN_FIELDS \
+  "'id', c.id, 'name', c.name, 'advertiser_id', c.advertiser_id, 'status', c.status, 'phase', c.phase, "       \
+  "'viewability_phase', c.viewability_phase, 'viewability_config', c.viewability_config, "                     \
+  "'goal_kpi', c.goal_kpi, 'budget', c.budget::float8, 'spent', c.spent::float8, "                            \
+  "'remaining_budget', (c.budget - c.spent)::float8, 'currency', c.currency, "                                 \
+  "'start_date', to_char(c.start_date, 'YYYY-MM-DD'), 'end_date', to_char(c.end_date, 'YYYY-MM-DD'), "         \
+  "'targeting', c.targeting, 'bidding', c.bidding, "                                                           \
+  "'creative_count', (SELECT count(*) FROM campaign_creatives cc WHERE cc.campaign_id = c.id), "              \
+  "'performance', (SELECT campaign_performance(coalesce(sum(d.impressions), 0)::bigint, "                     \
+  "coalesce(sum(d.clicks), 0)::bigint, coalesce(sum(d.conversions), 0)::bigint, coalesce(sum(d.spend), 0)) "  \
+  "FROM campaign_performance_daily d WHERE d.campaign_id = c.id), "                                            \
+  "'amazon_campaign_id', c.amazon_campaign_id, 'kargo_campaign_id', c.kargo_campaign_id, "                     \
+  "'sync_status', c.sync_status, 'last_synced_at', " KARGO_TS("c.last_synced_at") ", "                         \
+  "'version', c.version, 'created_at', " KARGO_TS("c.created_at") ", 'updated_at', " KARGO_TS("c.updated_at")
 
-const std::string kSelectOne = std::string("SELECT ") + kResourceColumns + "WHERE c.id = $1";
+constexpr const char* kSummary = "json_build_object(" KARGO_CAMPAIGN_FIELDS ")";
 
-constexpr const char* kCreativesOf =
-    "SELECT coalesce(json_agg(json_build_object("
+constexpr const char* kDetail =
+    "SELECT json_build_object(" KARGO_CAMPAIGN_FIELDS
+    ", 'creatives', (SELECT coalesce(json_agg(json_build_object("
     "'id', cr.id, 'name', cr.name, 'format', cr.format, 'status', cr.status, "
     "'amazon_dsp_ready', cr.amazon_dsp_ready, "
     "'performance', json_build_object('impressions', 0, 'clicks', 0, 'ctr', 0), "
     "'ad_group', json_build_object('name', cc.ad_group_name, 'type', cc.ad_group_type, "
     "'budget', cc.budget::float8, 'bid', cc.bid::float8, 'status', cc.status, "
-    "'amazon_ad_group_id', cc.amazon_ad_group_id)) ORDER BY cc.created_at, cr.id), '[]')::text "
-    "FROM campaign_creatives cc JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = $1";
+    "'amazon_ad_group_id', cc.amazon_ad_group_id)) ORDER BY cc.created_at, cr.id), '[]') "
+    "FROM campaign_creatives cc JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = c.id)"
+    ")::text FROM campaigns c WHERE c.id = $1";
 
 constexpr const char* kLock = "SELECT status, version, spent::float8 FROM campaigns WHERE id = $1 FOR UPDATE";
 
@@ -76,29 +76,20 @@ constexpr const char* kTouch =
     "UPDATE campaigns SET version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
 
 constexpr const char* kHistory =
-    "SELECT action, actor, changes::text, " KARGO_TS("at") ", count(*) OVER () FROM audit_log "
-    "WHERE entity_type = 'campaign' AND entity_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3";
-
-constexpr const char* kHistoryCount =
-    "SELECT count(*) FROM audit_log WHERE entity_type = 'campaign' AND entity_id = $1";
+    "SELECT (SELECT coalesce(json_agg(json_build_object('action', a.action, 'actor', a.actor, "
+    "'changes', a.changes, 'at', " KARGO_TS("a.at") ") ORDER BY a.at DESC, a.id DESC), '[]')::text "
+    "FROM (SELECT * FROM audit_log WHERE entity_type = 'campaign' AND entity_id = $1 "
+    "ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3) a), "
+    "(SELECT count(*) FROM audit_log WHERE entity_type = 'campaign' AND entity_id = $1)";
 
 constexpr const char* kExists = "SELECT 1 FROM campaigns WHERE id = $1";
 
 Error not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
 
-json resource_from(const pqxx::row& row) {
-  json doc = json::parse(row[0].as<std::string>());
-  doc["performance"] = domain::performance(row[1].as<int64_t>(), row[2].as<int64_t>(), row[3].as<int64_t>(),
-                                           row[4].as<double>());
-  return doc;
-}
-
-json load(pqxx::transaction_base& tx, const std::string& id, bool with_creatives) {
-  auto rows = tx.exec_params(kSelectOne, id);
+std::string load(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kDetail, id);
   if (rows.empty()) throw not_found(id);
-  json doc = resource_from(rows[0]);
-  if (with_creatives) doc["creatives"] = json::parse(tx.exec_params1(kCreativesOf, id)[0].as<std::string>());
-  return doc;
+  return rows[0][0].as<std::string>();
 }
 
 struct Locked {
@@ -170,10 +161,10 @@ void add_creatives(pqxx::transaction_base& tx, const std::string& id, const std:
 
 }  // namespace
 
-json CampaignStore::create(const json& fields, const std::vector<std::string>& creative_ids,
-                           const std::string& actor, const std::optional<IdempotencyClaim>& claim,
-                           const Render& render) {
-  json out;
+std::string CampaignStore::create(const json& fields, const std::vector<std::string>& creative_ids,
+                                  const std::string& actor, const std::optional<IdempotencyClaim>& claim,
+                                  const Render& render) {
+  std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
     std::string id = random_id("camp_");
     tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
@@ -188,7 +179,7 @@ json CampaignStore::create(const json& fields, const std::vector<std::string>& c
                     creative_ids, actor);
       settle_readiness(tx, id, actor);
     }
-    out = load(tx, id, true);
+    out = load(tx, id);
     if (claim && render) {
       auto [status, body] = render(out);
       record_idempotent_response(tx, *claim, status, body);
@@ -197,12 +188,12 @@ json CampaignStore::create(const json& fields, const std::vector<std::string>& c
   return out;
 }
 
-std::optional<json> CampaignStore::get(const std::string& id) {
-  std::optional<json> out;
+std::optional<std::string> CampaignStore::get(const std::string& id) {
+  std::optional<std::string> out;
   db_.transact([&](pqxx::transaction_base& tx) {
     out.reset();
-    if (tx.exec_params(kExists, id).empty()) return;
-    out = load(tx, id, true);
+    auto rows = tx.exec_params(kDetail, id);
+    if (!rows.empty()) out = rows[0][0].as<std::string>();
   });
   return out;
 }
@@ -223,30 +214,34 @@ CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t o
     }
     q = escaped;
   }
+  // One statement: the page as one JSON array (built by PostgreSQL) and the total.
+  const std::string sql = std::string("WITH page AS (SELECT c.* FROM campaigns c ") + where +
+                          "ORDER BY c.created_at DESC, c.id DESC LIMIT $6 OFFSET $7) "
+                          "SELECT (SELECT coalesce(json_agg(" +
+                          kSummary +
+                          " ORDER BY c.created_at DESC, c.id DESC), '[]')::text FROM page c), "
+                          "(SELECT count(*) FROM campaigns c " +
+                          where + ")";
   CampaignPage page;
   db_.transact([&](pqxx::transaction_base& tx) {
-    page = CampaignPage{};
-    page.total = tx.exec_params1("SELECT count(*) FROM campaigns c " + where, f.status, f.phase,
-                                 f.viewability_phase, f.advertiser_id, q)[0]
-                     .as<size_t>();
-    auto rows = tx.exec_params(std::string("SELECT ") + kResourceColumns + where +
-                                   "ORDER BY c.created_at DESC, c.id DESC LIMIT $6 OFFSET $7",
-                               f.status, f.phase, f.viewability_phase, f.advertiser_id, q, limit, offset);
-    for (const auto& row : rows) page.items.push_back(resource_from(row));
+    auto row =
+        tx.exec_params1(sql, f.status, f.phase, f.viewability_phase, f.advertiser_id, q, limit, offset);
+    page.items_json = row[0].as<std::string>();
+    page.total = row[1].as<size_t>();
   });
   return page;
 }
 
-json CampaignStore::update(const std::string& id, const json& body, std::optional<int64_t> expected_version,
-                           const std::string& actor) {
-  json out;
+std::string CampaignStore::update(const std::string& id, const json& body,
+                                  std::optional<int64_t> expected_version, const std::string& actor) {
+  std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
     auto locked = lock(tx, id);
     if (expected_version && *expected_version != locked.version) {
       throw Error(codes::kConflict, "campaign " + id + " is at version " + std::to_string(locked.version) +
                                         ", not " + std::to_string(*expected_version) + "; reload and retry");
     }
-    json current = load(tx, id, false);
+    json current = json::parse(load(tx, id));
     json change = domain::validate_campaign_update(body, current);
     if (change.contains("status")) {
       std::string to = change["status"];
@@ -255,7 +250,7 @@ json CampaignStore::update(const std::string& id, const json& body, std::optiona
       }
     }
     if (change.empty()) {
-      out = load(tx, id, true);
+      out = load(tx, id);
       return;
     }
     // Each changed column is set from the JSON document of changes, so the statement is fixed.
@@ -274,7 +269,7 @@ json CampaignStore::update(const std::string& id, const json& body, std::optiona
     json audit = json::object();
     for (auto& [key, value] : change.items()) audit[key] = {{"from", current[key]}, {"to", value}};
     write_audit(tx, "campaign", id, "update", actor, audit);
-    out = load(tx, id, true);
+    out = load(tx, id);
   });
   return out;
 }
@@ -293,35 +288,35 @@ void CampaignStore::remove(const std::string& id, const std::string& actor) {
   });
 }
 
-json CampaignStore::transition(const std::string& id, std::string_view to, domain::Trigger trigger,
-                               const std::string& actor) {
-  json out;
+std::string CampaignStore::transition(const std::string& id, std::string_view to, domain::Trigger trigger,
+                                      const std::string& actor) {
+  std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
     auto locked = lock(tx, id);
     if (!domain::transition_allowed(locked.status, to, trigger)) throw transition_refused(locked.status, to);
     set_status(tx, id, locked.status, to, trigger, actor);
-    out = load(tx, id, true);
+    out = load(tx, id);
   });
   return out;
 }
 
-json CampaignStore::associate(const std::string& id, const std::vector<std::string>& creative_ids,
-                              const std::string& actor) {
-  json out;
+std::string CampaignStore::associate(const std::string& id, const std::vector<std::string>& creative_ids,
+                                     const std::string& actor) {
+  std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
     lock(tx, id);
-    json current = load(tx, id, false);
-    add_creatives(tx, id, current["name"].get<std::string>(), current["bidding"].value("max_bid", 1.0),
+    auto row = tx.exec_params1("SELECT name, (bidding->>'max_bid')::float8 FROM campaigns WHERE id = $1", id);
+    add_creatives(tx, id, row[0].as<std::string>(), row[1].is_null() ? 1.0 : row[1].as<double>(),
                   creative_ids, actor);
     settle_readiness(tx, id, actor);
-    out = load(tx, id, true);
+    out = load(tx, id);
   });
   return out;
 }
 
-json CampaignStore::dissociate(const std::string& id, const std::string& creative_id,
-                               const std::string& actor) {
-  json out;
+std::string CampaignStore::dissociate(const std::string& id, const std::string& creative_id,
+                                      const std::string& actor) {
+  std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
     lock(tx, id);
     if (tx.exec_params(kDissociate, id, creative_id).empty()) {
@@ -330,7 +325,7 @@ json CampaignStore::dissociate(const std::string& id, const std::string& creativ
     tx.exec_params(kTouch, id);
     write_audit(tx, "campaign", id, "dissociate_creative", actor, {{"creative_id", creative_id}});
     settle_readiness(tx, id, actor);
-    out = load(tx, id, true);
+    out = load(tx, id);
   });
   return out;
 }
@@ -338,15 +333,10 @@ json CampaignStore::dissociate(const std::string& id, const std::string& creativ
 CampaignPage CampaignStore::history(const std::string& id, size_t limit, size_t offset) {
   CampaignPage page;
   db_.transact([&](pqxx::transaction_base& tx) {
-    page = CampaignPage{};
     if (tx.exec_params(kExists, id).empty()) throw not_found(id);
-    page.total = tx.exec_params1(kHistoryCount, id)[0].as<size_t>();
-    for (const auto& row : tx.exec_params(kHistory, id, limit, offset)) {
-      page.items.push_back({{"action", row[0].as<std::string>()},
-                            {"actor", row[1].as<std::string>()},
-                            {"changes", json::parse(row[2].as<std::string>())},
-                            {"at", row[3].as<std::string>()}});
-    }
+    auto row = tx.exec_params1(kHistory, id, limit, offset);
+    page.items_json = row[0].as<std::string>();
+    page.total = row[1].as<size_t>();
   });
   return page;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Campaign rules (contract section 3): field validation for create and update, the derived
-// viewability configuration, the status machine and the performance ratios. Pure: no I/O.
+// viewability configuration and the status machine. Pure: no I/O. (The performance ratios are
+// computed where the figures are summed: the SQL function campaign_performance, migration 0002.)
 //
 //   auto fields = domain::validate_new_campaign(body);              // throws Error 422 (all fields)
 //   auto change = domain::validate_campaign_update(body, current);  // only what the body changes
@@ -52,10 +53,6 @@ nlohmann::json validate_new_campaign(const nlohmann::json& body);
 // fields that change (status included, when it differs). Cross-field rules use the merged
 // result (start before end, budget not below spent). Unknown fields are ignored.
 nlohmann::json validate_campaign_update(const nlohmann::json& body, const nlohmann::json& current);
-
-// {impressions, clicks, conversions, spend, ctr, conversion_rate, cost_per_click,
-// cost_per_conversion}: ratios are 0 when their divisor is 0.
-nlohmann::json performance(int64_t impressions, int64_t clicks, int64_t conversions, double spend);
 
 // Rounds money to cents.
 double round_cents(double v);

@@ -1,7 +1,8 @@
 #pragma once
 // Campaigns in PostgreSQL (migrations/0002): every write checks the rules of
 // kargo/domain/campaign.hpp under a row lock and writes its audit entry in the same transaction.
-// Resources are JSON documents with the contract's field names. Blocking: blocking pool only.
+// Resources come back as JSON text with the contract's field names, built by PostgreSQL, so reads
+// pass them through without parsing. Blocking: blocking pool only.
 //
 //   CampaignStore store(db);
 //   auto created = store.create(fields, creative_ids, actor, claim, render);
@@ -27,7 +28,7 @@ struct CampaignFilter {
 };
 
 struct CampaignPage {
-  nlohmann::json items = nlohmann::json::array();
+  std::string items_json = "[]";  // a JSON array, serialised by PostgreSQL
   size_t total = 0;
 };
 
@@ -39,26 +40,26 @@ class CampaignStore {
   // With a claim, `render` turns the new resource into the (status, body) stored for
   // Idempotency-Key replays, in the same transaction: a crash after the commit cannot make a
   // retried request create a second campaign.
-  using Render = std::function<std::pair<int, std::string>(const nlohmann::json& resource)>;
-  nlohmann::json create(const nlohmann::json& fields, const std::vector<std::string>& creative_ids,
-                        const std::string& actor, const std::optional<IdempotencyClaim>& claim = std::nullopt,
-                        const Render& render = nullptr);
+  using Render = std::function<std::pair<int, std::string>(const std::string& resource_json)>;
+  std::string create(const nlohmann::json& fields, const std::vector<std::string>& creative_ids,
+                     const std::string& actor, const std::optional<IdempotencyClaim>& claim = std::nullopt,
+                     const Render& render = nullptr);
   // The full resource (with `creatives`), or nullopt.
-  std::optional<nlohmann::json> get(const std::string& id);
+  std::optional<std::string> get(const std::string& id);
   CampaignPage list(const CampaignFilter& filter, size_t limit, size_t offset);
   // Partial update (domain::validate_campaign_update); `expected_version` from the body or
   // If-Match: 409 when it is not the current version. Returns the updated resource.
-  nlohmann::json update(const std::string& id, const nlohmann::json& body,
-                        std::optional<int64_t> expected_version, const std::string& actor);
+  std::string update(const std::string& id, const nlohmann::json& body,
+                     std::optional<int64_t> expected_version, const std::string& actor);
   // 409 while active.
   void remove(const std::string& id, const std::string& actor);
   // activate / pause: 409 with the current and requested status when the table forbids it.
-  nlohmann::json transition(const std::string& id, std::string_view to, domain::Trigger trigger,
-                            const std::string& actor);
+  std::string transition(const std::string& id, std::string_view to, domain::Trigger trigger,
+                         const std::string& actor);
   // Unknown creative 404, unprocessed creative 422; draft -> ready when one is ready.
-  nlohmann::json associate(const std::string& id, const std::vector<std::string>& creative_ids,
-                           const std::string& actor);
-  nlohmann::json dissociate(const std::string& id, const std::string& creative_id, const std::string& actor);
+  std::string associate(const std::string& id, const std::vector<std::string>& creative_ids,
+                        const std::string& actor);
+  std::string dissociate(const std::string& id, const std::string& creative_id, const std::string& actor);
   // Audit entries {action, actor, changes, at}, newest first; 404 for an unknown campaign.
   CampaignPage history(const std::string& id, size_t limit, size_t offset);
 
