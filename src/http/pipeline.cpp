@@ -1,5 +1,6 @@
 #include "kargo/http/pipeline.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <random>
 
@@ -152,9 +153,9 @@ void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDeci
   dispatch(st);
 }
 
-Response Pipeline::call_handler(const Route& route, Request& req) {
+Response Pipeline::guarded(Request& req, const std::function<Response()>& fn) {
   try {
-    return route.handler(req);
+    return fn();
   } catch (const Error& e) {
     if (e.http_status() >= 500) {
       log::error("request failed", {{"code", e.code().name}, {"error", e.what()}});
@@ -164,6 +165,64 @@ Response Pipeline::call_handler(const Route& route, Request& req) {
     log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
     return error_response(req.request_id, Error(codes::kInternal, "internal error", e.what()));
   }
+}
+
+Response Pipeline::call_handler(const Route& route, Request& req) {
+  return guarded(req, [&] { return route.handler(req); });
+}
+
+// The reply object of a kAsync handler: the first of respond/fail/blocking wins.
+struct Pipeline::Reply final : AsyncReply {
+  Reply(Pipeline& pipeline, std::shared_ptr<State> state) : p(pipeline), st(std::move(state)) {}
+  bool claim() { return !used.exchange(true); }
+  void respond(Response response) override {
+    if (!claim()) return;
+    auto res = std::make_shared<Response>(std::move(response));
+    st->post([pipeline = &p, state = st, res] { pipeline->finish(state, std::move(*res)); });
+  }
+  void fail(const Error& error) override {
+    if (used.load()) return;
+    respond(error_response(st->req->request_id, error));
+  }
+  void blocking(std::function<Response()> work) override {
+    if (!claim()) return;
+    p.finish_on_pool(st, std::move(work));
+  }
+  Pipeline& p;
+  std::shared_ptr<State> st;
+  std::atomic<bool> used{false};
+};
+
+void Pipeline::run_async(const std::shared_ptr<State>& st) {
+  auto reply = std::make_shared<Reply>(*this, st);
+  Request& req = *st->req;
+  log::RequestScope scope(req.request_id);
+  try {
+    st->route->async_handler(req, reply);
+  } catch (const Error& e) {
+    reply->fail(e);
+  } catch (const std::exception& e) {
+    log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
+    reply->fail(Error(codes::kInternal, "internal error", e.what()));
+  }
+}
+
+void Pipeline::finish_on_pool(const std::shared_ptr<State>& st, std::function<Response()> work) {
+  auto busy = [this, st] {
+    st->post([this, st] {
+      finish(st, error_response(st->req->request_id,
+                                Error(codes::kServiceUnavailable, "server is busy; retry shortly")
+                                    .with_header("Retry-After", "1")));
+    });
+  };
+  bool queued = blocking_.submit(
+      [this, st, work = std::move(work)] {
+        log::RequestScope scope(st->req->request_id);
+        auto res = std::make_shared<Response>(guarded(*st->req, work));
+        st->post([this, st, res] { finish(st, std::move(*res)); });
+      },
+      busy);
+  if (!queued) busy();
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {
@@ -217,23 +276,8 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
   };
 
   if (opts.execution == Execution::kInline) return finish(st, invoke());
-
-  bool queued = blocking_.submit(
-      [this, st, invoke] {
-        auto res = std::make_shared<Response>(invoke());
-        st->post([this, st, res] { finish(st, std::move(*res)); });
-      },
-      [this, st] {
-        st->post([this, st] {
-          finish(st, error_response(st->req->request_id,
-                                    Error(codes::kServiceUnavailable, "server is busy; retry shortly")
-                                        .with_header("Retry-After", "1")));
-        });
-      });
-  if (!queued) {
-    finish(st, error_response(r.request_id, Error(codes::kServiceUnavailable, "server is busy; retry shortly")
-                                                .with_header("Retry-After", "1")));
-  }
+  if (opts.execution == Execution::kAsync) return run_async(st);
+  finish_on_pool(st, invoke);
 }
 
 void Pipeline::finish(const std::shared_ptr<State>& st, Response response) {

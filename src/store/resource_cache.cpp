@@ -27,6 +27,13 @@ std::optional<std::string> ResourceCache::get(const std::string& id) {
   return std::move(reply.str);
 }
 
+void ResourceCache::get_async(const std::string& id, std::function<void(std::optional<std::string>)> done) {
+  redis_.command({"GET", "cache:" + kind_ + ":" + id}, [done = std::move(done)](RedisReply reply) {
+    if (reply.type != RedisReply::Type::kString) return done(std::nullopt);
+    done(std::move(reply.str));
+  });
+}
+
 std::optional<std::string> ResourceCache::generation(const std::string& id) {
   auto reply = redis_.call({"GET", "cache:" + kind_ + ":" + id + ":gen"});
   if (reply.type == RedisReply::Type::kString) return std::move(reply.str);
