@@ -197,9 +197,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!res.content_type.empty()) out->set(bhttp::field::content_type, res.content_type);
     for (auto& [name, value] : res.headers) out->insert(name, value);
     out->body() = std::move(res.body);
-    bool keep = keep_alive_ && !shared_.stopping;
+    bool keep = keep_alive_ && !shared_.stopping && !res.declared_length;
     out->keep_alive(keep);
     out->prepare_payload();
+    if (res.declared_length) out->content_length(*res.declared_length);
     request_.reset();
     stream_.expires_after(shared_.options.write_timeout);
     bhttp::async_write(stream_, *out,

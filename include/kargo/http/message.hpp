@@ -54,6 +54,9 @@ struct Response {
   // Set by error_response() for the error statistics and the log; never sent.
   std::string error_code;
   std::string error_message;
+  // Test servers only (the sandbox's "truncate" fault): announce this Content-Length, send the
+  // shorter body, then close the connection, so clients can be tested against a short read.
+  std::optional<size_t> declared_length;
 
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
