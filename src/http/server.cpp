@@ -228,7 +228,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // response, which cost more CPU than the rest of the /health/live request; the head of a
   // response is simple enough to write directly (values are CR/LF-free, see append_header_line).
   void write(Response res) {
-    bool keep = keep_alive_ && !shared_.stopping;
+    // A declared length that differs from the body (the sandbox's `truncate` fault) ends the
+    // connection after the write, as a real truncated response would.
+    bool keep = keep_alive_ && !shared_.stopping && !res.declared_length;
     int status = res.status;
     bool bodyless = status < 200 || status == 204 || status == 304;
     head_.clear();
@@ -241,7 +243,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!res.content_type.empty() && !bodyless) append_header_line(head_, "Content-Type", res.content_type);
     if (!bodyless) {
       head_ += "Content-Length: ";
-      head_.append(num, std::to_chars(num, num + sizeof num, res.body.size()).ptr);
+      head_.append(num,
+                   std::to_chars(num, num + sizeof num, res.declared_length.value_or(res.body.size())).ptr);
       head_ += "\r\n";
     }
     if (!keep) {

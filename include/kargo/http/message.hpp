@@ -62,6 +62,9 @@ struct Response {
   // Set by error_response() for the error statistics and the log; never sent.
   std::string error_code;
   std::string error_message;
+  // Test servers only (the sandbox's "truncate" fault): announce this Content-Length, send the
+  // shorter body, then close the connection, so clients can be tested against a short read.
+  std::optional<size_t> declared_length;
 
   // Header lines already in wire form ("Name: value\r\n"), for the headers the pipeline adds to
   // every response: one growing string instead of two strings per header. Never read back.
