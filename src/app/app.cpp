@@ -116,6 +116,25 @@ int run(const Config& cfg, Mode mode) {
     metrics.set_db_pool(s.in_use, s.open - s.in_use);
   });
 
+  if (mode == Mode::kServe) {
+    // Campaigns whose end date passed become completed (contract section 3). Every instance may
+    // run it: the update skips rows another instance holds.
+    server.every(std::chrono::seconds(cfg.campaign_end_check_seconds), [&] {
+      blocking.submit(
+          [&] {
+            try {
+              for (const auto& id : campaigns.complete_ended()) {
+                campaign_cache.invalidate(id);
+                log::info("campaign completed: end date passed", {{"campaign_id", id}});
+              }
+            } catch (const std::exception& e) {
+              log::warn("completing ended campaigns failed", {{"error", e.what()}});
+            }
+          },
+          [] {});
+    });
+  }
+
   std::optional<AdminBootstrap> bootstrap;
   if (mode == Mode::kServe) bootstrap.emplace(cfg, auth);
   if (cfg.secret_key_generated) {

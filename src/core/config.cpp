@@ -235,6 +235,7 @@ Config load_config(const EnvLookup& env) {
   r.number("UPSTREAM_MAX_RETRIES", c.upstream_max_retries, 0, 20);
   r.number("SYNC_INTERVAL_SECONDS", c.sync_interval_seconds, 0, 86400 * 7);
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
+  r.number("CAMPAIGN_END_CHECK_SECONDS", c.campaign_end_check_seconds, 1, 86400);
   r.boolean("WEBHOOK_ALLOW_PRIVATE", c.webhook_allow_private);
   read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
@@ -286,6 +287,7 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"upstream_max_retries", std::to_string(upstream_max_retries)},
       {"sync_interval_seconds", std::to_string(sync_interval_seconds)},
       {"report_interval_seconds", std::to_string(report_interval_seconds)},
+      {"campaign_end_check_seconds", std::to_string(campaign_end_check_seconds)},
       {"webhook_allow_private", yes_no(webhook_allow_private)},
       {"log_level", log_level},
       {"environment", environment},

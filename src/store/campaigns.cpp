@@ -330,6 +330,27 @@ std::string CampaignStore::dissociate(const std::string& id, const std::string& 
   return out;
 }
 
+std::vector<std::string> CampaignStore::complete_ended() {
+  std::vector<std::string> ids;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    ids.clear();
+    // SKIP LOCKED: a campaign being changed right now is picked up by the next tick.
+    auto rows = tx.exec(
+        "UPDATE campaigns c SET status = 'completed', version = version + 1, updated_at = clock_timestamp() "
+        "FROM (SELECT id, status FROM campaigns WHERE end_date < (now() AT TIME ZONE 'UTC')::date "
+        "AND status IN ('ready', 'active', 'paused') FOR UPDATE SKIP LOCKED LIMIT 500) old "
+        "WHERE c.id = old.id RETURNING c.id, old.status");
+    for (const auto& row : rows) {
+      auto id = row[0].as<std::string>();
+      write_audit(tx, "campaign", id, "status_change", "system",
+                  {{"status", {{"from", row[1].as<std::string>()}, {"to", "completed"}}},
+                   {"trigger", domain::trigger_name(domain::Trigger::kEndDate)}});
+      ids.push_back(std::move(id));
+    }
+  });
+  return ids;
+}
+
 CampaignPage CampaignStore::history(const std::string& id, size_t limit, size_t offset) {
   CampaignPage page;
   db_.transact([&](pqxx::transaction_base& tx) {

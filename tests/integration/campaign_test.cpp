@@ -429,6 +429,30 @@ TEST_F(CampaignTest, ViewersReadButCannotWrite) {
   EXPECT_EQ(http().get("/api/campaigns").status, 401);
 }
 
+TEST(CampaignEndDate, CampaignsWhoseEndDatePassedBecomeCompleted) {
+  auto admin = Credentials::unique("admin");
+  ServerProcess server({.env = {{"CAMPAIGN_END_CHECK_SECONDS", "1"}}, .admin = admin});
+  HttpClient http(server.port());
+  auto token = login(http, admin);
+  auto body = valid_body("Ended");
+  body["start_date"] = "2020-01-01";
+  body["end_date"] = "2020-01-31";
+  body["creative_ids"] = {insert_creative(true)};
+  auto created = http.post_json("/api/campaigns", body, bearer(token));
+  ASSERT_EQ(created.status, 201) << created.describe();
+  std::string id = created.json()["data"]["id"];
+  auto draft = http.post_json("/api/campaigns", valid_body("Draft stays"), bearer(token));
+  std::string draft_id = draft.json()["data"]["id"];
+  EXPECT_TRUE(wait_until(
+      [&] { return http.get("/api/campaigns/" + id, bearer(token)).json()["data"]["status"] == "completed"; },
+      seconds(15)));
+  auto history = http.get("/api/campaigns/" + id + "/history", bearer(token)).json()["data"]["history"];
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history[0]["actor"], "system");
+  EXPECT_EQ(history[0]["changes"]["trigger"], "end_date");
+  EXPECT_EQ(http.get("/api/campaigns/" + draft_id, bearer(token)).json()["data"]["status"], "draft");
+}
+
 // A read on instance B right after a write on instance A sees the write, through B's cache.
 TEST(CampaignInstances, ReadAfterWriteAcrossInstancesSeesTheWrite) {
   auto admin = Credentials::unique("admin");

@@ -61,6 +61,7 @@ struct Config {
   unsigned upstream_max_retries = 4;
   unsigned sync_interval_seconds = 300;
   unsigned report_interval_seconds = 3600;
+  unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed
   bool webhook_allow_private = false;
   std::string log_level = "info";
   std::string environment = "production";

@@ -60,6 +60,9 @@ class CampaignStore {
   std::string associate(const std::string& id, const std::vector<std::string>& creative_ids,
                         const std::string& actor);
   std::string dissociate(const std::string& id, const std::string& creative_id, const std::string& actor);
+  // Moves campaigns whose end date has passed (UTC) from ready/active/paused to completed, with an
+  // audit entry each; returns their ids. Safe to run on every instance at once (row locks).
+  std::vector<std::string> complete_ended();
   // Audit entries {action, actor, changes, at}, newest first; 404 for an unknown campaign.
   CampaignPage history(const std::string& id, size_t limit, size_t offset);
 
