@@ -83,15 +83,15 @@ const VastSchema& vast_schema(VastVersion v) {
       .creative_children = k40.creative_children,
       .creative_holds_several = true,
   };
-  // vast_4.2.xsd: one VideoClicks_type with ClickThrough first; Creative_Inline_type is a sequence
-  // (CompanionAds before Linear).
+  // vast_4.2.xsd: one VideoClicks_type (ClickTracking, ClickThrough, CustomClick); Creative_Inline_type
+  // is a sequence (CompanionAds before Linear).
   static const VastSchema k42{
       .inline_children = k41.inline_children,
       .wrapper_children = k41.wrapper_children,
       .inline_linear_children = k40.inline_linear_children,
       .wrapper_linear_children = k40.wrapper_linear_children,
-      .inline_video_clicks_children = {"ClickThrough", "ClickTracking", "CustomClick"},
-      .wrapper_video_clicks_children = {"ClickThrough", "ClickTracking", "CustomClick"},
+      .inline_video_clicks_children = {"ClickTracking", "ClickThrough", "CustomClick"},
+      .wrapper_video_clicks_children = {"ClickTracking", "ClickThrough", "CustomClick"},
       .creative_children = k40.creative_children,
       .creative_holds_several = true,
   };

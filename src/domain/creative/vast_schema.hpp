@@ -2,7 +2,7 @@
 // Child element order of the VAST elements the transformer adds to, per IAB schema version
 // (fixtures/vast-xsd). The 4.x schemas order InLine/Wrapper children alphabetically after the
 // common AdSystem, Error, Extensions, Impression... block, so Extensions comes before Impression
-// there, and 4.0/4.1 put ClickThrough after ClickTracking. Internal to src/domain/creative.
+// there, and ClickThrough comes after ClickTracking (first in 2.0/3.0). Internal to src/domain/creative.
 //
 //   const auto& s = detail::vast_schema(detail::VastVersion::k42);
 //   insert_ordered(inline_node, "Impression", s.inline_children);
