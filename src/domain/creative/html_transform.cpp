@@ -93,7 +93,7 @@ class IasCutter {
       switch (node->type) {
         case GUMBO_NODE_ELEMENT:
         case GUMBO_NODE_TEMPLATE:
-          visit_element(node, text, base, reparse_depth, stack);
+          visit_element(node, text, base, stack);
           break;
         case GUMBO_NODE_COMMENT:
           if (text_mentions_ias(node->v.text)) cut_text(node->v.text, base);
@@ -138,7 +138,7 @@ class IasCutter {
   }
 
  private:
-  void visit_element(const GumboNode* node, std::string_view text, size_t base, int reparse_depth,
+  void visit_element(const GumboNode* node, std::string_view text, size_t base,
                      std::vector<const GumboNode*>& stack) {
     const GumboElement& e = node->v.element;
     // Elements made by the parser (implied tbody, reconstructed or cloned formatting elements)
@@ -146,7 +146,11 @@ class IasCutter {
     bool own_bytes = e.original_tag.length > 0 &&
                      !(node->parse_flags & (GUMBO_INSERTION_ADOPTION_AGENCY_CLONED |
                                             GUMBO_INSERTION_RECONSTRUCTED_FORMATTING_ELEMENT));
-    if (own_bytes && (attributes_mention_ias(e) || raw_text_mentions_ias(e))) {
+    // The tag text counts too: gumbo drops duplicate attributes and end-tag attributes, which a
+    // browser ignores as well, but rule 1 wants no IAS mention left in the bytes.
+    bool tag_text_ias = mentions_ias(std::string_view(e.original_tag.data, e.original_tag.length)) ||
+                        mentions_ias(std::string_view(e.original_end_tag.data, e.original_end_tag.length));
+    if (own_bytes && (tag_text_ias || attributes_mention_ias(e) || raw_text_mentions_ias(e))) {
       size_t begin = e.start_pos.offset;
       size_t end =
           std::max(begin + e.original_tag.length, size_t{e.end_pos.offset} + e.original_end_tag.length);
@@ -156,7 +160,6 @@ class IasCutter {
         return;
       }
     }
-    (void)reparse_depth;
     for (unsigned i = e.children.length; i > 0; --i)
       stack.push_back(static_cast<const GumboNode*>(e.children.data[i - 1]));
   }
@@ -290,6 +293,13 @@ HtmlCleaning remove_ias_from_html(std::string_view html) {
     pos = cut.end;
   }
   out.html.append(html.substr(pos));
+  // Bytes the parser turned into no node at all (a tag cut off by the end of the input) cannot be
+  // cut as an element; refusing is safer than guessing where such markup ends.
+  if (mentions_ias(out.html)) {
+    throw Error::validation(
+        {{"snippet",
+          "an IAS (adsafeprotected) reference in malformed markup cannot be cut out as an element"}});
+  }
   return out;
 }
 
