@@ -6,7 +6,8 @@
 #   DATABASE_URL, REDIS_URL              the shared throw-away services
 #   KARGO_TEST_RESTART_DATABASE_URL      a second PostgreSQL that tests may restart
 #   KARGO_TEST_RESTART_PGDATA            its data directory (pg_ctl -D), run as KARGO_PG_USER
-# Options: KARGO_BUILD_DIR (default build), CTEST_ARGS (extra ctest arguments).
+# Options: KARGO_BUILD_DIR (default build), CTEST_ARGS (extra ctest arguments), FUZZ_SECONDS
+# (per fuzz target, default 12), KARGO_SKIP_FUZZ=1 (no fuzz run).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$KARGO_ROOT"
@@ -46,6 +47,11 @@ set +e
 # shellcheck disable=SC2086
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300 ${CTEST_ARGS:-} 2>&1 | tee "$TMP/ctest.log"
 RC=${PIPESTATUS[0]}
+# A short libFuzzer run of the creative transformer (scripts/fuzz.sh runs longer on demand).
+if [ "${KARGO_SKIP_FUZZ:-0}" != "1" ]; then
+  log "fuzzing the creative transformer (${FUZZ_SECONDS:-12}s per target)"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-12}" KARGO_FUZZ_BUILD_DIR="$BUILD_DIR-fuzz" "$KARGO_ROOT/scripts/fuzz.sh" || RC=1
+fi
 set -e
 log "test.sh finished in $(( $(date +%s) - START )) s"
 # ctest's summary line last, so the number of tests run is visible at the end of the output.

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "kargo/app/app.hpp"
+#include "kargo/app/process_creative.hpp"
 #include "kargo/core/config.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/sandbox/sandbox.hpp"
@@ -38,6 +39,25 @@ int main(int argc, char** argv) {
   sandbox->add_option("--io-threads", sandbox_options.io_threads, "HTTP I/O threads")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
+  auto* process = cli.add_subcommand("process-creative",
+                                     "transform a creative snippet offline (no database or network needed)");
+  kargo::app::ProcessCreativeOptions pc;
+  process->add_option("FILE", pc.file, "snippet file, - for stdin")->required();
+  process->add_option("--format", pc.format, "runway | instream_video | enhanced_preroll | audio")
+      ->required();
+  process->add_option("--phase", pc.phase, "phase_1 | phase_2")->required();
+  process->add_option("--name", pc.name, "creative name (default: the file name)");
+  process->add_option("--dimensions", pc.dimensions, "WxH");
+  process->add_option("--duration", pc.duration, "seconds (video and audio)");
+  process->add_option("--vast-version", pc.vast_version, "2.0 | 3.0 | 4.0 | 4.1 | 4.2");
+  process->add_option("--device-type", pc.device_type, "desktop | mobile | tablet | ctv");
+  process->add_option("--dsp-seat-id", pc.dsp_seat_id, "Amazon DSP seat id (phase_2)");
+  process->add_option("--pub-id", pc.pub_id, "publisher id (phase_2)");
+  process->add_flag("--branded-canvas", pc.branded_canvas, "add a companion of the creative's dimensions");
+  process->add_flag("--no-macros", pc.no_macros, "keep Kargo macros instead of mapping them to Amazon's");
+  process->add_flag("--no-click-tracking", pc.no_click_tracking, "do not add Amazon click tracking");
+  process->add_flag("--json", pc.json,
+                    "print {processed_code, creative_type, amazon_dsp_ready, processing_metadata}");
 
   try {
     cli.parse(argc, argv);
@@ -63,6 +83,10 @@ int main(int argc, char** argv) {
     kargo::log::shutdown();
     return rc;
   }
+  // Offline: no configuration beyond AMAZON_MACROS_FILE, so no SECRET_KEY or database needed.
+  if (*process)
+    return kargo::app::process_creative(pc, kargo::process_environment(".env"), std::cin, std::cout,
+                                        std::cerr);
 
   kargo::Config config;
   try {
