@@ -212,6 +212,15 @@ void Metrics::observe_external(std::string_view service, std::string_view endpoi
       .Observe(seconds);
 }
 
+void Metrics::count_external(std::string_view service, std::string_view endpoint, std::string_view status) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->external_requests
+      .Add({{"service", std::string(service)},
+            {"endpoint", std::string(endpoint)},
+            {"status", std::string(status)}})
+      .Increment();
+}
+
 void Metrics::set_circuit_state(std::string_view service, int state) {
   std::lock_guard lock(impl_->add_mutex);
   impl_->circuit_state.Add({{"service", std::string(service)}}).Set(state);
