@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <future>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -105,24 +106,28 @@ struct CappedBody {
 
   class reader {
    public:
+    // Beast builds the reader with the parser, before any header is read; the header is looked
+    // at in init(), once it is complete.
     template <bool isRequest, class Fields>
     reader(bhttp::header<isRequest, Fields>& h, value_type& body) : body_(body) {
-      if (!body_.decode) return;
-      std::string encoding = ascii_lower(h[bhttp::field::content_encoding]);
-      while (!encoding.empty() && (encoding.back() == ' ' || encoding.back() == '\t')) encoding.pop_back();
-      while (!encoding.empty() && (encoding.front() == ' ' || encoding.front() == '\t')) encoding.erase(0, 1);
-      if (encoding.empty() || encoding == "identity") return;
-      if (encoding == "gzip" || encoding == "x-gzip") {
-        body_.decoder = std::make_unique<GzipDecoder>(GzipDecoder::Format::kAuto, body_.max_bytes);
-      } else if (encoding == "deflate") {
-        body_.decoder = std::make_unique<GzipDecoder>(GzipDecoder::Format::kDeflate, body_.max_bytes);
-      } else {
-        unsupported_ = "unsupported content-encoding '" + encoding.substr(0, 40) + "'";
-      }
+      if constexpr (std::is_base_of_v<bhttp::fields, Fields>) fields_ = &h;
     }
 
     void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
-      if (!unsupported_.empty()) return stop(ec, FailureKind::kDecode, unsupported_);
+      if (body_.decode && fields_) {
+        std::string encoding = ascii_lower((*fields_)[bhttp::field::content_encoding]);
+        while (!encoding.empty() && (encoding.back() == ' ' || encoding.back() == '\t')) encoding.pop_back();
+        while (!encoding.empty() && (encoding.front() == ' ' || encoding.front() == '\t'))
+          encoding.erase(0, 1);
+        if (encoding == "gzip" || encoding == "x-gzip") {
+          body_.decoder = std::make_unique<GzipDecoder>(GzipDecoder::Format::kAuto, body_.max_bytes);
+        } else if (encoding == "deflate") {
+          body_.decoder = std::make_unique<GzipDecoder>(GzipDecoder::Format::kDeflate, body_.max_bytes);
+        } else if (!encoding.empty() && encoding != "identity") {
+          return stop(ec, FailureKind::kDecode,
+                      "unsupported content-encoding '" + encoding.substr(0, 40) + "'");
+        }
+      }
       if (length && *length > body_.max_bytes) {
         return stop(ec, FailureKind::kTooLarge,
                     "response larger than " + std::to_string(body_.max_bytes) + " bytes");
@@ -173,8 +178,8 @@ struct CappedBody {
       ec = boost::system::errc::make_error_code(boost::system::errc::protocol_error);
     }
 
+    const bhttp::fields* fields_ = nullptr;
     value_type& body_;
-    std::string unsupported_;
   };
 };
 
