@@ -144,11 +144,7 @@ class Pending : public std::enable_shared_from_this<Pending> {
     std::string status =
         result.ok() ? std::to_string(result.response().status) : std::string(to_string(result.error().kind));
     ch_->metrics.observe_external(ch_->options.service, call_.endpoint, status, seconds);
-    if (breaker_failure(result)) {
-      ch_->breaker.record_failure();
-    } else {
-      ch_->breaker.record_success();
-    }
+    ch_->breaker.record(circuit_outcome(result));
     ch_->publish_state();
 
     auto delay = ch_->policy.next_delay(attempts_ - 1, result, idempotent_);

@@ -14,26 +14,27 @@ std::string_view to_string(CircuitState state) {
   return "closed";
 }
 
-bool breaker_failure(const HttpResult& outcome) {
-  if (outcome.ok()) {
-    int status = outcome.response().status;
-    return status == 429 || status >= 500;
+CircuitOutcome circuit_outcome(const HttpResult& result) {
+  if (result.ok()) {
+    int status = result.response().status;
+    return status == 429 || status >= 500 ? CircuitOutcome::kFailure : CircuitOutcome::kSuccess;
   }
-  switch (outcome.error().kind) {
+  switch (result.error().kind) {
     case FailureKind::kConnect:
     case FailureKind::kTimeout:
     case FailureKind::kTls:
     case FailureKind::kConnectionLost:
     case FailureKind::kMalformed:
-      return true;
-    case FailureKind::kInvalidRequest:
+      return CircuitOutcome::kFailure;
     case FailureKind::kTooLarge:
     case FailureKind::kDecode:
     case FailureKind::kRedirect:
+      return CircuitOutcome::kSuccess;
+    case FailureKind::kInvalidRequest:
     case FailureKind::kCancelled:
-      return false;
+      return CircuitOutcome::kIgnored;
   }
-  return false;
+  return CircuitOutcome::kIgnored;
 }
 
 CircuitBreaker::CircuitBreaker(CircuitOptions options, Clock clock)
@@ -89,6 +90,22 @@ void CircuitBreaker::record_failure() {
       break;
     case CircuitState::kOpen:
       break;  // late failures of calls started before it opened do not extend the open time
+  }
+}
+
+void CircuitBreaker::record_ignored() {
+  std::lock_guard lock(mutex_);
+  if (state_ == CircuitState::kHalfOpen) probe_out_ = false;  // the next caller probes instead
+}
+
+void CircuitBreaker::record(CircuitOutcome outcome) {
+  switch (outcome) {
+    case CircuitOutcome::kSuccess:
+      return record_success();
+    case CircuitOutcome::kFailure:
+      return record_failure();
+    case CircuitOutcome::kIgnored:
+      return record_ignored();
   }
 }
 

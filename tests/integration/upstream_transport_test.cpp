@@ -78,6 +78,32 @@ TEST_F(UpstreamTransportTest, ConcurrentCallsOpenSeveralConnectionsAndPoolThem) 
   EXPECT_EQ(stub.connections(), opened);  // sequential calls reuse the pooled ones
 }
 
+TEST(UpstreamTransportPool, IdleConnectionsExpire) {
+  UpstreamStub stub([](const StubRequest&) { return ok(); });
+  auto options = fast_options();
+  options.idle_expiry = 200ms;
+  HttpClient client(options);
+  ASSERT_TRUE(client.send_sync({.url = stub.url("/1")}).ok());
+  // The client's sweeper closes the expired connection; the stub sees it go.
+  ASSERT_TRUE(wait_until([&] { return stub.open_connections() == 0; }, 10s));
+  ASSERT_TRUE(client.send_sync({.url = stub.url("/2")}).ok());
+  EXPECT_EQ(stub.connections(), 2u);
+}
+
+TEST(UpstreamTransportPool, KeepsAtMostTheCapOfIdleConnectionsPerHost) {
+  UpstreamStub stub([](const StubRequest&) { return StubReply{.status = 200, .body = "x", .delay = 100ms}; });
+  auto options = fast_options();
+  options.max_idle_per_host = 1;
+  HttpClient client(options);
+  std::vector<std::future<HttpResult>> calls;
+  for (int i = 0; i < 3; ++i) {
+    calls.push_back(std::async(std::launch::async, [&] { return client.send_sync({.url = stub.url("/")}); }));
+  }
+  for (auto& f : calls) EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(stub.connections(), 3u);
+  EXPECT_TRUE(wait_until([&] { return stub.open_connections() == 1; }, 10s));
+}
+
 TEST_F(UpstreamTransportTest, TimesOutWhenTheServerStalls) {
   UpstreamStub stub([](const StubRequest&) { return StubReply{.hang = true}; });
   auto started = std::chrono::steady_clock::now();

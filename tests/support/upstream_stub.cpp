@@ -160,6 +160,11 @@ std::vector<StubRequest> UpstreamStub::requests() const {
   return requests_;
 }
 
+std::size_t UpstreamStub::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return open_fds_.size();
+}
+
 std::size_t UpstreamStub::request_count() const {
   std::lock_guard lock(mutex_);
   return requests_.size();

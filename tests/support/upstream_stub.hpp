@@ -77,7 +77,8 @@ class UpstreamStub {
   std::string url(std::string_view path, std::string_view host = "127.0.0.1") const;
   void set_handler(Handler handler);
 
-  unsigned connections() const { return connections_.load(); }
+  unsigned connections() const { return connections_.load(); }  // accepted so far
+  std::size_t open_connections() const;                         // not yet closed by either side
   std::vector<StubRequest> requests() const;
   std::size_t request_count() const;
   // Chunked replies whose client went away before the last chunk.

@@ -115,21 +115,33 @@ TEST_F(CircuitBreakerTest, ThresholdAndDurationAreOptions) {
   EXPECT_TRUE(small.allow());
 }
 
-TEST(CircuitBreakerClassification, FourXxOtherThan429CountsAsSuccess) {
-  auto answer = [](int s) { return HttpResult(HttpResponse{s, {}, "", ""}); };
-  for (int s : {200, 204, 302, 400, 401, 403, 404, 409, 422}) EXPECT_FALSE(breaker_failure(answer(s))) << s;
-  for (int s : {429, 500, 502, 503, 504}) EXPECT_TRUE(breaker_failure(answer(s))) << s;
+TEST_F(CircuitBreakerTest, AnIgnoredProbeFreesTheSlotWithoutDeciding) {
+  fail(5);
+  clock.now += 30s;
+  ASSERT_TRUE(breaker.allow());
+  breaker.record_ignored();  // e.g. the probe's request was invalid and never left
+  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
+  EXPECT_TRUE(breaker.allow());  // the next caller probes
 }
 
-TEST(CircuitBreakerClassification, NoAnswerCountsAsFailureContentProblemsDoNot) {
-  auto failed = [](FailureKind k) { return HttpResult(TransportError{k, true, "", ""}); };
+TEST(CircuitBreakerClassification, FourXxOtherThan429CountsAsSuccess) {
+  auto answer = [](int s) { return circuit_outcome(HttpResult(HttpResponse{s, {}, "", ""})); };
+  for (int s : {200, 204, 302, 400, 401, 403, 404, 409, 422})
+    EXPECT_EQ(answer(s), CircuitOutcome::kSuccess) << s;
+  for (int s : {429, 500, 502, 503, 504}) EXPECT_EQ(answer(s), CircuitOutcome::kFailure) << s;
+}
+
+TEST(CircuitBreakerClassification, NoAnswerIsAFailureContentProblemsAreNot) {
+  auto failed = [](FailureKind k) { return circuit_outcome(HttpResult(TransportError{k, true, "", ""})); };
   for (auto k : {FailureKind::kConnect, FailureKind::kTimeout, FailureKind::kTls,
                  FailureKind::kConnectionLost, FailureKind::kMalformed}) {
-    EXPECT_TRUE(breaker_failure(failed(k))) << to_string(k);
+    EXPECT_EQ(failed(k), CircuitOutcome::kFailure) << to_string(k);
   }
-  for (auto k : {FailureKind::kTooLarge, FailureKind::kDecode, FailureKind::kRedirect,
-                 FailureKind::kInvalidRequest, FailureKind::kCancelled}) {
-    EXPECT_FALSE(breaker_failure(failed(k))) << to_string(k);
+  for (auto k : {FailureKind::kTooLarge, FailureKind::kDecode, FailureKind::kRedirect}) {
+    EXPECT_EQ(failed(k), CircuitOutcome::kSuccess) << to_string(k);
+  }
+  for (auto k : {FailureKind::kInvalidRequest, FailureKind::kCancelled}) {
+    EXPECT_EQ(failed(k), CircuitOutcome::kIgnored) << to_string(k);
   }
 }
 

@@ -13,7 +13,7 @@
 //
 //   CircuitBreaker breaker({.failure_threshold = 5, .open_duration = std::chrono::seconds(30)});
 //   if (!breaker.allow()) return refuse(breaker.retry_after());
-//   breaker_failure(result) ? breaker.record_failure() : breaker.record_success();
+//   breaker.record(circuit_outcome(result));
 
 #include <chrono>
 #include <functional>
@@ -33,11 +33,12 @@ struct CircuitOptions {
   std::chrono::milliseconds open_duration{30000};
 };
 
-// What counts against an upstream: no answer (connect, timeout, TLS, lost connection,
-// malformed), 429 and 5xx. Every other status counts as success: a 404 or 400 is the upstream
-// working and disagreeing with us. Oversized or undecodable bodies and refused redirects are
-// about content, not health: success too.
-bool breaker_failure(const HttpResult& outcome);
+// What an attempt says about the upstream's health. Failure: no answer (connect, timeout, TLS,
+// lost connection, malformed), 429 and 5xx. Success: every other status (a 404 or 400 is the
+// upstream working and disagreeing with us), and oversized or undecodable bodies and refused
+// redirects (about content, not health). Ignored: requests that never left (invalid, cancelled).
+enum class CircuitOutcome { kSuccess, kFailure, kIgnored };
+CircuitOutcome circuit_outcome(const HttpResult& result);
 
 class CircuitBreaker {
  public:
@@ -49,6 +50,9 @@ class CircuitBreaker {
   bool allow();
   void record_success();
   void record_failure();
+  // An allowed attempt that told nothing (never sent): frees the half-open probe slot.
+  void record_ignored();
+  void record(CircuitOutcome outcome);
 
   // Open whose open_duration has passed reads as half-open: the next call is let through.
   CircuitState state() const;
