@@ -360,8 +360,10 @@ class Call : public std::enable_shared_from_this<Call> {
     if (req_.decode_content) msg_->set(bhttp::field::accept_encoding, "gzip, deflate");
     if (!req_.request_id.empty()) msg_->set("X-Request-ID", req_.request_id);
     for (const auto& [name, value] : req_.headers) {
-      if (iequals(name, "host") || iequals(name, "user-agent") || iequals(name, "accept-encoding") ||
-          iequals(name, "x-request-id") || iequals(name, "content-length")) {
+      // Framing and the target host follow from the URL and the body, never from the caller.
+      if (iequals(name, "host") || iequals(name, "content-length") || iequals(name, "transfer-encoding"))
+        continue;
+      if (iequals(name, "user-agent") || iequals(name, "accept-encoding") || iequals(name, "x-request-id")) {
         msg_->set(name, value);
       } else {
         msg_->insert(name, value);
@@ -595,10 +597,10 @@ class Call : public std::enable_shared_from_this<Call> {
     finished_ = true;
     timer_.cancel();
     resolver_.cancel();
-    if (conn_) {
-      conn_->close();  // a connection still held here was interrupted mid-call: never reuse it
-      conn_.reset();
-    }
+    // A connection still held here was interrupted mid-call: never reuse it. Only close it: a
+    // composed operation (TLS, HTTP read) may still be running on it and refers to the stream
+    // and its buffer until its handler runs, which keeps this Call, and so the connection, alive.
+    if (conn_) conn_->close();
     auto self = shared_from_this();  // keep alive past the erase below
     worker_.active.erase(self);
     auto done = std::move(done_);

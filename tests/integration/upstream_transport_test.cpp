@@ -115,6 +115,19 @@ TEST_F(UpstreamTransportTest, TimesOutWhenTheServerStalls) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // the deadline ended it, not the server
 }
 
+TEST_F(UpstreamTransportTest, TimeoutDuringTheTlsHandshakeMeansTheRequestWasNeverSent) {
+  // A plain TCP server that never answers the ClientHello (it waits for an HTTP header block).
+  UpstreamStub silent([](const StubRequest&) { return ok(); });
+  auto r =
+      client.send_sync({.method = "POST",
+                        .url = "https://127.0.0.1:" + std::to_string(silent.port()) + "/dsp/v1/campaigns",
+                        .body = "[]",
+                        .timeout = 300ms});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, FailureKind::kTimeout);
+  EXPECT_FALSE(r.error().request_sent);  // so even this POST may be sent again
+}
+
 TEST_F(UpstreamTransportTest, TimeoutCoversASlowBodyToo) {
   UpstreamStub stub([](const StubRequest&) {
     return StubReply{.chunks = [](std::size_t i) {
