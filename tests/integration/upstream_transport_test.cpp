@@ -91,7 +91,14 @@ TEST(UpstreamTransportPool, IdleConnectionsExpire) {
 }
 
 TEST(UpstreamTransportPool, KeepsAtMostTheCapOfIdleConnectionsPerHost) {
-  UpstreamStub stub([](const StubRequest&) { return StubReply{.status = 200, .body = "x", .delay = 100ms}; });
+  // Replies wait until all three requests have arrived, so the calls overlap however slowly
+  // their threads start.
+  UpstreamStub* self = nullptr;
+  UpstreamStub stub([&](const StubRequest&) {
+    wait_until([&] { return self->request_count() >= 3; }, 5s, 5ms);
+    return ok();
+  });
+  self = &stub;
   auto options = fast_options();
   options.max_idle_per_host = 1;
   HttpClient client(options);
@@ -459,7 +466,9 @@ TEST_F(UpstreamChannelTest, Retries429WithAndWithoutRetryAfterThenSucceeds) {
 TEST_F(UpstreamChannelTest, FiveXxStormOpensTheCircuitThenAProbeClosesIt) {
   std::atomic<bool> healthy{false};
   UpstreamStub stub([&](const StubRequest&) { return healthy ? ok() : StubReply{.status = 503}; });
-  UpstreamChannel channel(client, metrics, options(0));
+  auto o = options(0);
+  o.circuit.open_duration = 1s;  // long enough that a slow machine still sees "open" in between
+  UpstreamChannel channel(client, metrics, o);
   UpstreamCall call{.endpoint = "/v1/campaigns", .request = {.url = stub.url("/v1/campaigns")}};
   EXPECT_EQ(metric("external_api_circuit_state", {{"service", "kargo"}}), 0);
   for (int i = 0; i < 5; ++i) {
