@@ -105,6 +105,18 @@ std::optional<Url> parse_url(std::string_view text) {
   return from_view(*parsed);
 }
 
+bool host_allowed(const Url& url, const std::vector<std::string>& allowed) {
+  uint16_t default_port = url.https ? 443 : 80;
+  for (const auto& entry : allowed) {
+    // Parsed as an authority, so "[::1]:8080" and upper-case names work like in a URL.
+    auto parsed = parse_url("http://" + entry + "/");
+    if (!parsed || parsed->host != url.host) continue;
+    uint16_t port = parsed->explicit_port ? parsed->port : default_port;
+    if (port == url.port) return true;
+  }
+  return false;
+}
+
 std::optional<Url> resolve_url(const Url& base, std::string_view reference) {
   std::string base_text = base.str();  // the view below points into it
   auto base_view = urls::parse_uri(base_text);

@@ -77,3 +77,18 @@ TEST(UpstreamUrl, ResolvesRedirectLocations) {
   EXPECT_FALSE(resolve_url(base, "ftp://other/"));
   EXPECT_FALSE(resolve_url(base, "http://[oops"));
 }
+
+TEST(UpstreamUrl, HostAllowListUsesHostAndPortLikeKargoSnippetHosts) {
+  std::vector<std::string> allowed{"snippet.kargo.com", "127.0.0.1:9100", "[::1]:9100"};
+  EXPECT_TRUE(host_allowed(*parse_url("https://snippet.kargo.com/snippet/dm/1"), allowed));
+  EXPECT_TRUE(host_allowed(*parse_url("http://SNIPPET.kargo.com/x"), allowed));
+  EXPECT_TRUE(host_allowed(*parse_url("https://snippet.kargo.com:443/x"), allowed));
+  EXPECT_TRUE(host_allowed(*parse_url("http://127.0.0.1:9100/snippet/dm/1"), allowed));
+  EXPECT_TRUE(host_allowed(*parse_url("http://[::1]:9100/x"), allowed));
+  EXPECT_FALSE(host_allowed(*parse_url("https://snippet.kargo.com:8443/x"), allowed));  // other port
+  EXPECT_FALSE(host_allowed(*parse_url("http://127.0.0.1/x"), allowed));
+  EXPECT_FALSE(host_allowed(*parse_url("https://evil.snippet.kargo.com/x"), allowed));
+  EXPECT_FALSE(host_allowed(*parse_url("https://snippet.kargo.com.evil.example/x"), allowed));
+  EXPECT_FALSE(host_allowed(*parse_url("http://169.254.169.254/latest"), allowed));
+  EXPECT_FALSE(host_allowed(*parse_url("https://snippet.kargo.com/x"), {}));
+}

@@ -125,6 +125,7 @@ struct HttpClientOptions {
   static HttpClientOptions from_config(const Config& config);
 };
 
+// Thread-safe: send, send_sync and schedule may be called from any thread.
 class HttpClient {
  public:
   using Callback = std::function<void(HttpResult)>;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kargo::upstream {
 
@@ -37,6 +38,12 @@ struct Url {
 // nullopt unless `text` is an absolute http or https URL with a host, no user info and a valid
 // port (1-65535).
 std::optional<Url> parse_url(std::string_view text);
+
+// Whether `url` points at one of `allowed`, entries written `host` or `host:port` (the form of
+// KARGO_SNIPPET_HOSTS). `host` alone allows the scheme's default port only; hosts compare
+// case-insensitively. The snippet_url check and the snippet fetch's redirect callback use it:
+//   .follow_redirect = [&](const Url& to) { return host_allowed(to, config.kargo_snippet_hosts); }
+bool host_allowed(const Url& url, const std::vector<std::string>& allowed);
 
 // Resolves a Location header value (absolute or relative) against `base`; nullopt when the
 // result is not a URL parse_url accepts.
