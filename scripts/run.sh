@@ -58,12 +58,16 @@ fi
 
 "$BIN" migrate up
 
+# Real upstreams when AMAZON_DSP_BASE_URL is set in the environment; else the local sandbox
+# (docs/UPSTREAMS.md), with its credentials unless others are set. Its settings are exported, so
+# they win over the same lines of a .env file.
 if [ -z "${AMAZON_DSP_BASE_URL:-}" ] && "$BIN" sandbox --help >/dev/null 2>&1; then
-  log "starting the upstream sandbox on 127.0.0.1:9100"
-  "$BIN" sandbox --port 9100 >"$LOCAL/sandbox.log" 2>&1 &
+  log "starting the upstream sandbox on 127.0.0.1:9100 (log in .local/sandbox.log)"
+  "$BIN" sandbox --host 127.0.0.1 --port 9100 >"$LOCAL/sandbox.log" 2>&1 &
   PIDS+=("$!")
+  wait_http "http://127.0.0.1:9100/snippet/dm/81298" 15 || die "the sandbox did not start; see .local/sandbox.log"
   export AMAZON_DSP_BASE_URL="http://127.0.0.1:9100"
-  export AMAZON_LWA_TOKEN_URL="http://127.0.0.1:9100/auth/o2/token"
+  export AMAZON_LWA_TOKEN_URL="${AMAZON_LWA_TOKEN_URL:-http://127.0.0.1:9100/auth/o2/token}"
   export AMAZON_CLIENT_ID="${AMAZON_CLIENT_ID:-sandbox-client}"
   export AMAZON_CLIENT_SECRET="${AMAZON_CLIENT_SECRET:-sandbox-secret}"
   export AMAZON_REFRESH_TOKEN="${AMAZON_REFRESH_TOKEN:-sandbox-refresh}"

@@ -1,6 +1,6 @@
 // Health, readiness, status and metrics routes (contract section 8). No authentication and no
 // rate limit; /health/live touches no dependency.
-#include <fmt/format.h>
+#include <charconv>
 
 #include <nlohmann/json.hpp>
 
@@ -69,10 +69,20 @@ void register_health_routes(http::Router& router, AppContext& ctx) {
 
   // The liveness probe is the hottest route: its fixed-shape body is formatted directly.
   router.add("GET", "/health/live", kPublicInline, [&ctx](http::Request&) {
+    auto now = std::chrono::system_clock::now();
+    char uptime[32];
+    auto written = std::to_chars(uptime, uptime + sizeof uptime,
+                                 std::chrono::duration<double>(now - ctx.started_at).count(),
+                                 std::chars_format::fixed, 3);
     http::Response r;
-    r.body = fmt::format(
-        R"({{"status":"healthy","timestamp":"{}","service":"{}","version":"{}","uptime_seconds":{:.3f}}})",
-        now_iso(), kServiceName, KARGO_VERSION, uptime_seconds(ctx));
+    r.body.reserve(160);
+    r.body += R"({"status":"healthy","timestamp":")";
+    r.body += format_timestamp(now);
+    r.body += R"(","service":")";
+    r.body += kServiceName;
+    r.body += R"(","version":")" KARGO_VERSION R"(","uptime_seconds":)";
+    r.body.append(uptime, written.ptr);
+    r.body += '}';
     return r;
   });
 

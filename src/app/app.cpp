@@ -17,11 +17,13 @@
 #include "kargo/http/pipeline.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
+#include "kargo/store/campaigns.hpp"
 #include "kargo/store/database.hpp"
 #include "kargo/store/idempotency.hpp"
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/rate_limiter.hpp"
 #include "kargo/store/redis.hpp"
+#include "kargo/store/resource_cache.hpp"
 #include "kargo/store/users.hpp"
 
 namespace kargo::app {
@@ -73,6 +75,8 @@ int run(const Config& cfg, Mode mode) {
   AuthService auth(users, cfg.secret_key, cfg.jwt_expire_minutes);
   store::RateLimiter limiter(&redis, cfg.rate_limit_per_minute, cfg.rate_limit_burst);
   store::IdempotencyRecords idempotency(db);
+  store::CampaignStore campaigns(db);
+  store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
 
   AppContext ctx{cfg,
                  metrics,
@@ -82,13 +86,16 @@ int run(const Config& cfg, Mode mode) {
                  blocking,
                  auth,
                  std::chrono::system_clock::now(),
-                 mode == Mode::kServe ? "serve" : "worker"};
+                 mode == Mode::kServe ? "serve" : "worker",
+                 campaigns,
+                 campaign_cache};
   http::Router router;
   api::register_health_routes(router, ctx);
   if (mode == Mode::kServe) {
     api::register_docs_routes(router, ctx);
     api::register_auth_routes(router, ctx);
     api::register_ops_routes(router, ctx);
+    api::register_campaign_routes(router, ctx);
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},

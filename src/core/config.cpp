@@ -105,6 +105,18 @@ std::string random_secret() {
   return hex_encode(std::string_view(reinterpret_cast<const char*>(buf), sizeof buf));
 }
 
+void read_log_level(const Reader& r, std::string& level) {
+  r.str("LOG_LEVEL", level);
+  static const std::vector<std::string> kLevels{"trace", "debug", "info",    "warning",
+                                                "warn",  "error", "critical"};
+  std::transform(level.begin(), level.end(), level.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
+  if (std::find(kLevels.begin(), kLevels.end(), level) == kLevels.end()) {
+    throw ConfigError("LOG_LEVEL",
+                      "must be one of debug, info, warning, error, critical, got '" + level + "'");
+  }
+}
+
 }  // namespace
 
 std::map<std::string, std::string> parse_dotenv(const std::string& text) {
@@ -235,17 +247,17 @@ Config load_config(const EnvLookup& env) {
   r.number("SYNC_INTERVAL_SECONDS", c.sync_interval_seconds, 0, 86400 * 7);
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
   r.boolean("WEBHOOK_ALLOW_PRIVATE", c.webhook_allow_private);
-  r.str("LOG_LEVEL", c.log_level);
-  static const std::vector<std::string> kLevels{"trace", "debug", "info",    "warning",
-                                                "warn",  "error", "critical"};
-  std::transform(c.log_level.begin(), c.log_level.end(), c.log_level.begin(),
-                 [](unsigned char ch) { return std::tolower(ch); });
-  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    throw ConfigError("LOG_LEVEL",
-                      "must be one of debug, info, warning, error, critical, got '" + c.log_level + "'");
-  }
+  read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
   r.number("SANDBOX_TOKEN_TTL_SECONDS", c.sandbox_token_ttl_seconds, 1, 86400);
+  return c;
+}
+
+SandboxConfig load_sandbox_config(const EnvLookup& env) {
+  SandboxConfig c;
+  Reader r(env);
+  read_log_level(r, c.log_level);
+  r.number("SANDBOX_TOKEN_TTL_SECONDS", c.token_ttl_seconds, 1, 86400);
   return c;
 }
 

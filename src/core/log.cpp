@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -217,10 +218,10 @@ bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::
 
 void write(Level level, std::string_view msg, Fields fields) {
   if (!enabled(level)) return;
-  std::string line;
-  line.reserve(160 + msg.size());
+  thread_local std::string line;  // keeps its capacity: no allocation per line
+  line.clear();
   line += "{\"ts\":\"";
-  line += format_timestamp_millis(std::chrono::system_clock::now());
+  append_timestamp_millis(line, std::chrono::system_clock::now());
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":";
@@ -243,9 +244,13 @@ void write(Level level, std::string_view msg, Fields fields) {
           } else if constexpr (std::is_same_v<T, bool>) {
             line += v ? "true" : "false";
           } else if constexpr (std::is_same_v<T, double>) {
-            line += fmt::format("{:.3f}", v);
+            char buf[64];
+            auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
+            line.append(buf, r.ec == std::errc() ? r.ptr : buf);
           } else {
-            line += std::to_string(v);
+            char buf[24];
+            auto r = std::to_chars(buf, buf + sizeof buf, v);
+            line.append(buf, r.ptr);
           }
         },
         f.value);

@@ -283,14 +283,12 @@ std::string Metrics::serialize() {
 }
 
 std::vector<RouteLatencySummary> Metrics::route_summaries() const {
-  std::vector<std::pair<std::pair<std::string, std::string>, Impl::RouteSeries>> series;
-  {
-    std::lock_guard lock(impl_->add_mutex);
-    series.assign(impl_->route_series.begin(), impl_->route_series.end());
-  }
   std::vector<RouteLatencySummary> out;
-  out.reserve(series.size());
-  for (const auto& [key, s] : series) {
+  // Read under add_mutex rather than copying the map out: new series are rare, and the map's
+  // keys stay where they are, so the summaries can point at them.
+  std::lock_guard lock(impl_->add_mutex);
+  out.reserve(impl_->route_series.size());
+  for (const auto& [key, s] : impl_->route_series) {
     RouteLatencySummary r;
     r.method = key.first;
     r.route = key.second;
@@ -307,7 +305,7 @@ std::vector<RouteLatencySummary> Metrics::route_summaries() const {
         r.client_errors += n;
       }
     }
-    out.push_back(std::move(r));
+    out.push_back(r);
   }
   return out;
 }

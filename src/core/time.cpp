@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdint>
 
 namespace kargo {
 namespace {
@@ -28,16 +29,69 @@ Parts split(SystemTime t) {
 
 }  // namespace
 
+namespace {
+
+void put2(char* out, unsigned v) {
+  out[0] = static_cast<char>('0' + v / 10 % 10);
+  out[1] = static_cast<char>('0' + v % 10);
+}
+
+// "YYYY-MM-DDTHH:MM:SS" of the second containing `t`. Every log line and most responses carry a
+// timestamp, so the text of the current second is kept per thread and only rebuilt when the
+// second changes (fmt and the calendar arithmetic cost more than the rest of a log line).
+std::string_view second_text(SystemTime t) {
+  struct Cache {
+    int64_t second = INT64_MIN;
+    char text[20];
+  };
+  thread_local Cache cache;
+  int64_t second = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+  if (second != cache.second) {
+    auto p = split(t);
+    char* o = cache.text;
+    int y = p.year;
+    if (y < 0 || y > 9999) y = 0;
+    put2(o, static_cast<unsigned>(y / 100));
+    put2(o + 2, static_cast<unsigned>(y % 100));
+    o[4] = '-';
+    put2(o + 5, p.month);
+    o[7] = '-';
+    put2(o + 8, p.day);
+    o[10] = 'T';
+    put2(o + 11, p.hour);
+    o[13] = ':';
+    put2(o + 14, p.minute);
+    o[16] = ':';
+    put2(o + 17, p.second);
+    cache.second = second;
+  }
+  return {cache.text, 19};
+}
+
+}  // namespace
+
 std::string format_timestamp(SystemTime t) {
-  auto p = split(t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", p.year, p.month, p.day, p.hour, p.minute,
-                     p.second);
+  std::string out;
+  out.reserve(20);
+  out += second_text(t);
+  out += 'Z';
+  return out;
 }
 
 std::string format_timestamp_millis(SystemTime t) {
-  auto p = split(t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.year, p.month, p.day, p.hour, p.minute,
-                     p.second, p.millis);
+  std::string out;
+  out.reserve(24);
+  append_timestamp_millis(out, t);
+  return out;
+}
+
+void append_timestamp_millis(std::string& out, SystemTime t) {
+  auto ms = std::chrono::floor<std::chrono::milliseconds>(t).time_since_epoch().count() % 1000;
+  if (ms < 0) ms += 1000;
+  out += second_text(t);
+  char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10), 'Z'};
+  out.append(frac, 5);
 }
 
 std::optional<std::chrono::year_month_day> parse_date(std::string_view text) {

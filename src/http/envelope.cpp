@@ -20,11 +20,16 @@ void append_tail(std::string& out, std::string_view request_id) {
 }  // namespace
 
 Response ok(const Request& req, const nlohmann::json& data, int status, std::string_view message) {
+  return ok_serialized(req, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), status,
+                       message);
+}
+
+Response ok_serialized(const Request& req, std::string_view data_json, int status, std::string_view message) {
   Response r;
   r.status = status;
-  r.body.reserve(256);
+  r.body.reserve(data_json.size() + 128);
   r.body += "{\"success\":true,\"data\":";
-  r.body += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.body += data_json;
   if (!message.empty()) {
     r.body += ",\"message\":";
     log::append_json_string(r.body, message);

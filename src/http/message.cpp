@@ -19,6 +19,23 @@ std::optional<std::string_view> find_header(const HeaderList& headers, std::stri
   return std::nullopt;
 }
 
+void append_header_line(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  if (value.find_first_of("\r\n") == std::string_view::npos) {
+    out += value;
+  } else {
+    for (char c : value) {
+      if (c != '\r' && c != '\n') out += c;
+    }
+  }
+  out += "\r\n";
+}
+
+void Response::add_head_line(std::string_view name, std::string_view value) {
+  append_header_line(head_lines, name, value);
+}
+
 std::optional<std::string_view> Request::query_param(std::string_view name) const {
   for (const auto& [k, v] : query) {
     if (k == name) return v;

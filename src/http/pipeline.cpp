@@ -1,5 +1,7 @@
 #include "kargo/http/pipeline.hpp"
 
+#include <atomic>
+#include <charconv>
 #include <random>
 
 #include "kargo/core/blocking_pool.hpp"
@@ -151,9 +153,9 @@ void Pipeline::after_rate_limit(const std::shared_ptr<State>& st, const RateDeci
   dispatch(st);
 }
 
-Response Pipeline::call_handler(const Route& route, Request& req) {
+Response Pipeline::guarded(Request& req, const std::function<Response()>& fn) {
   try {
-    return route.handler(req);
+    return fn();
   } catch (const Error& e) {
     if (e.http_status() >= 500) {
       log::error("request failed", {{"code", e.code().name}, {"error", e.what()}});
@@ -163,6 +165,64 @@ Response Pipeline::call_handler(const Route& route, Request& req) {
     log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
     return error_response(req.request_id, Error(codes::kInternal, "internal error", e.what()));
   }
+}
+
+Response Pipeline::call_handler(const Route& route, Request& req) {
+  return guarded(req, [&] { return route.handler(req); });
+}
+
+// The reply object of a kAsync handler: the first of respond/fail/blocking wins.
+struct Pipeline::Reply final : AsyncReply {
+  Reply(Pipeline& pipeline, std::shared_ptr<State> state) : p(pipeline), st(std::move(state)) {}
+  bool claim() { return !used.exchange(true); }
+  void respond(Response response) override {
+    if (!claim()) return;
+    auto res = std::make_shared<Response>(std::move(response));
+    st->post([pipeline = &p, state = st, res] { pipeline->finish(state, std::move(*res)); });
+  }
+  void fail(const Error& error) override {
+    if (used.load()) return;
+    respond(error_response(st->req->request_id, error));
+  }
+  void blocking(std::function<Response()> work) override {
+    if (!claim()) return;
+    p.finish_on_pool(st, std::move(work));
+  }
+  Pipeline& p;
+  std::shared_ptr<State> st;
+  std::atomic<bool> used{false};
+};
+
+void Pipeline::run_async(const std::shared_ptr<State>& st) {
+  auto reply = std::make_shared<Reply>(*this, st);
+  Request& req = *st->req;
+  log::RequestScope scope(req.request_id);
+  try {
+    st->route->async_handler(req, reply);
+  } catch (const Error& e) {
+    reply->fail(e);
+  } catch (const std::exception& e) {
+    log::error("unhandled exception", {{"error", e.what()}, {"route", req.route}});
+    reply->fail(Error(codes::kInternal, "internal error", e.what()));
+  }
+}
+
+void Pipeline::finish_on_pool(const std::shared_ptr<State>& st, std::function<Response()> work) {
+  auto busy = [this, st] {
+    st->post([this, st] {
+      finish(st, error_response(st->req->request_id,
+                                Error(codes::kServiceUnavailable, "server is busy; retry shortly")
+                                    .with_header("Retry-After", "1")));
+    });
+  };
+  bool queued = blocking_.submit(
+      [this, st, work = std::move(work)] {
+        log::RequestScope scope(st->req->request_id);
+        auto res = std::make_shared<Response>(guarded(*st->req, work));
+        st->post([this, st, res] { finish(st, std::move(*res)); });
+      },
+      busy);
+  if (!queued) busy();
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {
@@ -198,6 +258,7 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
                                               req.route, sha256_hex(req.body))) {
           return replay(req, std::move(*stored));
         }
+        req.idempotency = IdempotencyClaim{req.principal->subject, std::string(*key)};
       }
     } catch (const Error& e) {
       return error_response(req.request_id, e);
@@ -215,23 +276,8 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
   };
 
   if (opts.execution == Execution::kInline) return finish(st, invoke());
-
-  bool queued = blocking_.submit(
-      [this, st, invoke] {
-        auto res = std::make_shared<Response>(invoke());
-        st->post([this, st, res] { finish(st, std::move(*res)); });
-      },
-      [this, st] {
-        st->post([this, st] {
-          finish(st, error_response(st->req->request_id,
-                                    Error(codes::kServiceUnavailable, "server is busy; retry shortly")
-                                        .with_header("Retry-After", "1")));
-        });
-      });
-  if (!queued) {
-    finish(st, error_response(r.request_id, Error(codes::kServiceUnavailable, "server is busy; retry shortly")
-                                                .with_header("Retry-After", "1")));
-  }
+  if (opts.execution == Execution::kAsync) return run_async(st);
+  finish_on_pool(st, invoke);
 }
 
 void Pipeline::finish(const std::shared_ptr<State>& st, Response response) {
@@ -260,15 +306,22 @@ void Pipeline::add_cors(const Request& req, Response& res) const {
 }
 
 Response Pipeline::finalize(Request& req, Response res, const std::optional<RateDecision>& rate) {
-  res.header("X-Request-ID", req.request_id);
-  res.header("X-Content-Type-Options", "nosniff");
-  res.header("X-Frame-Options", "DENY");
-  res.header("Referrer-Policy", "no-referrer");
-  if (is_api(req.path)) res.header("Cache-Control", "no-store");
+  std::string& head = res.head_lines;
+  head.reserve(256);
+  head += "X-Request-ID: ";
+  head += req.request_id;  // generated, or a client's id that passed valid_request_id()
+  head += "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n";
+  if (is_api(req.path)) head += "Cache-Control: no-store\r\n";
   if (rate) {
-    res.header("X-RateLimit-Limit", std::to_string(rate->limit));
-    res.header("X-RateLimit-Remaining", std::to_string(rate->remaining));
-    res.header("X-RateLimit-Reset", std::to_string(rate->reset_epoch));
+    auto number = [&head](std::string_view name, auto value) {
+      char buf[24];
+      head += name;
+      head.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+      head += "\r\n";
+    };
+    number("X-RateLimit-Limit: ", rate->limit);
+    number("X-RateLimit-Remaining: ", rate->remaining);
+    number("X-RateLimit-Reset: ", rate->reset_epoch);
   }
   add_cors(req, res);
 

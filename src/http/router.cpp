@@ -59,6 +59,14 @@ void Router::add(std::string method, std::string path_template, RouteOptions opt
   routes_.push_back(std::move(route));
 }
 
+void Router::add_async(std::string method, std::string path_template, RouteOptions options,
+                       AsyncHandler handler) {
+  if (options.idempotent_create) throw std::logic_error("async routes do not take Idempotency-Key");
+  options.execution = Execution::kAsync;
+  add(std::move(method), std::move(path_template), options, nullptr);
+  routes_.back()->async_handler = std::move(handler);
+}
+
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
   RouteMatch m;
   auto parts = split_path(path);

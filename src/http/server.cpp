@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
+#include <charconv>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -83,18 +85,48 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_header() {
-    request_ = std::make_shared<Request>();
-    request_->received_at = std::chrono::steady_clock::now();
-    request_->remote_address = remote_;
+    new_request();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     // No body limit yet: the route decides it once the header is read. (A limit here would make
     // Beast fail the header read itself for a large Content-Length, losing the header.)
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Usually the whole header arrived with the first read: parse it right here rather than
+    // through another composed read operation (a scheduler round trip and a timer re-arm).
+    if (buffer_.size() > 0) {
+      beast::error_code ec;
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec != bhttp::error::need_more) return on_header(ec);
+      if (buffer_.size() >= shared_.options.header_limit) return on_header(bhttp::error::header_limit);
+    }
     stream_.expires_after(shared_.options.header_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // A fresh Request for the next message. The previous one is reused (its strings and vectors
+  // keep their capacity) when nothing else holds it any more, which is the usual case.
+  void new_request() {
+    if (request_ && request_.use_count() == 1) {
+      Request& r = *request_;
+      r.method.clear();
+      r.target.clear();
+      r.path.clear();
+      r.query.clear();
+      r.headers.clear();
+      r.body.clear();
+      r.request_id.clear();
+      r.route = {};
+      r.path_params.clear();
+      r.principal.reset();
+      r.idempotency.reset();
+    } else {
+      request_ = std::make_shared<Request>();
+      request_->remote_address = remote_;
+    }
+    request_->received_at = std::chrono::steady_clock::now();
   }
 
   void on_header(beast::error_code ec) {
@@ -139,10 +171,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool fill_from_header() {
     if (!request_->method.empty()) return true;  // already filled
     auto& msg = parser_->get();
-    request_->method = std::string(msg.method_string());
-    request_->target = std::string(msg.target());
+    request_->method = msg.method_string();
+    request_->target = msg.target();
     for (const auto& field : msg) {
-      request_->headers.emplace_back(ascii_lower(field.name_string()), std::string(field.value()));
+      request_->headers.emplace_back(ascii_lower(field.name_string()), field.value());
     }
     return parse_target(request_->target, *request_);
   }
@@ -175,8 +207,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void dispatch() {
-    auto msg = parser_->release();
+    auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
+    http10_ = msg.version() < 11;
     request_->body = std::move(msg.body());
     run_dispatcher(std::nullopt);
   }
@@ -190,25 +223,48 @@ class Session : public std::enable_shared_from_this<Session> {
         [self](Response res) { self->write(std::move(res)); }, std::move(refused));
   }
 
+  // Serialises the status line and headers into one reused string and writes it with the body
+  // in one gather write. Beast's serializer walks a buffers_cat_view over every field per
+  // response, which cost more CPU than the rest of the /health/live request; the head of a
+  // response is simple enough to write directly (values are CR/LF-free, see append_header_line).
   void write(Response res) {
-    auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
-    out->version(11);
-    out->result(static_cast<unsigned>(res.status));
-    if (!res.content_type.empty()) out->set(bhttp::field::content_type, res.content_type);
-    for (auto& [name, value] : res.headers) out->insert(name, value);
-    out->body() = std::move(res.body);
-    bool keep = keep_alive_ && !shared_.stopping;
-    out->keep_alive(keep);
-    out->prepare_payload();
-    request_.reset();
+    // A declared length that differs from the body (the sandbox's `truncate` fault) ends the
+    // connection after the write, as a real truncated response would.
+    bool keep = keep_alive_ && !shared_.stopping && !res.declared_length;
+    int status = res.status;
+    bool bodyless = status < 200 || status == 204 || status == 304;
+    head_.clear();
+    head_ += "HTTP/1.1 ";
+    char num[24];
+    head_.append(num, std::to_chars(num, num + sizeof num, status).ptr);
+    head_ += ' ';
+    head_ += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    head_ += "\r\n";
+    if (!res.content_type.empty() && !bodyless) append_header_line(head_, "Content-Type", res.content_type);
+    if (!bodyless) {
+      head_ += "Content-Length: ";
+      head_.append(num,
+                   std::to_chars(num, num + sizeof num, res.declared_length.value_or(res.body.size())).ptr);
+      head_ += "\r\n";
+    }
+    if (!keep) {
+      head_ += "Connection: close\r\n";
+    } else if (http10_) {
+      head_ += "Connection: keep-alive\r\n";
+    }
+    head_ += res.head_lines;
+    for (const auto& [name, value] : res.headers) append_header_line(head_, name, value);
+    head_ += "\r\n";
+    if (bodyless) res.body.clear();
+    body_ = std::move(res.body);
     stream_.expires_after(shared_.options.write_timeout);
-    bhttp::async_write(stream_, *out,
-                       [self = shared_from_this(), out, keep](beast::error_code ec, std::size_t) {
-                         self->shared_.in_flight--;
-                         if (!ec && self->linger_) return self->lingering_close();
-                         if (ec || !keep) return self->close();
-                         self->wait_for_request();
-                       });
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(stream_, buffers, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
+      self->shared_.in_flight--;
+      if (!ec && self->linger_) return self->lingering_close();
+      if (ec || !keep) return self->close();
+      self->wait_for_request();
+    });
   }
 
   // After refusing a request whose body may still be arriving: stop sending, read and discard
@@ -242,7 +298,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Request> request_;
   std::string remote_;
+  std::string head_;  // the response head being written; reused for every response
+  std::string body_;  // the response body being written
   bool keep_alive_ = true;
+  bool http10_ = false;
   bool linger_ = false;
   std::unique_ptr<std::array<char, 16384>> discard_;
 };

@@ -54,6 +54,11 @@ std::optional<http::Response> IdempotencyRecords::begin(const std::string& actor
   return stored;
 }
 
+void record_idempotent_response(pqxx::transaction_base& tx, const IdempotencyClaim& claim, int status,
+                                const std::string& body) {
+  tx.exec_params(kStore, claim.actor, claim.key, status, body);
+}
+
 void IdempotencyRecords::complete(const std::string& actor, const std::string& key,
                                   const http::Response& response) {
   db_.transact([&](pqxx::transaction_base& tx) {

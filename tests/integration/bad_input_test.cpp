@@ -342,6 +342,39 @@ TEST_F(BadInputTest, Http10RequestIsAnsweredAndClosed) {
   EXPECT_TRUE(conn.wait_closed(seconds(5)));
 }
 
+TEST_F(BadInputTest, Http10KeepAliveRequestKeepsTheConnectionOpen) {
+  RawConnection conn(server().port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(conn.send("GET /health/live HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto res = conn.read_response(seconds(5));
+    ASSERT_TRUE(res.has_value()) << conn.received();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->header("connection").value_or(""), "keep-alive");
+  }
+}
+
+TEST_F(BadInputTest, HeaderArrivingInPiecesIsParsedOnceComplete) {
+  RawConnection conn(server().port());
+  ASSERT_TRUE(conn.send("GET /health/li"));
+  EXPECT_FALSE(conn.read_response(milliseconds(200)).has_value());
+  ASSERT_TRUE(conn.send("ve HTTP/1.1\r\nHost: t\r\nX-Request-ID: in-pieces\r"));
+  EXPECT_FALSE(conn.read_response(milliseconds(200)).has_value());
+  ASSERT_TRUE(conn.send("\n\r\n"));
+  auto res = conn.read_response(seconds(5));
+  ASSERT_TRUE(res.has_value()) << conn.received();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->header("x-request-id").value_or(""), "in-pieces");
+}
+
+TEST_F(BadInputTest, ClosingRequestIsAnsweredWithConnectionClose) {
+  RawConnection conn(server().port());
+  ASSERT_TRUE(conn.send("GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  auto res = conn.read_response(seconds(5));
+  ASSERT_TRUE(res.has_value()) << conn.received();
+  EXPECT_EQ(res->header("connection").value_or(""), "close");
+  EXPECT_TRUE(conn.wait_closed(seconds(5)));
+}
+
 TEST(BadInput, DeeplyNestedJsonIsRejectedWithoutCrashing) {
   // Nearly MAX_BODY_BYTES (1 MiB by default) of nesting: a recursive parser or destructor
   // would overflow the stack.

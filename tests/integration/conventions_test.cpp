@@ -199,6 +199,7 @@ TEST_F(CorsTest, PreflightFromAllowedOriginAnswers204WithAllowedMethodsAndHeader
   EXPECT_NE(allowed_headers.find("authorization"), std::string::npos) << allowed_headers;
   EXPECT_NE(allowed_headers.find("content-type"), std::string::npos) << allowed_headers;
   EXPECT_TRUE(res.body.empty()) << res.body;
+  EXPECT_FALSE(res.has_header("content-length")) << "a 204 has no Content-Length";
 }
 
 TEST_F(CorsTest, PreflightFromOtherOriginAnswers204WithoutCorsHeaders) {

@@ -89,3 +89,12 @@ TEST(Envelope, InvalidUtf8InDataIsReplacedNotThrown) {
   auto res = http::ok(req, {{"name", std::string("bad \xff byte")}});
   EXPECT_NO_THROW(json::parse(res.body));
 }
+
+TEST(HeaderLine, CarriageReturnsAndLineFeedsAreDroppedFromValues) {
+  std::string head;
+  http::append_header_line(head, "X-Test", "a\r\nSet-Cookie: evil=1");
+  EXPECT_EQ(head, "X-Test: aSet-Cookie: evil=1\r\n");
+  http::Response res;
+  res.add_head_line("X-Plain", "value");
+  EXPECT_EQ(res.head_lines, "X-Plain: value\r\n");
+}

@@ -7,9 +7,10 @@ class Router;
 }
 
 namespace api {
-void register_health_routes(http::Router& router, AppContext& ctx);  // /, /health/*
-void register_auth_routes(http::Router& router, AppContext& ctx);    // /api/auth/*
-void register_ops_routes(http::Router& router, AppContext& ctx);     // /api/errors/*, /api/performance/*
-void register_docs_routes(http::Router& router, AppContext& ctx);    // /, /docs, /docs/openapi.{yaml,json}
+void register_health_routes(http::Router& router, AppContext& ctx);    // /, /health/*
+void register_auth_routes(http::Router& router, AppContext& ctx);      // /api/auth/*
+void register_ops_routes(http::Router& router, AppContext& ctx);       // /api/errors/*, /api/performance/*
+void register_docs_routes(http::Router& router, AppContext& ctx);      // /, /docs, /docs/openapi.{yaml,json}
+void register_campaign_routes(http::Router& router, AppContext& ctx);  // /api/campaigns*
 }  // namespace api
 }  // namespace kargo

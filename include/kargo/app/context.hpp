@@ -13,6 +13,8 @@ class AuthService;
 namespace store {
 class Database;
 class Redis;
+class CampaignStore;
+class ResourceCache;
 }  // namespace store
 
 struct AppContext {
@@ -25,6 +27,8 @@ struct AppContext {
   AuthService& auth;
   std::chrono::system_clock::time_point started_at;
   std::string process_role;  // "serve" or "worker"
+  store::CampaignStore& campaigns;
+  store::ResourceCache& campaign_cache;  // serialised GET /api/campaigns/{id} answers
 };
 
 }  // namespace kargo

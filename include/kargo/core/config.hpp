@@ -85,4 +85,12 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text);
 
 Config load_config(const EnvLookup& env);
 
+// The few settings `kargo-dsp sandbox` reads. The sandbox needs no database, Redis or
+// SECRET_KEY, so it does not run the full loader (which would demand SECRET_KEY).
+struct SandboxConfig {
+  std::string log_level = "info";
+  unsigned token_ttl_seconds = 3600;  // SANDBOX_TOKEN_TTL_SECONDS
+};
+SandboxConfig load_sandbox_config(const EnvLookup& env);
+
 }  // namespace kargo

@@ -1,5 +1,5 @@
 #pragma once
-// Hashes and MACs (OpenSSL), hex-encoded unless noted.
+// Hashes and MACs (OpenSSL), hex-encoded unless noted, and random resource ids.
 #include <string>
 #include <string_view>
 
@@ -10,5 +10,7 @@ std::string sha256_hex(std::string_view data);
 // Raw 32-byte HMAC-SHA256.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string hex_encode(std::string_view bytes);
+// `prefix` + 12 random hex digits from the OS CSPRNG (resource ids: "camp_", "crv_", ...).
+std::string random_id(std::string_view prefix);
 
 }  // namespace kargo

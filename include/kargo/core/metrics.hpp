@@ -16,8 +16,8 @@
 namespace kargo {
 
 struct RouteLatencySummary {
-  std::string method;
-  std::string route;
+  std::string_view method;  // valid as long as the Metrics object (series are never removed)
+  std::string_view route;
   uint64_t count = 0;
   uint64_t errors = 0;         // 5xx responses
   uint64_t client_errors = 0;  // 4xx responses

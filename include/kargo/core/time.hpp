@@ -13,6 +13,7 @@ using SystemTime = std::chrono::system_clock::time_point;
 std::string format_timestamp(SystemTime t);
 // 2026-01-01T00:00:00.123Z
 std::string format_timestamp_millis(SystemTime t);
+void append_timestamp_millis(std::string& out, SystemTime t);
 // Parses "YYYY-MM-DD" into a valid calendar date, or nullopt.
 std::optional<std::chrono::year_month_day> parse_date(std::string_view text);
 std::string format_date(std::chrono::year_month_day d);

@@ -15,6 +15,10 @@
 namespace kargo::http {
 
 Response ok(const Request& req, const nlohmann::json& data, int status = 200, std::string_view message = {});
+// The same envelope around `data_json`, a JSON value the caller already serialised (hot read-outs
+// that write their JSON directly instead of building a tree).
+Response ok_serialized(const Request& req, std::string_view data_json, int status = 200,
+                       std::string_view message = {});
 Response error_response(std::string_view request_id, const Error& error);
 // A stored envelope answered again (Idempotency-Key replay): same status and data, this
 // request's id and time, and `Idempotent-Replayed: true`.

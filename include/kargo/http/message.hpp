@@ -24,6 +24,13 @@ std::optional<std::string_view> find_header(const HeaderList& headers, std::stri
 using kargo::Principal;
 using kargo::Role;
 
+// The Idempotency-Key a POST create runs under (set by the pipeline once the key is claimed), so
+// a store can record the answer in the transaction that makes the change.
+struct IdempotencyClaim {
+  std::string actor;
+  std::string key;
+};
+
 struct Request {
   std::string method;                                      // "GET", ...
   std::string target;                                      // raw request target
@@ -38,6 +45,7 @@ struct Request {
   std::string_view route;  // route template, e.g. "/api/campaigns/{id}"; "" when unmatched
   std::vector<std::pair<std::string_view, std::string>> path_params;
   std::optional<Principal> principal;
+  std::optional<IdempotencyClaim> idempotency;
   std::chrono::steady_clock::time_point received_at;
 
   std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
@@ -54,11 +62,23 @@ struct Response {
   // Set by error_response() for the error statistics and the log; never sent.
   std::string error_code;
   std::string error_message;
+  // Test servers only (the sandbox's "truncate" fault): announce this Content-Length, send the
+  // shorter body, then close the connection, so clients can be tested against a short read.
+  std::optional<size_t> declared_length;
+
+  // Header lines already in wire form ("Name: value\r\n"), for the headers the pipeline adds to
+  // every response: one growing string instead of two strings per header. Never read back.
+  std::string head_lines;
 
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }
+  // Appends to head_lines; CR and LF are dropped from the value (no header injection).
+  void add_head_line(std::string_view name, std::string_view value);
 };
+
+// Appends "Name: value\r\n" to `out`, dropping CR and LF from the value.
+void append_header_line(std::string& out, std::string_view name, std::string_view value);
 
 }  // namespace kargo::http

@@ -85,11 +85,18 @@ class Pipeline final : public Dispatcher {
 
  private:
   struct State;
+  struct Reply;
   void after_rate_limit(const std::shared_ptr<State>& st, const RateDecision& decision);
   void dispatch(const std::shared_ptr<State>& st);
   void route(const std::shared_ptr<State>& st);
   void run_handler(const std::shared_ptr<State>& st);
   Response call_handler(const Route& route, Request& req);
+  // Runs `fn`, turning a thrown Error (or anything else) into the error response.
+  Response guarded(Request& req, const std::function<Response()>& fn);
+  void run_async(const std::shared_ptr<State>& st);
+  // Runs `work` on the blocking pool and finishes the request with its answer (503 when the
+  // pool is full or the task expires in the queue).
+  void finish_on_pool(const std::shared_ptr<State>& st, std::function<Response()> work);
   void finish(const std::shared_ptr<State>& st, Response response);
   Response finalize(Request& req, Response response, const std::optional<RateDecision>& rate);
   void add_cors(const Request& req, Response& res) const;

@@ -14,15 +14,32 @@
 #include <string_view>
 #include <vector>
 
+#include "kargo/core/error.hpp"
 #include "kargo/http/message.hpp"
 
 namespace kargo::http {
 
 using Handler = std::function<Response(Request&)>;
 
+// How an asynchronous handler answers. It may call exactly one of these, from any thread.
+class AsyncReply {
+ public:
+  virtual ~AsyncReply() = default;
+  virtual void respond(Response response) = 0;
+  // Answers with the error envelope of `error`, as if a handler had thrown it.
+  virtual void fail(const Error& error) = 0;
+  // Finishes the request on the blocking pool: `work` runs there like a kBlocking handler
+  // (thrown errors become error responses; a full pool answers 503).
+  virtual void blocking(std::function<Response()> work) = 0;
+};
+// Starts non-blocking work (an async Redis command, say) and answers later through the reply.
+// Throwing before using the reply is the same as reply->fail().
+using AsyncHandler = std::function<void(Request&, std::shared_ptr<AsyncReply>)>;
+
 enum class Execution {
   kInline,    // cheap, never blocks: runs on the I/O thread
   kBlocking,  // touches PostgreSQL/Redis/disk or burns CPU: runs on the blocking pool
+  kAsync,     // starts non-blocking work on the I/O thread and answers later (Router::add_async)
 };
 
 struct RouteOptions {
@@ -37,7 +54,8 @@ struct Route {
   std::string method;
   std::string path;  // template
   RouteOptions options;
-  Handler handler;
+  Handler handler;                    // kInline and kBlocking routes
+  AsyncHandler async_handler;         // kAsync routes
   std::vector<std::string> segments;  // split template
 };
 
@@ -52,6 +70,8 @@ struct RouteMatch {
 class Router {
  public:
   void add(std::string method, std::string path_template, RouteOptions options, Handler handler);
+  // A kAsync route (options.execution is set to kAsync; Idempotency-Key is not supported).
+  void add_async(std::string method, std::string path_template, RouteOptions options, AsyncHandler handler);
   RouteMatch match(std::string_view method, std::string_view path) const;
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
 

@@ -7,9 +7,18 @@
 
 #include "kargo/http/pipeline.hpp"
 
+namespace pqxx {
+class transaction_base;
+}
+
 namespace kargo::store {
 
 class Database;
+using http::IdempotencyClaim;
+
+// Stores the answer of a claimed key inside the caller's transaction (see CampaignStore::create).
+void record_idempotent_response(pqxx::transaction_base& tx, const IdempotencyClaim& claim, int status,
+                                const std::string& body);
 
 class IdempotencyRecords final : public http::IdempotencyStore {
  public:

@@ -1,0 +1,70 @@
+#pragma once
+// Campaigns in PostgreSQL (migrations/0002): every write checks the rules of
+// kargo/domain/campaign.hpp under a row lock and writes its audit entry in the same transaction.
+// Resources come back as JSON text with the contract's field names, built by PostgreSQL, so reads
+// pass them through without parsing. Blocking: blocking pool only.
+//
+//   CampaignStore store(db);
+//   auto created = store.create(fields, creative_ids, actor, claim, render);
+//   auto doc = store.get(id);                 // nullopt when unknown
+//   store.update(id, body, expected_version, actor);   // 409 on a stale version
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kargo/domain/campaign.hpp"
+#include "kargo/store/idempotency.hpp"
+
+namespace kargo::store {
+
+class Database;
+
+struct CampaignFilter {
+  std::optional<std::string> status, phase, viewability_phase, advertiser_id, q;
+};
+
+struct CampaignPage {
+  std::string items_json = "[]";  // a JSON array, serialised by PostgreSQL
+  size_t total = 0;
+};
+
+class CampaignStore {
+ public:
+  explicit CampaignStore(Database& db) : db_(db) {}
+
+  // Inserts a validated campaign (domain::validate_new_campaign) and associates `creative_ids`.
+  // With a claim, `render` turns the new resource into the (status, body) stored for
+  // Idempotency-Key replays, in the same transaction: a crash after the commit cannot make a
+  // retried request create a second campaign.
+  using Render = std::function<std::pair<int, std::string>(const std::string& resource_json)>;
+  std::string create(const nlohmann::json& fields, const std::vector<std::string>& creative_ids,
+                     const std::string& actor, const std::optional<IdempotencyClaim>& claim = std::nullopt,
+                     const Render& render = nullptr);
+  // The full resource (with `creatives`), or nullopt.
+  std::optional<std::string> get(const std::string& id);
+  CampaignPage list(const CampaignFilter& filter, size_t limit, size_t offset);
+  // Partial update (domain::validate_campaign_update); `expected_version` from the body or
+  // If-Match: 409 when it is not the current version. Returns the updated resource.
+  std::string update(const std::string& id, const nlohmann::json& body,
+                     std::optional<int64_t> expected_version, const std::string& actor);
+  // 409 while active.
+  void remove(const std::string& id, const std::string& actor);
+  // activate / pause: 409 with the current and requested status when the table forbids it.
+  std::string transition(const std::string& id, std::string_view to, domain::Trigger trigger,
+                         const std::string& actor);
+  // Unknown creative 404, unprocessed creative 422; draft -> ready when one is ready.
+  std::string associate(const std::string& id, const std::vector<std::string>& creative_ids,
+                        const std::string& actor);
+  std::string dissociate(const std::string& id, const std::string& creative_id, const std::string& actor);
+  // Audit entries {action, actor, changes, at}, newest first; 404 for an unknown campaign.
+  CampaignPage history(const std::string& id, size_t limit, size_t offset);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace kargo::store

@@ -1,0 +1,46 @@
+#pragma once
+// A Redis cache of serialised resources (GET /api/campaigns/{id}), shared by every instance.
+//
+// Correct under concurrency with several instances: each key has a generation counter. A
+// reader notes the generation before it reads PostgreSQL and stores its copy only if the
+// generation is still the same (one Lua script), and a writer bumps the generation and deletes
+// the copy after its commit and before it answers. So a slow reader can never put back a copy
+// older than a write that was already acknowledged. Redis down: every call is a miss / no-op and
+// the caller reads PostgreSQL. Blocking (except get_async): call from the blocking pool.
+//
+//   ResourceCache cache(redis, "campaign", std::chrono::seconds(300));
+//   if (auto hit = cache.get(id)) return *hit;
+//   auto generation = cache.generation(id);
+//   auto doc = read_from_database(id);
+//   cache.put(id, generation, doc);
+//   ...
+//   cache.invalidate(id);  // after every committed write
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace kargo::store {
+
+class Redis;
+
+class ResourceCache {
+ public:
+  ResourceCache(Redis& redis, std::string kind, std::chrono::seconds ttl);
+  std::optional<std::string> get(const std::string& id);
+  // Non-blocking get: `done` runs on the Redis thread (keep it short) with the value, or nullopt
+  // on a miss or when Redis is down. Usable from I/O threads.
+  void get_async(const std::string& id, std::function<void(std::optional<std::string>)> done);
+  // The current generation of `id` ("" when unknown or Redis is down).
+  std::optional<std::string> generation(const std::string& id);
+  void put(const std::string& id, const std::optional<std::string>& generation, const std::string& value);
+  void invalidate(const std::string& id);
+
+ private:
+  Redis& redis_;
+  std::string kind_;
+  std::chrono::seconds ttl_;
+};
+
+}  // namespace kargo::store

@@ -1,0 +1,320 @@
+#include "kargo/domain/campaign.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kargo/core/time.hpp"
+#include "kargo/core/validator.hpp"
+
+namespace kargo::domain {
+namespace {
+
+using nlohmann::json;
+
+// The status machine of contract section 3, as data. `processing` is entered from any status
+// but `completed` when a sync starts and left when it ends; `error` is left by a successful sync.
+constexpr StatusTransition kTransitions[] = {
+    {"draft", "ready", Trigger::kAutomatic},
+    {"ready", "draft", Trigger::kAutomatic},  // the last ready creative was removed
+    {"ready", "active", Trigger::kActivate},
+    {"paused", "active", Trigger::kActivate},
+    {"active", "paused", Trigger::kPause},
+    {"ready", "active", Trigger::kUpdate},
+    {"paused", "active", Trigger::kUpdate},
+    {"active", "paused", Trigger::kUpdate},
+    {"active", "completed", Trigger::kUpdate},
+    {"paused", "completed", Trigger::kUpdate},
+    {"ready", "completed", Trigger::kEndDate},
+    {"active", "completed", Trigger::kEndDate},
+    {"paused", "completed", Trigger::kEndDate},
+    {"draft", "processing", Trigger::kSyncStart},
+    {"ready", "processing", Trigger::kSyncStart},
+    {"active", "processing", Trigger::kSyncStart},
+    {"paused", "processing", Trigger::kSyncStart},
+    {"error", "processing", Trigger::kSyncStart},
+    {"processing", "draft", Trigger::kSyncEnd},
+    {"processing", "ready", Trigger::kSyncEnd},
+    {"processing", "active", Trigger::kSyncEnd},
+    {"processing", "paused", Trigger::kSyncEnd},
+    {"processing", "completed", Trigger::kSyncEnd},  // Amazon reports the campaign ended
+    {"processing", "error", Trigger::kSyncEnd},
+};
+
+// ISO 3166-1 alpha-2 officially assigned codes, concatenated (no library in Debian ships them in a
+// form usable from C++ without a data file, and the list is small and stable).
+constexpr std::string_view kIsoCountries =
+    "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBSBTBVBWBYBZCACCCDCFCGCHCICKCLCMCNCOCRCU"
+    "CVCWCXCYCZDEDJDKDMDODZECEEEGEHERESETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGNGPGQGRGSGTGUGWGYHKHMHNHRHTHUIDIE"
+    "ILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLCLILKLRLSLTLULVLYMAMCMDMEMFMGMHMKMLMMMNMOMPMQMRMSMT"
+    "MUMVMWMXMYMZNANCNENFNGNINLNONPNRNUNZOMPAPEPFPGPHPKPLPMPNPRPSPTPWPYQARERORSRURWSASBSCSDSESGSHSISJSKSLSM"
+    "SNSOSRSSSTSVSXSYSZTCTDTFTGTHTJTKTLTMTNTOTRTTTVTWTZUAUGUMUSUYUZVAVCVEVGVIVNVUWFWSYEYTZAZMZW";
+
+bool iso_country(std::string_view code) {
+  if (code.size() != 2) return false;
+  for (size_t i = 0; i + 1 < kIsoCountries.size(); i += 2) {
+    if (kIsoCountries.substr(i, 2) == code) return true;
+  }
+  return false;
+}
+
+bool advertiser_id_ok(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+}
+
+const StringRule kListItem{.min_length = 1, .max_length = 255};
+
+// Reads `field` as a list of strings that must each be one of `allowed`.
+std::optional<std::vector<std::string>> subset(Validator& v, std::string_view field,
+                                               std::initializer_list<std::string_view> allowed) {
+  auto values = v.string_array(field);
+  if (!values) return std::nullopt;
+  bool good = true;
+  for (size_t i = 0; i < values->size(); ++i) {
+    if (std::find(allowed.begin(), allowed.end(), (*values)[i]) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      v.add(v.field_name(field) + "[" + std::to_string(i) + "]", "must be one of: " + list);
+      good = false;
+    }
+  }
+  return good ? values : std::nullopt;
+}
+
+// Validates the fields of a targeting object that are present and writes them over `out`.
+void read_targeting(Validator& v, json& out) {
+  if (auto locations = v.string_array("locations")) {
+    bool good = true;
+    for (size_t i = 0; i < locations->size(); ++i) {
+      if (!iso_country((*locations)[i])) {
+        v.add(v.field_name("locations") + "[" + std::to_string(i) + "]",
+              "must be an ISO 3166-1 alpha-2 country code (e.g. US)");
+        good = false;
+      }
+    }
+    if (good) out["locations"] = *locations;
+  }
+  for (const char* field : {"demographics", "interests", "audiences", "keywords", "categories"}) {
+    if (auto values = v.string_array(field, kListItem)) out[field] = *values;
+  }
+  if (auto devices = subset(v, "device_types", {"desktop", "mobile", "tablet", "ctv"})) {
+    out["device_types"] = *devices;
+  }
+  if (auto sources =
+          subset(v, "supply_sources", {"amazon_publishers", "third_party_exchange", "amazon_dsp_deals"})) {
+    out["supply_sources"] = *sources;
+  }
+  if (auto threshold = v.number("viewability_threshold", {.min = 0, .max = 100})) {
+    out["viewability_threshold"] = *threshold;
+  }
+  if (auto level = v.enumeration("brand_safety_level", {"low", "medium", "high"}))
+    out["brand_safety_level"] = *level;
+}
+
+void read_bidding(Validator& v, json& out) {
+  if (auto strategy = v.enumeration("strategy_type", {"cpm", "vcpm", "cpc"}))
+    out["strategy_type"] = *strategy;
+  if (auto bid = v.number("max_bid", {.exclusive_min = 0, .max = 1e6})) out["max_bid"] = round_cents(*bid);
+}
+
+json default_targeting() {
+  return {{"locations", {"US"}},           {"demographics", json::array()},
+          {"interests", json::array()},    {"device_types", {"mobile"}},
+          {"audiences", json::array()},    {"keywords", json::array()},
+          {"categories", json::array()},   {"supply_sources", {"amazon_publishers"}},
+          {"viewability_threshold", 70.0}, {"brand_safety_level", "high"}};
+}
+
+std::optional<std::string> date_field(Validator& v, std::string_view field, bool required) {
+  auto text = v.string(field, {.required = required,
+                               .accept = [](std::string_view s) { return parse_date(s).has_value(); },
+                               .accept_message = "must be a valid date (YYYY-MM-DD)"});
+  return text;
+}
+
+// The viewability configuration: given in full or in part, or derived from the phase
+// (phase_1 -> DoubleVerify on the platform; phase_2 -> IAS server-to-server plus DoubleVerify).
+json read_viewability(Validator& v, const std::string& phase) {
+  json config = {{"phase", phase}};
+  bool phase2 = phase == "phase_2";
+  config["vendors"] = phase2 ? json{"ias", "double_verify"} : json{"double_verify"};
+  config["method"] = phase2 ? "s2s_plus_native" : "platform_native";
+  // dsp_seat_id / pub_id may come inside viewability_config or next to it.
+  auto seat = v.string("dsp_seat_id", {.min_length = 1, .max_length = 128});
+  auto pub = v.string("pub_id", {.min_length = 1, .max_length = 128});
+  const json* given = v.object("viewability_config");
+  if (given) {
+    Validator c = v.nested(*given, "viewability_config");
+    if (auto p = c.enumeration("phase", {"phase_1", "phase_2"}); p && *p != phase) {
+      c.add(c.field_name("phase"), "must match viewability_phase (" + phase + ")");
+    }
+    if (auto vendors = subset(c, "vendors", {"double_verify", "ias"})) {
+      bool has_ias = std::find(vendors->begin(), vendors->end(), "ias") != vendors->end();
+      bool has_dv = std::find(vendors->begin(), vendors->end(), "double_verify") != vendors->end();
+      if (!phase2 && has_ias) {
+        c.add(c.field_name("vendors"), "phase_1 measures with DoubleVerify only: must not include ias");
+      } else if (!phase2 && !has_dv) {
+        c.add(c.field_name("vendors"), "phase_1 must be exactly [\"double_verify\"]");
+      } else if (phase2 && (!has_ias || !has_dv)) {
+        c.add(c.field_name("vendors"), "phase_2 must include both ias and double_verify");
+      } else {
+        config["vendors"] = phase2 ? json{"ias", "double_verify"} : json{"double_verify"};
+      }
+    }
+    if (auto method = c.enumeration("method", {"platform_native", "s2s_plus_native"}))
+      config["method"] = *method;
+    if (auto s = c.string("dsp_seat_id", {.min_length = 1, .max_length = 128})) seat = s;
+    if (auto p = c.string("pub_id", {.min_length = 1, .max_length = 128})) pub = p;
+  }
+  if (phase2) {
+    if (!seat) v.add("viewability_config.dsp_seat_id", "is required for phase_2");
+    if (!pub) v.add("viewability_config.pub_id", "is required for phase_2");
+    config["dsp_seat_id"] = seat ? json(*seat) : json(nullptr);
+    config["pub_id"] = pub ? json(*pub) : json(nullptr);
+  }
+  return config;
+}
+
+}  // namespace
+
+std::span<const StatusTransition> status_transitions() { return kTransitions; }
+
+bool transition_allowed(std::string_view from, std::string_view to, Trigger trigger) {
+  return std::any_of(std::begin(kTransitions), std::end(kTransitions), [&](const StatusTransition& t) {
+    return t.from == from && t.to == to && t.trigger == trigger;
+  });
+}
+
+std::string_view trigger_name(Trigger t) {
+  switch (t) {
+    case Trigger::kAutomatic:
+      return "automatic";
+    case Trigger::kActivate:
+      return "activate";
+    case Trigger::kPause:
+      return "pause";
+    case Trigger::kUpdate:
+      return "update";
+    case Trigger::kEndDate:
+      return "end_date";
+    case Trigger::kSyncStart:
+      return "sync_start";
+    case Trigger::kSyncEnd:
+      return "sync_end";
+  }
+  return "unknown";
+}
+
+double round_cents(double v) { return std::round(v * 100.0) / 100.0; }
+
+json validate_new_campaign(const json& body) {
+  Validator v(body);
+  json out = json::object();
+  if (auto name = v.string("name", {.required = true, .min_length = 1, .max_length = 255}))
+    out["name"] = *name;
+  if (auto adv =
+          v.string("advertiser_id", {.required = true,
+                                     .accept = advertiser_id_ok,
+                                     .accept_message = "must be 1-64 characters of A-Z, a-z, 0-9, _ or -"})) {
+    out["advertiser_id"] = *adv;
+  }
+  out["phase"] = v.enumeration("phase", {"awareness", "consideration", "conversion"}).value_or("awareness");
+  std::string vphase = v.enumeration("viewability_phase", {"phase_1", "phase_2"}).value_or("phase_1");
+  out["viewability_phase"] = vphase;
+  out["viewability_config"] = read_viewability(v, vphase);
+  out["goal_kpi"] =
+      v.enumeration("goal_kpi", {"viewability", "ctr", "conversions", "reach", "video_completion"})
+          .value_or("viewability");
+  if (auto budget = v.number("budget", {.required = true, .exclusive_min = 0, .max = 1e9})) {
+    out["budget"] = round_cents(*budget);
+  }
+  out["currency"] =
+      v.string("currency", {.accept =
+                                [](std::string_view s) {
+                                  return s.size() == 3 && std::all_of(s.begin(), s.end(), [](char c) {
+                                           return c >= 'A' && c <= 'Z';
+                                         });
+                                },
+                            .accept_message = "must be a 3-letter ISO 4217 code (e.g. USD)"})
+          .value_or("USD");
+  auto start = date_field(v, "start_date", true);
+  auto end = date_field(v, "end_date", true);
+  if (start && end) {
+    if (*start >= *end) {
+      v.add("end_date", "must be after start_date");
+    } else {
+      out["start_date"] = *start;
+      out["end_date"] = *end;
+    }
+  }
+  json targeting = default_targeting();
+  if (const json* t = v.object("targeting")) {
+    Validator tv = v.nested(*t, "targeting");
+    read_targeting(tv, targeting);
+  }
+  out["targeting"] = targeting;
+  json bidding = {{"strategy_type", "cpm"}, {"max_bid", 1.0}};
+  if (const json* b = v.object("bidding")) {
+    Validator bv = v.nested(*b, "bidding");
+    read_bidding(bv, bidding);
+  }
+  out["bidding"] = bidding;
+  v.check();
+  return out;
+}
+
+json validate_campaign_update(const json& body, const json& current) {
+  Validator v(body);
+  json change = json::object();
+  if (auto name = v.string("name", {.min_length = 1, .max_length = 255}); name && *name != current["name"]) {
+    change["name"] = *name;
+  }
+  if (auto budget = v.number("budget", {.exclusive_min = 0, .max = 1e9})) {
+    double b = round_cents(*budget);
+    double spent = current.value("spent", 0.0);
+    if (b < spent) {
+      v.add("budget", "must not be below the amount already spent (" + std::to_string(spent) + ")");
+    } else if (b != current.value("budget", 0.0)) {
+      change["budget"] = b;
+    }
+  }
+  if (auto kpi =
+          v.enumeration("goal_kpi", {"viewability", "ctr", "conversions", "reach", "video_completion"});
+      kpi && *kpi != current["goal_kpi"]) {
+    change["goal_kpi"] = *kpi;
+  }
+  auto start = date_field(v, "start_date", false);
+  auto end = date_field(v, "end_date", false);
+  if (start || end) {
+    std::string s = start.value_or(current.value("start_date", ""));
+    std::string e = end.value_or(current.value("end_date", ""));
+    if (s >= e) {
+      v.add(end ? "end_date" : "start_date", end ? "must be after start_date" : "must be before end_date");
+    } else {
+      if (start && *start != current["start_date"]) change["start_date"] = *start;
+      if (end && *end != current["end_date"]) change["end_date"] = *end;
+    }
+  }
+  if (const json* t = v.object("targeting")) {
+    json merged = current.contains("targeting") ? current["targeting"] : default_targeting();
+    Validator tv = v.nested(*t, "targeting");
+    read_targeting(tv, merged);
+    if (merged != current["targeting"]) change["targeting"] = merged;
+  }
+  if (const json* b = v.object("bidding")) {
+    json merged = current.contains("bidding") ? current["bidding"] : json::object();
+    Validator bv = v.nested(*b, "bidding");
+    read_bidding(bv, merged);
+    if (merged != current["bidding"]) change["bidding"] = merged;
+  }
+  if (auto status =
+          v.enumeration("status", {"draft", "ready", "active", "paused", "completed", "processing", "error"});
+      status && *status != current["status"]) {
+    change["status"] = *status;
+  }
+  v.check();
+  return change;
+}
+
+}  // namespace kargo::domain

@@ -1,0 +1,344 @@
+#include "kargo/store/campaigns.hpp"
+
+#include <pqxx/pqxx>
+
+#include "kargo/core/digest.hpp"
+#include "kargo/core/error_codes.hpp"
+#include "kargo/store/audit.hpp"
+#include "kargo/store/database.hpp"
+
+namespace kargo::store {
+namespace {
+
+using nlohmann::json;
+
+#define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+// The resource as JSON text, built by PostgreSQL: the API passes it through without parsing.
+// `creatives` is added for the detail view only (kDetail).
+#define KARGO_CAMPAIGN_FIELDS \
+  "'id', c.id, 'name', c.name, 'advertiser_id', c.advertiser_id, 'status', c.status, 'phase', c.phase, "       \
+  "'viewability_phase', c.viewability_phase, 'viewability_config', c.viewability_config, "                     \
+  "'goal_kpi', c.goal_kpi, 'budget', c.budget::float8, 'spent', c.spent::float8, "                            \
+  "'remaining_budget', (c.budget - c.spent)::float8, 'currency', c.currency, "                                 \
+  "'start_date', to_char(c.start_date, 'YYYY-MM-DD'), 'end_date', to_char(c.end_date, 'YYYY-MM-DD'), "         \
+  "'targeting', c.targeting, 'bidding', c.bidding, "                                                           \
+  "'creative_count', (SELECT count(*) FROM campaign_creatives cc WHERE cc.campaign_id = c.id), "              \
+  "'performance', (SELECT campaign_performance(coalesce(sum(d.impressions), 0)::bigint, "                     \
+  "coalesce(sum(d.clicks), 0)::bigint, coalesce(sum(d.conversions), 0)::bigint, coalesce(sum(d.spend), 0)) "  \
+  "FROM campaign_performance_daily d WHERE d.campaign_id = c.id), "                                            \
+  "'amazon_campaign_id', c.amazon_campaign_id, 'kargo_campaign_id', c.kargo_campaign_id, "                     \
+  "'sync_status', c.sync_status, 'last_synced_at', " KARGO_TS("c.last_synced_at") ", "                         \
+  "'version', c.version, 'created_at', " KARGO_TS("c.created_at") ", 'updated_at', " KARGO_TS("c.updated_at")
+
+constexpr const char* kSummary = "json_build_object(" KARGO_CAMPAIGN_FIELDS ")";
+
+constexpr const char* kDetail =
+    "SELECT json_build_object(" KARGO_CAMPAIGN_FIELDS
+    ", 'creatives', (SELECT coalesce(json_agg(json_build_object("
+    "'id', cr.id, 'name', cr.name, 'format', cr.format, 'status', cr.status, "
+    "'amazon_dsp_ready', cr.amazon_dsp_ready, "
+    "'performance', json_build_object('impressions', 0, 'clicks', 0, 'ctr', 0), "
+    "'ad_group', json_build_object('name', cc.ad_group_name, 'type', cc.ad_group_type, "
+    "'budget', cc.budget::float8, 'bid', cc.bid::float8, 'status', cc.status, "
+    "'amazon_ad_group_id', cc.amazon_ad_group_id)) ORDER BY cc.created_at, cr.id), '[]') "
+    "FROM campaign_creatives cc JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = c.id)"
+    ")::text FROM campaigns c WHERE c.id = $1";
+
+constexpr const char* kLock = "SELECT status, version, spent::float8 FROM campaigns WHERE id = $1 FOR UPDATE";
+
+constexpr const char* kInsert =
+    "INSERT INTO campaigns (id, name, advertiser_id, phase, viewability_phase, viewability_config, goal_kpi, "
+    "budget, currency, start_date, end_date, targeting, bidding, created_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::date, $11::date, $12::jsonb, $13::jsonb, $14)";
+
+constexpr const char* kSetStatus =
+    "UPDATE campaigns SET status = $2, version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
+
+constexpr const char* kDelete = "DELETE FROM campaigns WHERE id = $1";
+
+constexpr const char* kCreativeForAssociation =
+    "SELECT id, name, media_type, device_type, status, processed_code IS NOT NULL, amazon_dsp_ready "
+    "FROM creatives WHERE id = $1 FOR SHARE";
+
+constexpr const char* kAssociate =
+    "INSERT INTO campaign_creatives (campaign_id, creative_id, ad_group_name, ad_group_type, bid) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (campaign_id, creative_id) DO NOTHING RETURNING 1";
+
+constexpr const char* kDissociate =
+    "DELETE FROM campaign_creatives WHERE campaign_id = $1 AND creative_id = $2 RETURNING 1";
+
+constexpr const char* kHasReadyCreative =
+    "SELECT EXISTS (SELECT 1 FROM campaign_creatives cc JOIN creatives cr ON cr.id = cc.creative_id "
+    "WHERE cc.campaign_id = $1 AND cr.amazon_dsp_ready)";
+
+constexpr const char* kTouch =
+    "UPDATE campaigns SET version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
+
+constexpr const char* kHistory =
+    "SELECT (SELECT coalesce(json_agg(json_build_object('action', a.action, 'actor', a.actor, "
+    "'changes', a.changes, 'at', " KARGO_TS("a.at") ") ORDER BY a.at DESC, a.id DESC), '[]')::text "
+    "FROM (SELECT * FROM audit_log WHERE entity_type = 'campaign' AND entity_id = $1 "
+    "ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3) a), "
+    "(SELECT count(*) FROM audit_log WHERE entity_type = 'campaign' AND entity_id = $1)";
+
+constexpr const char* kExists = "SELECT 1 FROM campaigns WHERE id = $1";
+
+Error not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
+
+std::string load(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kDetail, id);
+  if (rows.empty()) throw not_found(id);
+  return rows[0][0].as<std::string>();
+}
+
+struct Locked {
+  std::string status;
+  int64_t version;
+  double spent;
+};
+
+Locked lock(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kLock, id);
+  if (rows.empty()) throw not_found(id);
+  return {rows[0][0].as<std::string>(), rows[0][1].as<int64_t>(), rows[0][2].as<double>()};
+}
+
+Error transition_refused(const std::string& from, std::string_view to) {
+  return Error(codes::kConflict,
+               "campaign status cannot change from '" + from + "' to '" + std::string(to) + "'");
+}
+
+void set_status(pqxx::transaction_base& tx, const std::string& id, const std::string& from,
+                std::string_view to, domain::Trigger trigger, const std::string& actor) {
+  tx.exec_params(kSetStatus, id, std::string(to));
+  write_audit(tx, "campaign", id, "status_change", actor,
+              {{"status", {{"from", from}, {"to", to}}}, {"trigger", domain::trigger_name(trigger)}});
+}
+
+// draft -> ready once a ready creative is associated; ready -> draft when none is left.
+void settle_readiness(pqxx::transaction_base& tx, const std::string& id, const std::string& actor) {
+  auto current = lock(tx, id);
+  bool ready = tx.exec_params1(kHasReadyCreative, id)[0].as<bool>();
+  if (current.status == "draft" && ready) {
+    set_status(tx, id, "draft", "ready", domain::Trigger::kAutomatic, actor);
+  } else if (current.status == "ready" && !ready) {
+    set_status(tx, id, "ready", "draft", domain::Trigger::kAutomatic, actor);
+  }
+}
+
+std::string ad_group_type(const std::string& media_type, const std::string& device_type) {
+  if (media_type == "video") return device_type == "ctv" ? "STREAMING_TV" : "ONLINE_VIDEO";
+  if (media_type == "audio") return "AUDIO";
+  return "DISPLAY";
+}
+
+// Associates each creative (in order; the first problem stops the transaction).
+void add_creatives(pqxx::transaction_base& tx, const std::string& id, const std::string& campaign_name,
+                   double max_bid, const std::vector<std::string>& creative_ids, const std::string& actor) {
+  json added = json::array();
+  for (size_t i = 0; i < creative_ids.size(); ++i) {
+    const auto& cid = creative_ids[i];
+    auto rows = tx.exec_params(kCreativeForAssociation, cid);
+    if (rows.empty()) throw Error(codes::kNotFound, "creative " + cid + " not found");
+    const auto& r = rows[0];
+    auto status = r[4].as<std::string>();
+    if (status == "failed" || !r[5].as<bool>()) {
+      throw Error::validation({{"creative_ids[" + std::to_string(i) + "]",
+                                "creative " + cid + " is not processed (status " + status + ")"}});
+    }
+    std::string name = campaign_name + " - " + r[1].as<std::string>();
+    if (name.size() > 255) name.resize(255);
+    auto inserted = tx.exec_params(kAssociate, id, cid, name,
+                                   ad_group_type(r[2].as<std::string>(), r[3].as<std::string>()), max_bid);
+    if (!inserted.empty()) added.push_back(cid);
+  }
+  if (!added.empty()) {
+    tx.exec_params(kTouch, id);
+    write_audit(tx, "campaign", id, "associate_creatives", actor, {{"creative_ids", added}});
+  }
+}
+
+}  // namespace
+
+std::string CampaignStore::create(const json& fields, const std::vector<std::string>& creative_ids,
+                                  const std::string& actor, const std::optional<IdempotencyClaim>& claim,
+                                  const Render& render) {
+  std::string out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    std::string id = random_id("camp_");
+    tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
+                   fields["phase"].get<std::string>(), fields["viewability_phase"].get<std::string>(),
+                   fields["viewability_config"].dump(), fields["goal_kpi"].get<std::string>(),
+                   fields["budget"].get<double>(), fields["currency"].get<std::string>(),
+                   fields["start_date"].get<std::string>(), fields["end_date"].get<std::string>(),
+                   fields["targeting"].dump(), fields["bidding"].dump(), actor);
+    write_audit(tx, "campaign", id, "create", actor, fields);
+    if (!creative_ids.empty()) {
+      add_creatives(tx, id, fields["name"].get<std::string>(), fields["bidding"].value("max_bid", 1.0),
+                    creative_ids, actor);
+      settle_readiness(tx, id, actor);
+    }
+    out = load(tx, id);
+    if (claim && render) {
+      auto [status, body] = render(out);
+      record_idempotent_response(tx, *claim, status, body);
+    }
+  });
+  return out;
+}
+
+std::optional<std::string> CampaignStore::get(const std::string& id) {
+  std::optional<std::string> out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    out.reset();
+    auto rows = tx.exec_params(kDetail, id);
+    if (!rows.empty()) out = rows[0][0].as<std::string>();
+  });
+  return out;
+}
+
+CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t offset) {
+  // Filters are bound parameters; a NULL parameter switches its condition off.
+  const std::string where =
+      "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.phase = $2) "
+      "AND ($3::text IS NULL OR c.viewability_phase = $3) AND ($4::text IS NULL OR c.advertiser_id = $4) "
+      "AND ($5::text IS NULL OR lower(c.name) LIKE '%' || lower($5) || '%') ";
+  // LIKE wildcards typed by the user are matched literally.
+  std::optional<std::string> q;
+  if (f.q) {
+    std::string escaped;
+    for (char ch : *f.q) {
+      if (ch == '%' || ch == '_' || ch == '\\') escaped += '\\';
+      escaped += ch;
+    }
+    q = escaped;
+  }
+  // One statement: the page as one JSON array (built by PostgreSQL) and the total.
+  const std::string sql = std::string("WITH page AS (SELECT c.* FROM campaigns c ") + where +
+                          "ORDER BY c.created_at DESC, c.id DESC LIMIT $6 OFFSET $7) "
+                          "SELECT (SELECT coalesce(json_agg(" +
+                          kSummary +
+                          " ORDER BY c.created_at DESC, c.id DESC), '[]')::text FROM page c), "
+                          "(SELECT count(*) FROM campaigns c " +
+                          where + ")";
+  CampaignPage page;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    auto row =
+        tx.exec_params1(sql, f.status, f.phase, f.viewability_phase, f.advertiser_id, q, limit, offset);
+    page.items_json = row[0].as<std::string>();
+    page.total = row[1].as<size_t>();
+  });
+  return page;
+}
+
+std::string CampaignStore::update(const std::string& id, const json& body,
+                                  std::optional<int64_t> expected_version, const std::string& actor) {
+  std::string out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    auto locked = lock(tx, id);
+    if (expected_version && *expected_version != locked.version) {
+      throw Error(codes::kConflict, "campaign " + id + " is at version " + std::to_string(locked.version) +
+                                        ", not " + std::to_string(*expected_version) + "; reload and retry");
+    }
+    json current = json::parse(load(tx, id));
+    json change = domain::validate_campaign_update(body, current);
+    if (change.contains("status")) {
+      std::string to = change["status"];
+      if (!domain::transition_allowed(locked.status, to, domain::Trigger::kUpdate)) {
+        throw transition_refused(locked.status, to);
+      }
+    }
+    if (change.empty()) {
+      out = load(tx, id);
+      return;
+    }
+    // Each changed column is set from the JSON document of changes, so the statement is fixed.
+    tx.exec_params(
+        "UPDATE campaigns SET "
+        "name = coalesce($2::jsonb->>'name', name), "
+        "budget = coalesce(($2::jsonb->>'budget')::numeric, budget), "
+        "goal_kpi = coalesce($2::jsonb->>'goal_kpi', goal_kpi), "
+        "start_date = coalesce(($2::jsonb->>'start_date')::date, start_date), "
+        "end_date = coalesce(($2::jsonb->>'end_date')::date, end_date), "
+        "targeting = coalesce($2::jsonb->'targeting', targeting), "
+        "bidding = coalesce($2::jsonb->'bidding', bidding), "
+        "status = coalesce($2::jsonb->>'status', status), "
+        "version = version + 1, updated_at = clock_timestamp() WHERE id = $1",
+        id, change.dump());
+    json audit = json::object();
+    for (auto& [key, value] : change.items()) audit[key] = {{"from", current[key]}, {"to", value}};
+    write_audit(tx, "campaign", id, "update", actor, audit);
+    out = load(tx, id);
+  });
+  return out;
+}
+
+void CampaignStore::remove(const std::string& id, const std::string& actor) {
+  db_.transact([&](pqxx::transaction_base& tx) {
+    auto locked = lock(tx, id);
+    if (locked.status == "active") {
+      throw Error(codes::kConflict, "campaign " + id + " is active; pause it before deleting it");
+    }
+    if (locked.status == "processing") {
+      throw Error(codes::kConflict, "campaign " + id + " is being synced; try again when the sync ends");
+    }
+    tx.exec_params(kDelete, id);
+    write_audit(tx, "campaign", id, "delete", actor, {{"status", locked.status}});
+  });
+}
+
+std::string CampaignStore::transition(const std::string& id, std::string_view to, domain::Trigger trigger,
+                                      const std::string& actor) {
+  std::string out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    auto locked = lock(tx, id);
+    if (!domain::transition_allowed(locked.status, to, trigger)) throw transition_refused(locked.status, to);
+    set_status(tx, id, locked.status, to, trigger, actor);
+    out = load(tx, id);
+  });
+  return out;
+}
+
+std::string CampaignStore::associate(const std::string& id, const std::vector<std::string>& creative_ids,
+                                     const std::string& actor) {
+  std::string out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    lock(tx, id);
+    auto row = tx.exec_params1("SELECT name, (bidding->>'max_bid')::float8 FROM campaigns WHERE id = $1", id);
+    add_creatives(tx, id, row[0].as<std::string>(), row[1].is_null() ? 1.0 : row[1].as<double>(),
+                  creative_ids, actor);
+    settle_readiness(tx, id, actor);
+    out = load(tx, id);
+  });
+  return out;
+}
+
+std::string CampaignStore::dissociate(const std::string& id, const std::string& creative_id,
+                                      const std::string& actor) {
+  std::string out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    lock(tx, id);
+    if (tx.exec_params(kDissociate, id, creative_id).empty()) {
+      throw Error(codes::kNotFound, "creative " + creative_id + " is not associated with campaign " + id);
+    }
+    tx.exec_params(kTouch, id);
+    write_audit(tx, "campaign", id, "dissociate_creative", actor, {{"creative_id", creative_id}});
+    settle_readiness(tx, id, actor);
+    out = load(tx, id);
+  });
+  return out;
+}
+
+CampaignPage CampaignStore::history(const std::string& id, size_t limit, size_t offset) {
+  CampaignPage page;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    if (tx.exec_params(kExists, id).empty()) throw not_found(id);
+    auto row = tx.exec_params1(kHistory, id, limit, offset);
+    page.items_json = row[0].as<std::string>();
+    page.total = row[1].as<size_t>();
+  });
+  return page;
+}
+
+}  // namespace kargo::store

@@ -1,0 +1,58 @@
+#include "kargo/store/resource_cache.hpp"
+
+#include "kargo/store/redis.hpp"
+
+namespace kargo::store {
+namespace {
+
+// KEYS[1] value, KEYS[2] generation; ARGV[1] generation seen before the read, ARGV[2] value,
+// ARGV[3] ttl seconds. Stores the value only when no write happened since the read began.
+constexpr const char* kPutIfCurrent =
+    "local g = redis.call('GET', KEYS[2]) or '0' "
+    "if g == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end "
+    "return 0";
+
+// Deletes the value and moves the generation on; the generation outlives any cached value.
+constexpr const char* kInvalidate =
+    "redis.call('DEL', KEYS[1]) redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) return 1";
+
+}  // namespace
+
+ResourceCache::ResourceCache(Redis& redis, std::string kind, std::chrono::seconds ttl)
+    : redis_(redis), kind_(std::move(kind)), ttl_(ttl) {}
+
+std::optional<std::string> ResourceCache::get(const std::string& id) {
+  auto reply = redis_.call({"GET", "cache:" + kind_ + ":" + id});
+  if (reply.type != RedisReply::Type::kString) return std::nullopt;
+  return std::move(reply.str);
+}
+
+void ResourceCache::get_async(const std::string& id, std::function<void(std::optional<std::string>)> done) {
+  redis_.command({"GET", "cache:" + kind_ + ":" + id}, [done = std::move(done)](RedisReply reply) {
+    if (reply.type != RedisReply::Type::kString) return done(std::nullopt);
+    done(std::move(reply.str));
+  });
+}
+
+std::optional<std::string> ResourceCache::generation(const std::string& id) {
+  auto reply = redis_.call({"GET", "cache:" + kind_ + ":" + id + ":gen"});
+  if (reply.type == RedisReply::Type::kString) return std::move(reply.str);
+  if (reply.type == RedisReply::Type::kNil) return std::string("0");
+  return std::nullopt;  // Redis down: do not store anything
+}
+
+void ResourceCache::put(const std::string& id, const std::optional<std::string>& generation,
+                        const std::string& value) {
+  if (!generation) return;
+  redis_.call({"EVAL", kPutIfCurrent, "2", "cache:" + kind_ + ":" + id, "cache:" + kind_ + ":" + id + ":gen",
+               *generation, value, std::to_string(ttl_.count())});
+}
+
+void ResourceCache::invalidate(const std::string& id) {
+  // Generations live ten times longer than values, so a reader that started before this write
+  // cannot find the counter gone (and back at "0") when it stores its copy.
+  redis_.call({"EVAL", kInvalidate, "2", "cache:" + kind_ + ":" + id, "cache:" + kind_ + ":" + id + ":gen",
+               std::to_string(ttl_.count() * 10)});
+}
+
+}  // namespace kargo::store
