@@ -15,6 +15,7 @@
 #include "kargo/upstream/http_client.hpp"
 #include "support/helpers.hpp"
 #include "support/process.hpp"
+#include "support/sandbox.hpp"
 #include "support/upstream_stub.hpp"
 
 using namespace kargo;
@@ -714,4 +715,67 @@ TEST_F(UpstreamTlsTest, ChannelReportsTlsRefusalAs502WithoutRetrying) {
   EXPECT_EQ(r.attempts(), 1u);
   EXPECT_EQ(r.error().http_status(), 502);
   EXPECT_TRUE(r.error().external_message().starts_with("amazon_dsp: TLS certificate verification failed"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the real `kargo-dsp sandbox`: the calls the Amazon/Kargo clients will make.
+
+class UpstreamSandboxTest : public ::testing::Test {
+ protected:
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(sandbox.port()) + path;
+  }
+  void add_fault(const std::string& json) {
+    auto r = client.send_sync({.method = "POST",
+                               .url = url("/_sandbox/faults"),
+                               .headers = {{"Content-Type", "application/json"}},
+                               .body = json});
+    ASSERT_TRUE(r.ok() && r.response().status / 100 == 2) << (r.ok() ? r.response().body : r.error().message);
+  }
+
+  itest::SandboxProcess sandbox;
+  Metrics metrics;
+  HttpClient client{fast_options()};
+  UpstreamChannel lwa{client, metrics,
+                      ChannelOptions{.service = "amazon_lwa", .retry = {.base_delay = 10ms}}};
+  UpstreamChannel kargo{client, metrics, ChannelOptions{.service = "kargo", .retry = {.base_delay = 10ms}}};
+};
+
+TEST_F(UpstreamSandboxTest, TokenRefreshAndSnippetFetch) {
+  auto token = lwa.call_sync(
+      {.endpoint = "/auth/o2/token",
+       .request = {.method = "POST",
+                   .url = url("/auth/o2/token"),
+                   .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
+                   .body = std::string("grant_type=refresh_token&refresh_token=") +
+                           itest::kSandboxRefreshToken + "&client_id=" + itest::kSandboxClientId +
+                           "&client_secret=" + itest::kSandboxClientSecret},
+       .idempotency = Idempotency::kIdempotent});
+  ASSERT_TRUE(token.ok()) << token.error().internal_message();
+  EXPECT_EQ(token.response().status, 200);
+  EXPECT_NE(token.response().body.find("access_token"), std::string::npos);
+
+  auto allowed = std::vector<std::string>{"127.0.0.1:" + std::to_string(sandbox.port())};
+  auto snippet =
+      kargo.call_sync({.endpoint = "/snippet/dm/{id}",
+                       .request = {.url = url("/snippet/dm/81298"), .follow_redirect = [&](const Url& to) {
+                                     return host_allowed(to, allowed);
+                                   }}});
+  ASSERT_TRUE(snippet.ok()) << snippet.error().internal_message();
+  EXPECT_EQ(snippet.response().status, 200);
+  EXPECT_FALSE(snippet.response().body.empty());
+}
+
+TEST_F(UpstreamSandboxTest, FaultsAreRetriedAndGzipBombsRefused) {
+  add_fault(R"({"path_prefix": "/snippet/dm/81298", "status": 503, "count": 2})");
+  auto r = kargo.call_sync({.endpoint = "/snippet/dm/{id}", .request = {.url = url("/snippet/dm/81298")}});
+  ASSERT_TRUE(r.ok()) << r.error().internal_message();
+  EXPECT_EQ(r.attempts(), 3u);
+
+  add_fault(R"({"path_prefix": "/snippet/dm/81305", "gzip_bomb": true})");
+  auto bomb = kargo.call_sync({.endpoint = "/snippet/dm/{id}",
+                               .request = {.url = url("/snippet/dm/81305"), .max_response_bytes = 1u << 20}});
+  ASSERT_FALSE(bomb.ok());
+  EXPECT_EQ(bomb.attempts(), 1u);
+  EXPECT_EQ(bomb.error().external_message(), "kargo: decoded response larger than 1048576 bytes");
 }
