@@ -233,6 +233,17 @@ Config load_config(const EnvLookup& env) {
   if (c.kargo_snippet_hosts.empty()) throw ConfigError("KARGO_SNIPPET_HOSTS", "must name at least one host");
   r.number("UPSTREAM_TIMEOUT_MS", c.upstream_timeout_ms, 1, 600000);
   r.number("UPSTREAM_MAX_RETRIES", c.upstream_max_retries, 0, 20);
+  r.opt("UPSTREAM_CA_FILE", c.upstream_ca_file);
+  if (c.upstream_ca_file) {
+    // Checked here so a typo stops start-up naming the variable, not the first upstream call.
+    std::ifstream ca(*c.upstream_ca_file);
+    std::stringstream text;
+    if (ca) text << ca.rdbuf();
+    if (!ca) throw ConfigError("UPSTREAM_CA_FILE", "cannot read '" + *c.upstream_ca_file + "'");
+    if (text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      throw ConfigError("UPSTREAM_CA_FILE", "'" + *c.upstream_ca_file + "' holds no PEM certificate");
+    }
+  }
   r.number("SYNC_INTERVAL_SECONDS", c.sync_interval_seconds, 0, 86400 * 7);
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
   r.number("CAMPAIGN_END_CHECK_SECONDS", c.campaign_end_check_seconds, 1, 86400);
@@ -285,6 +296,7 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"kargo_snippet_hosts", hosts},
       {"upstream_timeout_ms", std::to_string(upstream_timeout_ms)},
       {"upstream_max_retries", std::to_string(upstream_max_retries)},
+      {"upstream_ca_file", upstream_ca_file.value_or("")},
       {"sync_interval_seconds", std::to_string(sync_interval_seconds)},
       {"report_interval_seconds", std::to_string(report_interval_seconds)},
       {"campaign_end_check_seconds", std::to_string(campaign_end_check_seconds)},

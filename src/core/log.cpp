@@ -267,4 +267,6 @@ RequestScope::RequestScope(std::string_view request_id) : previous_(t_request_id
 }
 RequestScope::~RequestScope() { t_request_id = previous_; }
 
+std::string_view current_request_id() { return t_request_id; }
+
 }  // namespace kargo::log

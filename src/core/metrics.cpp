@@ -9,6 +9,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -156,9 +157,44 @@ struct Metrics::Impl {
     }
   };
   struct HttpCache {
-    const Impl* owner = nullptr;
+    uint64_t owner = 0;  // Impl::id: an address could be reused by a later Metrics object
     std::unordered_map<HttpKey, HttpHandles, HttpKeyHash> handles;
   };
+  // Upstream series by "service\0endpoint\0status", built in a reused buffer, so a lookup
+  // allocates nothing once warm. `histogram` is per (service, endpoint).
+  struct ExternalCache {
+    uint64_t owner = 0;
+    std::unordered_map<std::string, HttpHandles> handles;
+    std::string key;
+  };
+  HttpHandles& external_handles(std::string_view service, std::string_view endpoint,
+                                std::string_view status) {
+    thread_local ExternalCache cache;
+    if (cache.owner != id) {
+      cache.handles.clear();
+      cache.owner = id;
+    }
+    cache.key.assign(service).push_back('\0');
+    cache.key.append(endpoint).push_back('\0');
+    cache.key.append(status);
+    auto it = cache.handles.find(cache.key);
+    if (it == cache.handles.end()) {
+      std::lock_guard lock(add_mutex);
+      HttpHandles h{
+          &external_requests.Add({{"service", std::string(service)},
+                                  {"endpoint", std::string(endpoint)},
+                                  {"status", std::string(status)}}),
+          &external_duration.Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}},
+                                 kLatencyBuckets)};
+      it = cache.handles.emplace(cache.key, h).first;
+    }
+    return it->second;
+  }
+  static uint64_t next_id() {
+    static std::atomic<uint64_t> counter{0};
+    return ++counter;
+  }
+  const uint64_t id = next_id();
   std::mutex add_mutex;  // serialises Family::Add for the same labels across threads
   // The same handles by (method, route), for route_summaries(): reading a handle is cheaper than
   // Family::Collect(), which copies every series with its labels. Guarded by add_mutex.
@@ -174,9 +210,9 @@ Metrics::~Metrics() = default;
 
 void Metrics::observe_http(std::string_view method, std::string_view route, int status, double seconds) {
   thread_local Impl::HttpCache cache;
-  if (cache.owner != impl_.get()) {
+  if (cache.owner != impl_->id) {
     cache.handles.clear();
-    cache.owner = impl_.get();
+    cache.owner = impl_->id;
   }
   auto m = canonical_method(method);
   Impl::HttpKey key{route.data(), route.size(), m.data(), status};
@@ -201,15 +237,13 @@ void Metrics::http_in_flight(int delta) { impl_->in_flight.Increment(delta); }
 
 void Metrics::observe_external(std::string_view service, std::string_view endpoint, std::string_view status,
                                double seconds) {
-  std::lock_guard lock(impl_->add_mutex);
-  impl_->external_requests
-      .Add({{"service", std::string(service)},
-            {"endpoint", std::string(endpoint)},
-            {"status", std::string(status)}})
-      .Increment();
-  impl_->external_duration
-      .Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}}, kLatencyBuckets)
-      .Observe(seconds);
+  auto& h = impl_->external_handles(service, endpoint, status);
+  h.counter->Increment();
+  h.histogram->Observe(seconds);
+}
+
+void Metrics::count_external(std::string_view service, std::string_view endpoint, std::string_view status) {
+  impl_->external_handles(service, endpoint, status).counter->Increment();
 }
 
 void Metrics::set_circuit_state(std::string_view service, int state) {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 using namespace kargo;
@@ -129,4 +133,18 @@ TEST(Config, AdminUsernameFollowsTheUsernameRule) {
   EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"ADMIN_USERNAME", "bad name!"}}), "ADMIN_USERNAME");
   EXPECT_EQ(load_config(env({{"SECRET_KEY", kKey}, {"ADMIN_USERNAME", "ops.admin@x"}})).admin_username,
             "ops.admin@x");
+}
+
+TEST(Config, UpstreamCaFileMustBeAReadablePemFile) {
+  EXPECT_FALSE(load_config(env({{"SECRET_KEY", kKey}})).upstream_ca_file);
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"UPSTREAM_CA_FILE", "/nonexistent/ca.pem"}}),
+            "UPSTREAM_CA_FILE");
+  auto not_pem = std::filesystem::temp_directory_path() / ("kargo-not-pem-" + std::to_string(::getpid()));
+  std::ofstream(not_pem) << "not a certificate\n";
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", kKey}, {"UPSTREAM_CA_FILE", not_pem.string()}}),
+            "UPSTREAM_CA_FILE");
+  std::filesystem::remove(not_pem);
+  auto c =
+      load_config(env({{"SECRET_KEY", kKey}, {"UPSTREAM_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"}}));
+  EXPECT_EQ(c.upstream_ca_file, "/etc/ssl/certs/ca-certificates.crt");
 }

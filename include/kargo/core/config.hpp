@@ -59,6 +59,7 @@ struct Config {
   std::vector<std::string> kargo_snippet_hosts{"snippet.kargo.com"};
   unsigned upstream_timeout_ms = 10000;
   unsigned upstream_max_retries = 4;
+  std::optional<std::string> upstream_ca_file;  // PEM CA bundle for outbound TLS; none = system store
   unsigned sync_interval_seconds = 300;
   unsigned report_interval_seconds = 3600;
   unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed

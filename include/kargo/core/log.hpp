@@ -58,6 +58,10 @@ class RequestScope {
   std::string_view previous_;
 };
 
+// The id of the innermost RequestScope on this thread, "" outside any (outbound calls forward it
+// as X-Request-ID). Valid only while that scope lives: copy it to keep it.
+std::string_view current_request_id();
+
 // JSON string escaping shared with anything else that writes JSON text by hand.
 void append_json_string(std::string& out, std::string_view s);
 

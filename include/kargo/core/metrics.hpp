@@ -35,9 +35,12 @@ class Metrics {
   void observe_http(std::string_view method, std::string_view route, int status, double seconds);
   void http_in_flight(int delta);
 
-  // Upstreams.
+  // Upstreams: one observation per attempt. `endpoint` is the caller's route template; `status` the
+  // HTTP status or the failure kind ("timeout", "connect_error", ...).
   void observe_external(std::string_view service, std::string_view endpoint, std::string_view status,
                         double seconds);
+  // A call that never became an attempt (status "circuit_open"): counted, no latency.
+  void count_external(std::string_view service, std::string_view endpoint, std::string_view status);
   void set_circuit_state(std::string_view service, int state);  // 0 closed, 1 half-open, 2 open
 
   // Storage.
