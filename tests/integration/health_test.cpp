@@ -222,9 +222,26 @@ TEST_F(HealthTest, OpenApiDocumentsEveryRouteAndEveryDocumentedRouteExists) {
   EXPECT_EQ(spec["openapi"].get<std::string>().rfind("3.", 0), 0u);
   const auto& paths = spec["paths"];
   ASSERT_TRUE(paths.is_object());
-  for (const char* path : {"/", "/health", "/health/live", "/health/ready", "/health/detailed",
-                           "/health/status", "/health/metrics", "/docs", "/api/auth/token", "/api/auth/users",
-                           "/api/errors/statistics", "/api/errors/recent", "/api/performance/summary"}) {
+  for (const char* path : {"/",
+                           "/health",
+                           "/health/live",
+                           "/health/ready",
+                           "/health/detailed",
+                           "/health/status",
+                           "/health/metrics",
+                           "/docs",
+                           "/api/auth/token",
+                           "/api/auth/users",
+                           "/api/errors/statistics",
+                           "/api/errors/recent",
+                           "/api/performance/summary",
+                           "/api/campaigns",
+                           "/api/campaigns/{id}",
+                           "/api/campaigns/{id}/activate",
+                           "/api/campaigns/{id}/pause",
+                           "/api/campaigns/{id}/creatives",
+                           "/api/campaigns/{id}/creatives/{creative_id}",
+                           "/api/campaigns/{id}/history"}) {
     EXPECT_TRUE(paths.contains(path)) << path << " is not documented";
   }
   for (const auto& [path, operations] : paths.items()) {
