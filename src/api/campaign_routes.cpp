@@ -193,7 +193,7 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
   router.add("GET", "/api/campaigns/{id}/history", kViewer, [&](http::Request& req) {
     auto id = campaign_id(req);
     Validator v;
-    auto page = http::pagination(req, v, 50, 100);
+    auto page = http::pagination(req, v);
     v.check();
     auto result = store.history(id, page.limit, page.offset);
     return http::ok_serialized(req,

@@ -119,6 +119,8 @@ int run(const Config& cfg, Mode mode) {
   if (mode == Mode::kServe) {
     // Campaigns whose end date passed become completed (contract section 3). Every instance may
     // run it: the update skips rows another instance holds.
+    server.every(std::chrono::seconds(1),
+                 [&] { blocking.submit([&] { campaign_cache.flush_pending(); }, [] {}); });
     server.every(std::chrono::seconds(cfg.campaign_end_check_seconds), [&] {
       blocking.submit(
           [&] {

@@ -65,6 +65,19 @@ bool advertiser_id_ok(std::string_view s) {
 
 const StringRule kListItem{.min_length = 1, .max_length = 255};
 
+// A positive amount of money, rounded to cents: it must still be positive once rounded (0.004
+// would be stored as 0.00 and break the database's CHECK).
+std::optional<double> money(Validator& v, std::string_view field, double max, bool required = false) {
+  auto value = v.number(field, {.required = required, .exclusive_min = 0, .max = max});
+  if (!value) return std::nullopt;
+  double rounded = round_cents(*value);
+  if (rounded < 0.01) {
+    v.add(v.field_name(field), "must be at least 0.01");
+    return std::nullopt;
+  }
+  return rounded;
+}
+
 // Reads `field` as a list of strings that must each be one of `allowed`.
 std::optional<std::vector<std::string>> subset(Validator& v, std::string_view field,
                                                std::initializer_list<std::string_view> allowed) {
@@ -115,7 +128,7 @@ void read_targeting(Validator& v, json& out) {
 void read_bidding(Validator& v, json& out) {
   if (auto strategy = v.enumeration("strategy_type", {"cpm", "vcpm", "cpc"}))
     out["strategy_type"] = *strategy;
-  if (auto bid = v.number("max_bid", {.exclusive_min = 0, .max = 1e6})) out["max_bid"] = round_cents(*bid);
+  if (auto bid = money(v, "max_bid", 1e6)) out["max_bid"] = *bid;
 }
 
 json default_targeting() {
@@ -226,9 +239,7 @@ json validate_new_campaign(const json& body) {
   out["goal_kpi"] =
       v.enumeration("goal_kpi", {"viewability", "ctr", "conversions", "reach", "video_completion"})
           .value_or("viewability");
-  if (auto budget = v.number("budget", {.required = true, .exclusive_min = 0, .max = 1e9})) {
-    out["budget"] = round_cents(*budget);
-  }
+  if (auto budget = money(v, "budget", 1e9, true)) out["budget"] = *budget;
   out["currency"] =
       v.string("currency", {.accept =
                                 [](std::string_view s) {
@@ -270,11 +281,11 @@ json validate_campaign_update(const json& body, const json& current) {
   if (auto name = v.string("name", {.min_length = 1, .max_length = 255}); name && *name != current["name"]) {
     change["name"] = *name;
   }
-  if (auto budget = v.number("budget", {.exclusive_min = 0, .max = 1e9})) {
-    double b = round_cents(*budget);
+  if (auto budget = money(v, "budget", 1e9)) {
+    double b = *budget;
     double spent = current.value("spent", 0.0);
     if (b < spent) {
-      v.add("budget", "must not be below the amount already spent (" + std::to_string(spent) + ")");
+      v.add("budget", "must not be below the amount already spent (" + json(spent).dump() + ")");
     } else if (b != current.value("budget", 0.0)) {
       change["budget"] = b;
     }

@@ -49,10 +49,26 @@ void ResourceCache::put(const std::string& id, const std::optional<std::string>&
 }
 
 void ResourceCache::invalidate(const std::string& id) {
+  if (try_invalidate(id)) return;
+  std::lock_guard lock(pending_mutex_);
+  pending_.insert(id);
+}
+
+void ResourceCache::flush_pending() {
+  std::set<std::string> ids;
+  {
+    std::lock_guard lock(pending_mutex_);
+    ids.swap(pending_);
+  }
+  for (const auto& id : ids) invalidate(id);
+}
+
+bool ResourceCache::try_invalidate(const std::string& id) {
   // Generations live ten times longer than values, so a reader that started before this write
   // cannot find the counter gone (and back at "0") when it stores its copy.
-  redis_.call({"EVAL", kInvalidate, "2", "cache:" + kind_ + ":" + id, "cache:" + kind_ + ":" + id + ":gen",
-               std::to_string(ttl_.count() * 10)});
+  auto reply = redis_.call({"EVAL", kInvalidate, "2", "cache:" + kind_ + ":" + id,
+                            "cache:" + kind_ + ":" + id + ":gen", std::to_string(ttl_.count() * 10)});
+  return reply.ok();
 }
 
 }  // namespace kargo::store

@@ -138,6 +138,8 @@ TEST_F(CampaignTest, EachInvalidFieldIsReportedOnItsOwn) {
       {"budget", {{"budget", -5}}},
       {"budget", {{"budget", 1e9 + 1}}},
       {"budget", {{"budget", "100"}}},
+      {"budget", {{"budget", 0.004}}},
+      {"bidding.max_bid", {{"bidding", {{"max_bid", 0.001}}}}},
       {"start_date", {{"start_date", "2026-02-30"}}},
       {"end_date", {{"end_date", "2026-01-01"}}},
       {"end_date", {{"end_date", "2026-02-01"}}},

@@ -14,11 +14,13 @@
 //   auto doc = read_from_database(id);
 //   cache.put(id, generation, doc);
 //   ...
-//   cache.invalidate(id);  // after every committed write
+//   cache.invalidate(id);  // after every committed write (retried by flush_pending() if Redis is down)
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace kargo::store {
@@ -35,9 +37,16 @@ class ResourceCache {
   // The current generation of `id` ("" when unknown or Redis is down).
   std::optional<std::string> generation(const std::string& id);
   void put(const std::string& id, const std::optional<std::string>& generation, const std::string& value);
+  // After every committed write. When Redis cannot be reached the id is remembered and
+  // flush_pending() retries it, so a Redis that comes back with its data loses the stale copy.
   void invalidate(const std::string& id);
+  // Retries the invalidations that failed (call every second or so).
+  void flush_pending();
 
  private:
+  bool try_invalidate(const std::string& id);
+  std::mutex pending_mutex_;
+  std::set<std::string> pending_;
   Redis& redis_;
   std::string kind_;
   std::chrono::seconds ttl_;
