@@ -17,9 +17,11 @@
 #include "kargo/http/pipeline.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
+#include "kargo/jobs/runner.hpp"
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/database.hpp"
 #include "kargo/store/idempotency.hpp"
+#include "kargo/store/jobs.hpp"
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/rate_limiter.hpp"
 #include "kargo/store/redis.hpp"
@@ -61,6 +63,8 @@ class AdminBootstrap {
   std::thread thread_;
 };
 
+const char* ctx_role(Mode mode) { return mode == Mode::kServe ? "serve" : "worker"; }
+
 int run(const Config& cfg, Mode mode) {
   Metrics metrics;
   ErrorStats errors;
@@ -77,6 +81,9 @@ int run(const Config& cfg, Mode mode) {
   store::IdempotencyRecords idempotency(db);
   store::CampaignStore campaigns(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
+  store::JobStore job_store(db);
+  jobs::JobRunner job_runner(job_store, metrics,
+                             {.threads = cfg.job_concurrency, .owner_prefix = ctx_role(mode)});
 
   AppContext ctx{cfg,
                  metrics,
@@ -88,7 +95,9 @@ int run(const Config& cfg, Mode mode) {
                  std::chrono::system_clock::now(),
                  mode == Mode::kServe ? "serve" : "worker",
                  campaigns,
-                 campaign_cache};
+                 campaign_cache,
+                 job_store,
+                 job_runner};
   http::Router router;
   api::register_health_routes(router, ctx);
   if (mode == Mode::kServe) {
@@ -96,6 +105,7 @@ int run(const Config& cfg, Mode mode) {
     api::register_auth_routes(router, ctx);
     api::register_ops_routes(router, ctx);
     api::register_campaign_routes(router, ctx);
+    api::register_job_routes(router, ctx);
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},
@@ -147,7 +157,22 @@ int run(const Config& cfg, Mode mode) {
                           {"port", server.port()},
                           {"io_threads", opts.io_threads},
                           {"environment", cfg.environment}});
+  // Both `serve` and `worker` run jobs (contract section 1); the queue depth gauge is refreshed
+  // off the I/O threads.
+  job_runner.start();
+  server.every(std::chrono::seconds(5), [&] {
+    blocking.submit(
+        [&] {
+          try {
+            job_runner.publish_queue_depth();
+          } catch (const std::exception&) {
+            // The database is down: /health/ready says so; the gauge keeps its last value.
+          }
+        },
+        [] {});
+  });
   server.run();
+  job_runner.stop();
   blocking.stop();
   log::info("stopped");
   return 0;

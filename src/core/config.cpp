@@ -247,6 +247,7 @@ Config load_config(const EnvLookup& env) {
   r.number("SYNC_INTERVAL_SECONDS", c.sync_interval_seconds, 0, 86400 * 7);
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
   r.number("CAMPAIGN_END_CHECK_SECONDS", c.campaign_end_check_seconds, 1, 86400);
+  r.number("JOB_CONCURRENCY", c.job_concurrency, 1, 64);
   r.boolean("WEBHOOK_ALLOW_PRIVATE", c.webhook_allow_private);
   read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
@@ -300,6 +301,7 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"sync_interval_seconds", std::to_string(sync_interval_seconds)},
       {"report_interval_seconds", std::to_string(report_interval_seconds)},
       {"campaign_end_check_seconds", std::to_string(campaign_end_check_seconds)},
+      {"job_concurrency", std::to_string(job_concurrency)},
       {"webhook_allow_private", yes_no(webhook_allow_private)},
       {"log_level", log_level},
       {"environment", environment},

@@ -15,7 +15,11 @@ class Database;
 class Redis;
 class CampaignStore;
 class ResourceCache;
+class JobStore;
 }  // namespace store
+namespace jobs {
+class JobRunner;
+}
 
 struct AppContext {
   const Config& config;
@@ -29,6 +33,8 @@ struct AppContext {
   std::string process_role;  // "serve" or "worker"
   store::CampaignStore& campaigns;
   store::ResourceCache& campaign_cache;  // serialised GET /api/campaigns/{id} answers
+  store::JobStore& jobs;
+  jobs::JobRunner& job_runner;  // wake() after enqueueing
 };
 
 }  // namespace kargo

@@ -63,6 +63,7 @@ struct Config {
   unsigned sync_interval_seconds = 300;
   unsigned report_interval_seconds = 3600;
   unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed
+  unsigned job_concurrency = 2;              // job worker threads per process
   bool webhook_allow_private = false;
   std::string log_level = "info";
   std::string environment = "production";
