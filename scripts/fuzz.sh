@@ -11,7 +11,7 @@ cd "$KARGO_ROOT"
 ensure_packages
 DIR="${KARGO_FUZZ_BUILD_DIR:-$KARGO_ROOT/build-fuzz}"
 SECONDS_EACH="${FUZZ_SECONDS:-300}"
-TARGETS="${FUZZ_TARGETS:-creative_html_fuzz creative_vast_fuzz}"
+TARGETS="${FUZZ_TARGETS:-creative_html_fuzz creative_vast_fuzz multipart_fuzz}"
 
 cmake -S "$KARGO_ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
   -DKARGO_FUZZ=ON -DKARGO_BUILD_TESTS=OFF >/dev/null || die "cmake configure (clang) failed"
@@ -25,6 +25,7 @@ for target in $TARGETS; do
   case "$target" in
     *html*) cp -n fixtures/snippets/*.html tests/fixtures/creatives/*.html "$corpus"/ 2>/dev/null || true ;;
     *vast*) cp -n fixtures/snippets/*.xml tests/fixtures/creatives/*.xml "$corpus"/ 2>/dev/null || true ;;
+    *multipart*) cp -n tests/fixtures/multipart/* "$corpus"/ 2>/dev/null || true ;;
   esac
   log "fuzzing $target for ${SECONDS_EACH}s"
   if ! "$DIR/fuzz/$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
