@@ -54,7 +54,7 @@ CREATE TABLE creatives (
   height              integer CHECK (height BETWEEN 1 AND 4096),
   device_type         text NOT NULL DEFAULT 'mobile' CHECK (device_type IN ('desktop', 'mobile', 'tablet', 'ctv')),
   snippet_url         text NOT NULL,
-  duration            integer CHECK (duration BETWEEN 1 AND 600),
+  duration            numeric(6, 3) CHECK (duration >= 1 AND duration <= 600),
   vast_version        text CHECK (vast_version IN ('2.0', '3.0', '4.0', '4.1', '4.2')),
   branded_canvas      boolean NOT NULL DEFAULT false,
   cache_buster        boolean NOT NULL DEFAULT true,

@@ -14,11 +14,13 @@
 #include "kargo/core/error_stats.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
+#include "kargo/domain/creative/macros.hpp"
 #include "kargo/http/pipeline.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
 #include "kargo/jobs/runner.hpp"
 #include "kargo/store/campaigns.hpp"
+#include "kargo/store/creatives.hpp"
 #include "kargo/store/database.hpp"
 #include "kargo/store/idempotency.hpp"
 #include "kargo/store/jobs.hpp"
@@ -82,6 +84,14 @@ int run(const Config& cfg, Mode mode) {
   store::CampaignStore campaigns(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   store::JobStore job_store(db);
+  store::CreativeStore creative_store(db);
+  domain::MacroTable macros = domain::MacroTable::defaults();
+  try {
+    if (cfg.amazon_macros_file) macros = domain::MacroTable::load_file(*cfg.amazon_macros_file);
+  } catch (const ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
+    return 2;
+  }
   jobs::JobRunner job_runner(job_store, metrics,
                              {.threads = cfg.job_concurrency, .owner_prefix = ctx_role(mode)});
 
@@ -97,7 +107,9 @@ int run(const Config& cfg, Mode mode) {
                  campaigns,
                  campaign_cache,
                  job_store,
-                 job_runner};
+                 job_runner,
+                 creative_store,
+                 macros};
   http::Router router;
   api::register_health_routes(router, ctx);
   if (mode == Mode::kServe) {
@@ -106,6 +118,7 @@ int run(const Config& cfg, Mode mode) {
     api::register_ops_routes(router, ctx);
     api::register_campaign_routes(router, ctx);
     api::register_job_routes(router, ctx);
+    api::register_creative_routes(router, ctx);
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},

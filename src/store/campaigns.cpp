@@ -117,7 +117,7 @@ void set_status(pqxx::transaction_base& tx, const std::string& id, const std::st
 }
 
 // draft -> ready once a ready creative is associated; ready -> draft when none is left.
-void settle_readiness(pqxx::transaction_base& tx, const std::string& id, const std::string& actor) {
+void settle(pqxx::transaction_base& tx, const std::string& id, const std::string& actor) {
   auto current = lock(tx, id);
   bool ready = tx.exec_params1(kHasReadyCreative, id)[0].as<bool>();
   if (current.status == "draft" && ready) {
@@ -177,7 +177,7 @@ std::string CampaignStore::create(const json& fields, const std::vector<std::str
     if (!creative_ids.empty()) {
       add_creatives(tx, id, fields["name"].get<std::string>(), fields["bidding"].value("max_bid", 1.0),
                     creative_ids, actor);
-      settle_readiness(tx, id, actor);
+      settle(tx, id, actor);
     }
     out = load(tx, id);
     if (claim && render) {
@@ -300,15 +300,25 @@ std::string CampaignStore::transition(const std::string& id, std::string_view to
   return out;
 }
 
+void CampaignStore::associate_in(pqxx::transaction_base& tx, const std::string& id,
+                                 const std::vector<std::string>& creative_ids, const std::string& actor) {
+  lock(tx, id);
+  auto row = tx.exec_params1("SELECT name, (bidding->>'max_bid')::float8 FROM campaigns WHERE id = $1", id);
+  add_creatives(tx, id, row[0].as<std::string>(), row[1].is_null() ? 1.0 : row[1].as<double>(), creative_ids,
+                actor);
+  settle(tx, id, actor);
+}
+
+void CampaignStore::settle_readiness(pqxx::transaction_base& tx, const std::string& id,
+                                     const std::string& actor) {
+  settle(tx, id, actor);
+}
+
 std::string CampaignStore::associate(const std::string& id, const std::vector<std::string>& creative_ids,
                                      const std::string& actor) {
   std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
-    lock(tx, id);
-    auto row = tx.exec_params1("SELECT name, (bidding->>'max_bid')::float8 FROM campaigns WHERE id = $1", id);
-    add_creatives(tx, id, row[0].as<std::string>(), row[1].is_null() ? 1.0 : row[1].as<double>(),
-                  creative_ids, actor);
-    settle_readiness(tx, id, actor);
+    associate_in(tx, id, creative_ids, actor);
     out = load(tx, id);
   });
   return out;
@@ -324,7 +334,7 @@ std::string CampaignStore::dissociate(const std::string& id, const std::string& 
     }
     tx.exec_params(kTouch, id);
     write_audit(tx, "campaign", id, "dissociate_creative", actor, {{"creative_id", creative_id}});
-    settle_readiness(tx, id, actor);
+    settle(tx, id, actor);
     out = load(tx, id);
   });
   return out;

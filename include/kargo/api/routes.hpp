@@ -13,5 +13,6 @@ void register_ops_routes(http::Router& router, AppContext& ctx);       // /api/e
 void register_docs_routes(http::Router& router, AppContext& ctx);      // /, /docs, /docs/openapi.{yaml,json}
 void register_campaign_routes(http::Router& router, AppContext& ctx);  // /api/campaigns*
 void register_job_routes(http::Router& router, AppContext& ctx);       // /api/jobs*
+void register_creative_routes(http::Router& router, AppContext& ctx);  // /api/creatives*
 }  // namespace api
 }  // namespace kargo

@@ -16,7 +16,11 @@ class Redis;
 class CampaignStore;
 class ResourceCache;
 class JobStore;
+class CreativeStore;
 }  // namespace store
+namespace domain {
+class MacroTable;
+}
 namespace jobs {
 class JobRunner;
 }
@@ -35,6 +39,8 @@ struct AppContext {
   store::ResourceCache& campaign_cache;  // serialised GET /api/campaigns/{id} answers
   store::JobStore& jobs;
   jobs::JobRunner& job_runner;  // wake() after enqueueing
+  store::CreativeStore& creatives;
+  const domain::MacroTable& macros;  // AMAZON_MACROS_FILE or the contract's table
 };
 
 }  // namespace kargo

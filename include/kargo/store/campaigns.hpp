@@ -19,6 +19,10 @@
 #include "kargo/domain/campaign.hpp"
 #include "kargo/store/idempotency.hpp"
 
+namespace pqxx {
+class transaction_base;
+}
+
 namespace kargo::store {
 
 class Database;
@@ -63,6 +67,11 @@ class CampaignStore {
   // Moves campaigns whose end date has passed (UTC) from ready/active/paused to completed, with an
   // audit entry each; returns their ids. Safe to run on every instance at once (row locks).
   std::vector<std::string> complete_ended();
+  // Inside another store's transaction (a creative uploaded with a campaign_id, a creative that
+  // became ready or was deleted): associate creatives, or re-check draft <-> ready.
+  static void associate_in(pqxx::transaction_base& tx, const std::string& id,
+                           const std::vector<std::string>& creative_ids, const std::string& actor);
+  static void settle_readiness(pqxx::transaction_base& tx, const std::string& id, const std::string& actor);
   // Audit entries {action, actor, changes, at}, newest first; 404 for an unknown campaign.
   CampaignPage history(const std::string& id, size_t limit, size_t offset);
 
