@@ -425,6 +425,26 @@ judge "$ok"
 printf '%-20s %s refused (rate_limited_requests_total), %s non-2xx; after the runs: %s  %s\n' \
   "no 429 in any run" "$LIMITED" "${NON2XX[kargo_api_summary]}" "${API_RATE_HEADERS:-no X-RateLimit header}" \
   "$VERDICT"
+# --- creative transformer throughput (issue 6): one core, each sample snippet --------------------
+# Goals: >= 20 000 runway (HTML) and >= 5 000 VAST transforms/s. Runs after the HTTP targets, alone.
+CREATIVE_BIN="$BUILD_DIR/bench/creative_bench"
+if [ -x "$CREATIVE_BIN" ]; then
+  echo
+  echo "creative transformer (creatives/s on one core, ${BENCH_CREATIVE_SECONDS:-2} s per snippet):"
+  wait_quiet
+  taskset -c 0 "$CREATIVE_BIN" "$KARGO_ROOT/fixtures/snippets" "${BENCH_CREATIVE_SECONDS:-2}" >"$TMP/creative.txt"
+  while read -r file rate _; do
+    case "$file" in
+      *.html) goal=20000 ;;
+      *.xml) goal=5000 ;;
+      *) continue ;;
+    esac
+    ok=$(awk -v r="$rate" -v g="$goal" 'BEGIN { print (r >= g) ? 1 : 0 }')
+    judge "$ok"
+    printf '  %-24s %8s /s  %s (>= %s)\n' "$file" "$rate" "$VERDICT" "$goal"
+  done <"$TMP/creative.txt"
+fi
+
 ACCESS_LINES=$(grep -c '"msg":"request"' "$TMP/kargo.log" || true)
 echo
 echo "access log lines written by kargo-dsp during the run: $ACCESS_LINES"
