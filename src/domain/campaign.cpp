@@ -5,6 +5,7 @@
 
 #include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
+#include "kargo/domain/creative/config.hpp"
 
 namespace kargo::domain {
 namespace {
@@ -146,47 +147,25 @@ std::optional<std::string> date_field(Validator& v, std::string_view field, bool
   return text;
 }
 
-// The viewability configuration: given in full or in part, or derived from the phase
-// (phase_1 -> DoubleVerify on the platform; phase_2 -> IAS server-to-server plus DoubleVerify).
-json read_viewability(Validator& v, const std::string& phase) {
-  json config = {{"phase", phase}};
-  bool phase2 = phase == "phase_2";
-  config["vendors"] = phase2 ? json{"ias", "double_verify"} : json{"double_verify"};
-  config["method"] = phase2 ? "s2s_plus_native" : "platform_native";
-  // dsp_seat_id / pub_id may come inside viewability_config or next to it.
-  auto seat = v.string("dsp_seat_id", {.min_length = 1, .max_length = 128});
-  auto pub = v.string("pub_id", {.min_length = 1, .max_length = 128});
-  const json* given = v.object("viewability_config");
-  if (given) {
-    Validator c = v.nested(*given, "viewability_config");
-    if (auto p = c.enumeration("phase", {"phase_1", "phase_2"}); p && *p != phase) {
-      c.add(c.field_name("phase"), "must match viewability_phase (" + phase + ")");
-    }
-    if (auto vendors = subset(c, "vendors", {"double_verify", "ias"})) {
-      bool has_ias = std::find(vendors->begin(), vendors->end(), "ias") != vendors->end();
-      bool has_dv = std::find(vendors->begin(), vendors->end(), "double_verify") != vendors->end();
-      if (!phase2 && has_ias) {
-        c.add(c.field_name("vendors"), "phase_1 measures with DoubleVerify only: must not include ias");
-      } else if (!phase2 && !has_dv) {
-        c.add(c.field_name("vendors"), "phase_1 must be exactly [\"double_verify\"]");
-      } else if (phase2 && (!has_ias || !has_dv)) {
-        c.add(c.field_name("vendors"), "phase_2 must include both ias and double_verify");
-      } else {
-        config["vendors"] = phase2 ? json{"ias", "double_verify"} : json{"double_verify"};
-      }
-    }
-    if (auto method = c.enumeration("method", {"platform_native", "s2s_plus_native"}))
-      config["method"] = *method;
-    if (auto s = c.string("dsp_seat_id", {.min_length = 1, .max_length = 128})) seat = s;
-    if (auto p = c.string("pub_id", {.min_length = 1, .max_length = 128})) pub = p;
+// The viewability configuration: given in full or in part, or derived from the phase. The rules
+// are the creatives' (domain/creative/config.hpp, read_viewability_config); a campaign gives the
+// phase as `viewability_phase` and may put dsp_seat_id / pub_id next to the config.
+json read_viewability(Validator& v, const json& body, const std::string& phase) {
+  json config = json::object();
+  if (const json* given = v.object("viewability_config")) config = *given;
+  if (config.contains("phase") && config["phase"] != phase) {
+    v.add("viewability_config.phase", "must match viewability_phase (" + phase + ")");
+    return nullptr;
   }
-  if (phase2) {
-    if (!seat) v.add("viewability_config.dsp_seat_id", "is required for phase_2");
-    if (!pub) v.add("viewability_config.pub_id", "is required for phase_2");
-    config["dsp_seat_id"] = seat ? json(*seat) : json(nullptr);
-    config["pub_id"] = pub ? json(*pub) : json(nullptr);
+  config["phase"] = phase;
+  for (const char* id : {"dsp_seat_id", "pub_id"}) {
+    if (!config.contains(id) && body.contains(id)) config[id] = body[id];
   }
-  return config;
+  json wrapper = {{"viewability_config", config}};
+  Validator inner(wrapper);
+  auto parsed = read_viewability_config(inner, "viewability_config");
+  for (const auto& e : inner.errors()) v.add(e.field, e.message);
+  return parsed ? parsed->to_json() : json(nullptr);
 }
 
 }  // namespace
@@ -235,7 +214,7 @@ json validate_new_campaign(const json& body) {
   out["phase"] = v.enumeration("phase", {"awareness", "consideration", "conversion"}).value_or("awareness");
   std::string vphase = v.enumeration("viewability_phase", {"phase_1", "phase_2"}).value_or("phase_1");
   out["viewability_phase"] = vphase;
-  out["viewability_config"] = read_viewability(v, vphase);
+  out["viewability_config"] = read_viewability(v, body, vphase);
   out["goal_kpi"] =
       v.enumeration("goal_kpi", {"viewability", "ctr", "conversions", "reach", "video_completion"})
           .value_or("viewability");
