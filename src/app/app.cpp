@@ -25,6 +25,12 @@
 #include "kargo/store/redis.hpp"
 #include "kargo/store/resource_cache.hpp"
 #include "kargo/store/users.hpp"
+#include "kargo/upstream/amazon_dsp_client.hpp"
+#include "kargo/upstream/channel.hpp"
+#include "kargo/upstream/http_client.hpp"
+#include "kargo/upstream/kargo_client.hpp"
+#include "kargo/upstream/lwa_token_manager.hpp"
+#include "kargo/upstream/upstream_health.hpp"
 
 namespace kargo::app {
 namespace {
@@ -77,6 +83,20 @@ int run(const Config& cfg, Mode mode) {
   store::IdempotencyRecords idempotency(db);
   store::CampaignStore campaigns(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
+  // One outbound HTTP client (its own I/O thread) and one channel per upstream: each upstream has
+  // its own circuit breaker and metrics label, all share the connection pools.
+  upstream::HttpClient http_client(upstream::HttpClientOptions::from_config(cfg));
+  upstream::UpstreamChannel lwa_channel(http_client, metrics,
+                                        upstream::ChannelOptions::from_config("amazon_lwa", cfg));
+  upstream::UpstreamChannel amazon_channel(http_client, metrics,
+                                           upstream::ChannelOptions::from_config("amazon_dsp", cfg));
+  upstream::UpstreamChannel kargo_channel(http_client, metrics,
+                                          upstream::ChannelOptions::from_config("kargo", cfg));
+  upstream::LwaTokenManager amazon_tokens(lwa_channel, upstream::LwaCredentials::from_config(cfg));
+  upstream::AmazonDspClient amazon(amazon_channel, amazon_tokens,
+                                   upstream::AmazonDspOptions::from_config(cfg));
+  upstream::KargoClient kargo(kargo_channel, upstream::KargoOptions::from_config(cfg));
+  upstream::UpstreamHealth upstream_health(amazon_tokens, amazon, kargo);
 
   AppContext ctx{cfg,
                  metrics,
@@ -88,7 +108,10 @@ int run(const Config& cfg, Mode mode) {
                  std::chrono::system_clock::now(),
                  mode == Mode::kServe ? "serve" : "worker",
                  campaigns,
-                 campaign_cache};
+                 campaign_cache,
+                 amazon,
+                 kargo,
+                 upstream_health};
   http::Router router;
   api::register_health_routes(router, ctx);
   if (mode == Mode::kServe) {
@@ -96,6 +119,7 @@ int run(const Config& cfg, Mode mode) {
     api::register_auth_routes(router, ctx);
     api::register_ops_routes(router, ctx);
     api::register_campaign_routes(router, ctx);
+    api::register_integration_routes(router, ctx);
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},

@@ -12,5 +12,6 @@ void register_auth_routes(http::Router& router, AppContext& ctx);      // /api/a
 void register_ops_routes(http::Router& router, AppContext& ctx);       // /api/errors/*, /api/performance/*
 void register_docs_routes(http::Router& router, AppContext& ctx);      // /, /docs, /docs/openapi.{yaml,json}
 void register_campaign_routes(http::Router& router, AppContext& ctx);  // /api/campaigns*
+void register_integration_routes(http::Router& router, AppContext& ctx);  // /api/integrations/*
 }  // namespace api
 }  // namespace kargo

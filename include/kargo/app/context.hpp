@@ -16,6 +16,11 @@ class Redis;
 class CampaignStore;
 class ResourceCache;
 }  // namespace store
+namespace upstream {
+class AmazonDspClient;
+class KargoClient;
+class UpstreamHealth;
+}  // namespace upstream
 
 struct AppContext {
   const Config& config;
@@ -29,6 +34,9 @@ struct AppContext {
   std::string process_role;  // "serve" or "worker"
   store::CampaignStore& campaigns;
   store::ResourceCache& campaign_cache;  // serialised GET /api/campaigns/{id} answers
+  upstream::AmazonDspClient& amazon;     // its tokens() is the Login with Amazon token manager
+  upstream::KargoClient& kargo;
+  upstream::UpstreamHealth& upstream_health;  // cached amazon_dsp / kargo checks of /health/detailed
 };
 
 }  // namespace kargo
