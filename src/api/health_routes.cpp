@@ -17,6 +17,7 @@
 #include "kargo/store/jobs.hpp"
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/redis.hpp"
+#include "kargo/upstream/upstream_health.hpp"
 
 namespace kargo::api {
 namespace {
@@ -63,6 +64,19 @@ nlohmann::json check_database(AppContext& ctx, bool& healthy) {
     healthy = false;
     return {{"status", "unhealthy"}, {"latency_ms", nullptr}, {"error", e.external_message()}};
   }
+}
+
+// {status: ok|degraded|down|not_configured, configured, latency_ms, circuit_state[, error]}; the
+// probes behind it are cached by UpstreamHealth, so polling this route does not hammer upstreams.
+nlohmann::json upstream_check(const upstream::UpstreamCheck& c, bool& down) {
+  down = c.status == "down" || c.status == "degraded";
+  nlohmann::json out = {
+      {"status", c.status},
+      {"configured", c.configured},
+      {"latency_ms", c.latency_ms ? nlohmann::json(round3(*c.latency_ms)) : nlohmann::json()},
+      {"circuit_state", upstream::to_string(c.circuit)}};
+  if (!c.error.empty()) out["error"] = c.error;
+  return out;
 }
 
 nlohmann::json check_redis(AppContext& ctx, bool& healthy) {
@@ -117,34 +131,32 @@ void register_health_routes(http::Router& router, AppContext& ctx) {
     auto redis = check_redis(ctx, redis_ok);
     auto pool = ctx.db.stats();
     auto proc = read_process_stats();
-    auto not_configured = [](bool configured) {
-      // Upstream clients arrive with issue 5; until then only configuration is known.
-      return nlohmann::json{{"status", configured ? "unknown" : "not_configured"},
-                            {"latency_ms", nullptr},
-                            {"circuit_state", "closed"}};
-    };
-    const char* status = !db_ok ? "unhealthy" : redis_ok ? "healthy" : "degraded";
-    return http::plain_json({{"status", status},
-                             {"timestamp", now_iso()},
-                             {"service", kServiceName},
-                             {"version", KARGO_VERSION},
-                             {"checks",
-                              {{"database", db},
-                               {"redis", redis},
-                               {"amazon_dsp", not_configured(ctx.config.amazon_configured())},
-                               {"kargo", not_configured(ctx.config.kargo_api_key.has_value())}}},
-                             {"pool", {{"size", pool.size}, {"open", pool.open}, {"in_use", pool.in_use}}},
-                             {"blocking_pool",
-                              {{"threads", ctx.blocking.size()},
-                               {"busy", ctx.blocking.busy()},
-                               {"queued", ctx.blocking.queued()}}},
-                             {"jobs", job_counts(ctx)},
-                             {"system",
-                              {{"rss_bytes", proc.rss_bytes},
-                               {"threads", proc.threads},
-                               {"open_fds", proc.open_fds},
-                               {"uptime_seconds", round3(uptime_seconds(ctx))}}}},
-                            db_ok ? 200 : 503);
+    bool amazon_down = false, kargo_down = false;
+    auto amazon = upstream_check(ctx.upstream_health.amazon_dsp(), amazon_down);
+    auto kargo = upstream_check(ctx.upstream_health.kargo(), kargo_down);
+    // An upstream in trouble degrades the service (Amazon and Kargo features fail) but does not
+    // make it unhealthy: everything else still works.
+    const char* status = !db_ok                                    ? "unhealthy"
+                         : redis_ok && !amazon_down && !kargo_down ? "healthy"
+                                                                   : "degraded";
+    return http::plain_json(
+        {{"status", status},
+         {"timestamp", now_iso()},
+         {"service", kServiceName},
+         {"version", KARGO_VERSION},
+         {"checks", {{"database", db}, {"redis", redis}, {"amazon_dsp", amazon}, {"kargo", kargo}}},
+         {"pool", {{"size", pool.size}, {"open", pool.open}, {"in_use", pool.in_use}}},
+         {"blocking_pool",
+          {{"threads", ctx.blocking.size()},
+           {"busy", ctx.blocking.busy()},
+           {"queued", ctx.blocking.queued()}}},
+         {"jobs", job_counts(ctx)},
+         {"system",
+          {{"rss_bytes", proc.rss_bytes},
+           {"threads", proc.threads},
+           {"open_fds", proc.open_fds},
+           {"uptime_seconds", round3(uptime_seconds(ctx))}}}},
+        db_ok ? 200 : 503);
   });
 
   router.add("GET", "/health/status", kPublicInline, [&ctx](http::Request&) {

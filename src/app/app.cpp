@@ -29,6 +29,12 @@
 #include "kargo/store/redis.hpp"
 #include "kargo/store/resource_cache.hpp"
 #include "kargo/store/users.hpp"
+#include "kargo/upstream/amazon_dsp_client.hpp"
+#include "kargo/upstream/channel.hpp"
+#include "kargo/upstream/http_client.hpp"
+#include "kargo/upstream/kargo_client.hpp"
+#include "kargo/upstream/lwa_token_manager.hpp"
+#include "kargo/upstream/upstream_health.hpp"
 
 namespace kargo::app {
 namespace {
@@ -83,6 +89,20 @@ int run(const Config& cfg, Mode mode) {
   store::IdempotencyRecords idempotency(db);
   store::CampaignStore campaigns(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
+  // One outbound HTTP client (its own I/O thread) and one channel per upstream: each upstream has
+  // its own circuit breaker and metrics label, all share the connection pools.
+  upstream::HttpClient http_client(upstream::HttpClientOptions::from_config(cfg));
+  upstream::UpstreamChannel lwa_channel(http_client, metrics,
+                                        upstream::ChannelOptions::from_config("amazon_lwa", cfg));
+  upstream::UpstreamChannel amazon_channel(http_client, metrics,
+                                           upstream::ChannelOptions::from_config("amazon_dsp", cfg));
+  upstream::UpstreamChannel kargo_channel(http_client, metrics,
+                                          upstream::ChannelOptions::from_config("kargo", cfg));
+  upstream::LwaTokenManager amazon_tokens(lwa_channel, upstream::LwaCredentials::from_config(cfg));
+  upstream::AmazonDspClient amazon(amazon_channel, amazon_tokens,
+                                   upstream::AmazonDspOptions::from_config(cfg));
+  upstream::KargoClient kargo(kargo_channel, upstream::KargoOptions::from_config(cfg));
+  upstream::UpstreamHealth upstream_health(amazon_tokens, amazon, kargo);
   store::JobStore job_store(db);
   store::CreativeStore creative_store(db);
   domain::MacroTable macros = domain::MacroTable::defaults();
@@ -109,7 +129,11 @@ int run(const Config& cfg, Mode mode) {
                  job_store,
                  job_runner,
                  creative_store,
-                 macros};
+                 macros,
+
+                 amazon,
+                 kargo,
+                 upstream_health};
   http::Router router;
   api::register_health_routes(router, ctx);
   if (mode == Mode::kServe) {
@@ -119,6 +143,7 @@ int run(const Config& cfg, Mode mode) {
     api::register_campaign_routes(router, ctx);
     api::register_job_routes(router, ctx);
     api::register_creative_routes(router, ctx);
+    api::register_integration_routes(router, ctx);
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},

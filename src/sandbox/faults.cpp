@@ -94,7 +94,9 @@ const Fault& FaultList::add(Fault fault) {
 }
 
 std::optional<Fault> FaultList::take(std::string_view method, std::string_view path) {
-  if (path.rfind("/_sandbox/", 0) == 0) return std::nullopt;
+  // Knobs are never faulted; report downloads are upstream traffic that only lives under /_sandbox/
+  // (docs/UPSTREAMS.md section 12), so they are.
+  if (path.rfind("/_sandbox/", 0) == 0 && path.rfind("/_sandbox/downloads/", 0) != 0) return std::nullopt;
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (path.rfind(it->path_prefix, 0) != 0) continue;
     if (it->method && *it->method != method) continue;

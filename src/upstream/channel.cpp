@@ -174,6 +174,7 @@ class Pending : public std::enable_shared_from_this<Pending> {
     }
     const std::string& service = ch_->options.service;
     std::optional<Error> error;
+    std::optional<FailureKind> failure;
     if (result.ok()) {
       const auto& r = result.response();
       std::string external = service + " answered HTTP " + std::to_string(r.status) + " after " +
@@ -182,6 +183,7 @@ class Pending : public std::enable_shared_from_this<Pending> {
                     external + " (" + call_.endpoint + "): " + excerpt(r.body));
     } else {
       error.emplace(transport_error(service, result.error()));
+      failure = result.error().kind;
     }
     {
       log::RequestScope scope(call_.request.request_id);
@@ -190,7 +192,7 @@ class Pending : public std::enable_shared_from_this<Pending> {
                                          {"attempts", attempts_},
                                          {"error", error->internal_message()}});
     }
-    deliver(UpstreamResult(std::move(*error), attempts_));
+    deliver(UpstreamResult(std::move(*error), attempts_, failure));
   }
 
   void deliver(UpstreamResult result) {
@@ -252,5 +254,7 @@ CircuitState UpstreamChannel::circuit_state() const {
 }
 
 const std::string& UpstreamChannel::service() const { return impl_->options.service; }
+
+bool UpstreamChannel::on_client_thread() const { return impl_->client.on_client_thread(); }
 
 }  // namespace kargo::upstream

@@ -100,6 +100,36 @@ HttpResponse send_json(const HttpClient& http, std::string_view method, std::str
   return http.request(method, target, body.dump(), headers);
 }
 
+void add_fault(const HttpClient& http, const nlohmann::json& fault) {
+  auto res = http.post_json("/_sandbox/faults", fault);
+  if (res.status != 201)
+    throw std::runtime_error("the sandbox refused the fault " + fault.dump() + ": " + res.describe());
+}
+
+std::vector<nlohmann::json> sandbox_requests(const HttpClient& http, const std::string& path_prefix) {
+  auto res = http.get("/_sandbox/requests?path_prefix=" + path_prefix);
+  if (res.status != 200) throw std::runtime_error("GET /_sandbox/requests: " + res.describe());
+  auto doc = res.json();
+  return doc["requests"].get<std::vector<nlohmann::json>>();
+}
+
+size_t count_requests(const HttpClient& http, std::string_view method, std::string_view path) {
+  size_t n = 0;
+  for (const auto& r : sandbox_requests(http, std::string(path))) {
+    if (r["method"] == method && r["path"] == path) ++n;
+  }
+  return n;
+}
+
+void expire_tokens(const HttpClient& http) {
+  auto res = http.post_json("/_sandbox/tokens/expire", nlohmann::json::object());
+  if (res.status / 100 != 2) throw std::runtime_error("POST /_sandbox/tokens/expire: " + res.describe());
+}
+
+std::string sandbox_url(uint16_t port, std::string_view path) {
+  return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+}
+
 namespace {
 
 // Inflates, handing each chunk to `sink`; throws past `limit` or on a broken stream.

@@ -57,6 +57,18 @@ Headers amazon_headers(const std::string& token, const std::string& account = "a
 // Sends `body` as JSON with `headers` (Amazon's PATCH/POST batch calls).
 HttpResponse send_json(const HttpClient& http, std::string_view method, std::string_view target,
                        const nlohmann::json& body, const Headers& headers);
+// --- the sandbox's test knobs (docs/UPSTREAMS.md section 12) ---
+// POST /_sandbox/faults; throws unless the sandbox accepted the fault.
+void add_fault(const HttpClient& http, const nlohmann::json& fault);
+// GET /_sandbox/requests?path_prefix=...: the logged requests, oldest first.
+std::vector<nlohmann::json> sandbox_requests(const HttpClient& http, const std::string& path_prefix = "/");
+// How many logged requests had exactly this method and path (query ignored).
+size_t count_requests(const HttpClient& http, std::string_view method, std::string_view path);
+// POST /_sandbox/tokens/expire: every issued access token stops working now.
+void expire_tokens(const HttpClient& http);
+// "http://127.0.0.1:<port>" of a sandbox.
+std::string sandbox_url(uint16_t port, std::string_view path = "");
+
 // Inflates a gzip stream (throws when it is not gzip); stops with an exception past `limit` bytes.
 std::string gunzip(std::string_view data, size_t limit = 64u << 20);
 // Counts the bytes a gzip stream inflates to, up to `limit` (for the gzip-bomb fault).

@@ -87,6 +87,10 @@ TEST(SandboxFaults, OldestLiveFaultWinsAndKnobPathsNeverMatch) {
   EXPECT_EQ(faults.take("GET", "/v1/campaigns")->status, 500);
   EXPECT_EQ(faults.take("GET", "/v1/campaigns")->status, 502);
   EXPECT_FALSE(faults.take("GET", "/v1/campaigns"));
+  // Report downloads live under /_sandbox/ but are upstream traffic: they can be faulted.
+  faults.add(parse_fault(json{{"path_prefix", "/_sandbox/downloads/"}, {"gzip_bomb", true}}));
+  EXPECT_FALSE(faults.take("POST", "/_sandbox/faults"));
+  EXPECT_TRUE(faults.take("GET", "/_sandbox/downloads/0f5d0c52?sig=ab")->gzip_bomb);
 }
 
 // ---- report rows -------------------------------------------------------------------------------

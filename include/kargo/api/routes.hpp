@@ -14,5 +14,6 @@ void register_docs_routes(http::Router& router, AppContext& ctx);      // /, /do
 void register_campaign_routes(http::Router& router, AppContext& ctx);  // /api/campaigns*
 void register_job_routes(http::Router& router, AppContext& ctx);       // /api/jobs*
 void register_creative_routes(http::Router& router, AppContext& ctx);  // /api/creatives*
+void register_integration_routes(http::Router& router, AppContext& ctx);  // /api/integrations/*
 }  // namespace api
 }  // namespace kargo

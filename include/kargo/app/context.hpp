@@ -24,6 +24,11 @@ class MacroTable;
 namespace jobs {
 class JobRunner;
 }
+namespace upstream {
+class AmazonDspClient;
+class KargoClient;
+class UpstreamHealth;
+}  // namespace upstream
 
 struct AppContext {
   const Config& config;
@@ -40,7 +45,10 @@ struct AppContext {
   store::JobStore& jobs;
   jobs::JobRunner& job_runner;  // wake() after enqueueing
   store::CreativeStore& creatives;
-  const domain::MacroTable& macros;  // AMAZON_MACROS_FILE or the contract's table
+  const domain::MacroTable& macros;   // AMAZON_MACROS_FILE or the contract's table
+  upstream::AmazonDspClient& amazon;  // its tokens() is the Login with Amazon token manager
+  upstream::KargoClient& kargo;
+  upstream::UpstreamHealth& upstream_health;  // cached amazon_dsp / kargo checks of /health/detailed
 };
 
 }  // namespace kargo

@@ -47,7 +47,7 @@ class FaultList {
   // Stores the fault and returns it with its id.
   const Fault& add(Fault fault);
   // The oldest live fault matching the request, with one use consumed; nullopt when none.
-  // Paths under /_sandbox/ never match.
+  // Paths under /_sandbox/ never match, except report downloads (/_sandbox/downloads/).
   std::optional<Fault> take(std::string_view method, std::string_view path);
   nlohmann::json to_json() const;  // {"faults": [...]}
   void clear() { faults_.clear(); }

@@ -31,6 +31,14 @@ struct CampaignFilter {
   std::optional<std::string> status, phase, viewability_phase, advertiser_id, q;
 };
 
+// What POST /api/integrations/kargo/push-campaign sends to Kargo about a campaign.
+struct KargoPushSource {
+  std::string name, advertiser_id, start_date, end_date, goal_kpi;
+  double budget = 0;
+  std::vector<std::string> formats;  // of the associated creatives, for the default placement types
+  std::optional<std::string> kargo_campaign_id;
+};
+
 struct CampaignPage {
   std::string items_json = "[]";  // a JSON array, serialised by PostgreSQL
   size_t total = 0;
@@ -72,6 +80,18 @@ class CampaignStore {
   static void associate_in(pqxx::transaction_base& tx, const std::string& id,
                            const std::vector<std::string>& creative_ids, const std::string& actor);
   static void settle_readiness(pqxx::transaction_base& tx, const std::string& id, const std::string& actor);
+  // The fields pushed to Kargo; nullopt for an unknown campaign. A plain read: the push calls
+  // Kargo between this read and record_kargo_push(), and no transaction stays open over a network
+  // call.
+  std::optional<KargoPushSource> kargo_push_source(const std::string& id);
+  // After a push: stores `kargo_campaign_id` (a new one bumps the version) and writes the audit
+  // entry (action "created" or "updated") in the same transaction, under the row lock. Returns the
+  // resource; 404 when the campaign was deleted meanwhile, 409 when another campaign already holds
+  // that Kargo id.
+  std::string record_kargo_push(const std::string& id, const std::string& kargo_campaign_id,
+                                const std::string& action, const std::string& actor);
+  // The latest last_synced_at of any campaign (ISO 8601 UTC), nullopt before the first sync.
+  std::optional<std::string> last_synced_at();
   // Audit entries {action, actor, changes, at}, newest first; 404 for an unknown campaign.
   CampaignPage history(const std::string& id, size_t limit, size_t offset);
 

@@ -63,7 +63,8 @@ class UpstreamResult {
  public:
   UpstreamResult(HttpResponse response, unsigned attempts)
       : value_(std::move(response)), attempts_(attempts) {}
-  UpstreamResult(Error error, unsigned attempts) : value_(std::move(error)), attempts_(attempts) {}
+  UpstreamResult(Error error, unsigned attempts, std::optional<FailureKind> failure = std::nullopt)
+      : value_(std::move(error)), attempts_(attempts), failure_(failure) {}
 
   bool ok() const { return std::holds_alternative<HttpResponse>(value_); }
   HttpResponse& response() { return std::get<HttpResponse>(value_); }
@@ -73,10 +74,15 @@ class UpstreamResult {
   HttpResponse value() &&;
   // Attempts sent to the server (0 when the circuit refused the call).
   unsigned attempts() const { return attempts_; }
+  // When the error is a transport failure: its kind (a client tells "the snippet is too large" or
+  // "a redirect was refused" from "the upstream is down" by it). nullopt for answers, an open
+  // circuit, and 429 / 5xx after the retries.
+  std::optional<FailureKind> failure() const { return failure_; }
 
  private:
   std::variant<HttpResponse, Error> value_;
   unsigned attempts_;
+  std::optional<FailureKind> failure_;
 };
 
 struct ChannelOptions {
@@ -109,6 +115,8 @@ class UpstreamChannel {
 
   // For /health/detailed and the integration status route.
   CircuitState circuit_state() const;
+  // Whether the calling thread is one of the HttpClient's (where call_sync would deadlock).
+  bool on_client_thread() const;
   const std::string& service() const;
 
  private:

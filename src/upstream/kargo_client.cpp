@@ -1,0 +1,263 @@
+#include "kargo/upstream/kargo_client.hpp"
+
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "json_answer.hpp"
+#include "kargo/core/config.hpp"
+#include "kargo/core/error_codes.hpp"
+#include "kargo/upstream/channel.hpp"
+
+namespace kargo::upstream {
+namespace {
+
+using detail::JsonAnswer;
+using nlohmann::json;
+
+constexpr const char* kService = "kargo";
+constexpr const char* kSnippetEndpoint = "/snippet";  // metrics label: snippet URLs vary
+constexpr const char* kCampaignsEndpoint = "/v1/campaigns";
+constexpr const char* kCampaignEndpoint = "/v1/campaigns/{id}";
+
+Error snippet_problem(std::string message) {
+  return Error::validation({{"snippet_url", std::move(message)}});
+}
+
+std::string mib(std::size_t bytes) {
+  if (bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// 503: the key is set but Kargo does not take it (a configuration problem, not an outage).
+Error key_rejected(const HttpResponse& res) {
+  std::string external = "Kargo rejected KARGO_API_KEY (HTTP " + std::to_string(res.status) + ")";
+  return Error(codes::kExternalApi, external, external + ": " + detail::excerpt(res.body)).with_status(503);
+}
+
+// 502 for a status the call has no rule for, with Kargo's own words ({"error","message"}).
+[[noreturn]] void refuse(const HttpResponse& res, const std::string& what) {
+  std::string words;
+  if (auto doc = JsonAnswer::try_object(res.body)) {
+    if ((*doc)["error"].is_string()) words = (*doc)["error"].get<std::string>();
+    if ((*doc)["message"].is_string()) {
+      words += (words.empty() ? "" : ": ") + detail::excerpt((*doc)["message"].get<std::string>(), 200);
+    }
+    if ((*doc)["fields"].is_object()) {
+      std::string fields;
+      for (const auto& [field, problem] : (*doc)["fields"].items()) {
+        fields += (fields.empty() ? "" : "; ") + field + " " +
+                  (problem.is_string() ? detail::excerpt(problem.get<std::string>(), 100) : problem.dump());
+      }
+      words += " (" + fields + ")";
+    }
+  }
+  std::string external = std::string(kService) + " refused " + what + ": HTTP " + std::to_string(res.status) +
+                         (words.empty() ? "" : " " + words);
+  throw Error(codes::kExternalApi, external, external + " (body: " + detail::excerpt(res.body) + ")");
+}
+
+json fields_json(const KargoCampaignFields& f) {
+  return {{"name", f.name},
+          {"advertiser_id", f.advertiser_id},
+          {"budget", f.budget},
+          {"start_date", f.start_date},
+          {"end_date", f.end_date},
+          {"placement_types", f.placement_types},
+          {"optimization_goal", f.optimization_goal},
+          {"external_id", f.external_id}};
+}
+
+}  // namespace
+
+KargoOptions KargoOptions::from_config(const Config& config) {
+  KargoOptions o;
+  o.base_url = config.kargo_api_base_url;
+  while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
+  o.api_key = config.kargo_api_key;
+  o.snippet_hosts = config.kargo_snippet_hosts;
+  return o;
+}
+
+Error kargo_not_configured() {
+  return Error(codes::kExternalApi, "Kargo is not configured", "Kargo is not configured: set KARGO_API_KEY")
+      .with_status(503);
+}
+
+struct KargoClient::Impl {
+  Impl(UpstreamChannel& c, KargoOptions o) : channel(c), options(std::move(o)) {}
+
+  void require_configured() const {
+    if (!options.api_key || options.api_key->empty()) throw kargo_not_configured();
+  }
+
+  HeaderList auth_headers() const {
+    HeaderList h{{"Accept", "application/json"}};
+    if (options.api_key && !options.api_key->empty())
+      h.emplace_back("Authorization", "Bearer " + *options.api_key);
+    return h;
+  }
+
+  // What a snippet fetch's outcome means for the caller (see the header).
+  SnippetResult snippet_outcome(UpstreamResult r, const std::optional<std::string>& refused_redirect) const {
+    if (!r.ok()) {
+      switch (r.failure().value_or(FailureKind::kConnect)) {
+        case FailureKind::kRedirect: {
+          if (refused_redirect) {
+            return snippet_problem("redirects to " + *refused_redirect +
+                                   ", which is not in KARGO_SNIPPET_HOSTS");
+          }
+          std::string why = r.error().external_message();
+          if (why.starts_with(std::string(kService) + ": ")) why.erase(0, std::string(kService).size() + 2);
+          return snippet_problem("its redirects cannot be followed: " + why);
+        }
+        case FailureKind::kTooLarge:
+          return snippet_problem("the snippet is larger than " + mib(options.max_snippet_bytes));
+        default:
+          return r.error();
+      }
+    }
+    HttpResponse& res = r.response();
+    if (res.status == 404 || res.status == 410) {
+      return snippet_problem("Kargo has no snippet at this URL (HTTP " + std::to_string(res.status) + ")");
+    }
+    if (res.status != 200) return status_error(kService, res);
+    if (res.body.empty()) return snippet_problem("the snippet at this URL is empty");
+    return Snippet{std::move(res.body), std::string(res.header("content-type").value_or("")),
+                   std::move(res.url)};
+  }
+
+  void fetch_snippet(const std::string& url, SnippetCallback done) {
+    auto parsed = parse_url(url);
+    if (!parsed) return done(snippet_problem("must be an absolute http(s) URL"));
+    if (!host_allowed(*parsed, options.snippet_hosts)) {
+      return done(snippet_problem("host " + parsed->authority() + " is not in KARGO_SNIPPET_HOSTS"));
+    }
+    // Set by the redirect check, read by the completion: both run on the same call's client thread.
+    auto refused = std::make_shared<std::optional<std::string>>();
+    UpstreamCall call{
+        .endpoint = kSnippetEndpoint,
+        .request = {.url = parsed->str(),
+                    .headers = auth_headers(),
+                    .max_response_bytes = options.max_snippet_bytes,
+                    .follow_redirect =
+                        [hosts = options.snippet_hosts, refused](const Url& to) {
+                          if (host_allowed(to, hosts)) return true;
+                          *refused = to.authority();
+                          return false;
+                        }},
+    };
+    channel.call(std::move(call), [this, refused, done = std::move(done)](UpstreamResult r) {
+      done(snippet_outcome(std::move(r), *refused));
+    });
+  }
+
+  HttpResponse send(const std::string& method, const std::string& target, const std::string& endpoint,
+                    std::string body, std::optional<std::chrono::milliseconds> budget = std::nullopt) {
+    require_configured();
+    OutboundRequest request{.method = method,
+                            .url = options.base_url + target,
+                            .headers = auth_headers(),
+                            .body = std::move(body),
+                            .max_response_bytes = options.max_response_bytes};
+    if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    HttpResponse res =
+        channel.call_sync({.endpoint = endpoint, .request = std::move(request), .budget = budget}).value();
+    if (res.status == 401 || res.status == 403) throw key_rejected(res);
+    return res;
+  }
+
+  UpstreamChannel& channel;
+  KargoOptions options;
+};
+
+KargoClient::KargoClient(UpstreamChannel& channel, KargoOptions options)
+    : impl_(std::make_shared<Impl>(channel, std::move(options))) {}
+
+KargoClient::~KargoClient() = default;
+
+bool KargoClient::configured() const { return impl_->options.api_key && !impl_->options.api_key->empty(); }
+CircuitState KargoClient::circuit_state() const { return impl_->channel.circuit_state(); }
+const KargoOptions& KargoClient::options() const { return impl_->options; }
+
+void KargoClient::fetch_snippet(const std::string& url, SnippetCallback done) {
+  // The completion holds the Impl alive: the client may go away while a fetch is in flight.
+  impl_->fetch_snippet(url, [keep = impl_, done = std::move(done)](SnippetResult r) { done(std::move(r)); });
+}
+
+Snippet KargoClient::fetch_snippet(const std::string& url) {
+  if (impl_->channel.on_client_thread()) {
+    throw Error(codes::kInternal, "internal error",
+                "KargoClient::fetch_snippet (blocking) on a client thread");
+  }
+  std::promise<SnippetResult> promise;
+  auto future = promise.get_future();
+  impl_->fetch_snippet(url, [&promise](SnippetResult r) { promise.set_value(std::move(r)); });
+  auto result = future.get();
+  if (auto* e = std::get_if<Error>(&result)) throw *e;
+  return std::move(std::get<Snippet>(result));
+}
+
+KargoCampaignPage KargoClient::list_campaigns(int page, int per_page) {
+  impl_->require_configured();
+  JsonAnswer in(kService, std::string("GET ") + kCampaignsEndpoint);
+  auto res = impl_->send("GET",
+                         std::string(kCampaignsEndpoint) + "?page=" + std::to_string(page) +
+                             "&per_page=" + std::to_string(per_page),
+                         kCampaignsEndpoint, "");
+  if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+  auto doc = in.parse(res);
+  if (!doc.is_object()) in.malformed("the body is not a JSON object");
+  KargoCampaignPage out;
+  const auto& list = in.array(doc, "campaigns");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& c = in.element(list, i, "campaigns");
+    out.campaigns.push_back(
+        {in.id(c, "id"), in.string(c, "name"), in.optional_string(c, "status").value_or(""),
+         in.optional_string(c, "advertiser_id").value_or(""),
+         in.optional_string(c, "start_date").value_or(""), in.optional_string(c, "end_date").value_or(""),
+         in.optional_number(c, "budget")});
+  }
+  out.total = in.integer(doc, "total");
+  if (out.total < 0) in.malformed("total is negative");
+  return out;
+}
+
+KargoCreateResult KargoClient::create_campaign(const KargoCampaignFields& fields) {
+  impl_->require_configured();
+  JsonAnswer in(kService, std::string("POST ") + kCampaignsEndpoint);
+  // Not retried once sent; a repeat is made safe by external_id (409 below), not by the channel.
+  auto res = impl_->send("POST", kCampaignsEndpoint, kCampaignsEndpoint, fields_json(fields).dump());
+  if (res.status == 200 || res.status == 201) {
+    auto doc = in.parse(res);
+    return {in.id(doc.is_object() ? doc : json::object(), "id"), false};
+  }
+  if (res.status == 409) {
+    auto doc = JsonAnswer::try_object(res.body);
+    if (doc && doc->contains("id")) return {in.id(*doc, "id"), true};
+    in.malformed("a 409 that does not name the existing campaign", res.body);
+  }
+  refuse(res, std::string("POST ") + kCampaignsEndpoint);
+}
+
+void KargoClient::update_campaign(const std::string& id, const KargoCampaignFields& fields) {
+  impl_->require_configured();
+  std::string target =
+      std::string(kCampaignsEndpoint) + "/" + boost::urls::encode(id, boost::urls::unreserved_chars);
+  auto res = impl_->send("PUT", target, kCampaignEndpoint, fields_json(fields).dump());
+  if (res.status == 200 || res.status == 204) return;
+  if (res.status == 404) {
+    std::string external = "kargo has no campaign " + id + " any more";
+    throw Error(codes::kExternalApi, external, external + ": " + detail::excerpt(res.body));
+  }
+  refuse(res, std::string("PUT ") + kCampaignEndpoint);
+}
+
+void KargoClient::probe(std::chrono::milliseconds budget) {
+  auto res = impl_->send("GET", std::string(kCampaignsEndpoint) + "?page=1&per_page=1", kCampaignsEndpoint,
+                         "", budget);
+  if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+}
+
+}  // namespace kargo::upstream
