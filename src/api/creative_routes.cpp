@@ -14,7 +14,10 @@
 #include "kargo/http/multipart.hpp"
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
+#include "kargo/jobs/kinds.hpp"
+#include "kargo/jobs/runner.hpp"
 #include "kargo/store/creatives.hpp"
+#include "kargo/store/jobs.hpp"
 #include "kargo/store/resource_cache.hpp"
 
 namespace kargo::api {
@@ -93,6 +96,39 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
     auto doc = ctx.creatives.create(fields, req.principal->subject, campaign_id);
     if (campaign_id) ctx.campaign_cache.invalidate(*campaign_id);
     return http::ok_serialized(req, doc, 201, "creative processed");
+  });
+
+  // Uploads run as a job (job kind amazon_upload): the answer is its id.
+  router.add("POST", "/api/creatives/upload/amazon-dsp", kEditor, [&ctx](http::Request& req) {
+    auto body = http::json_body(req);
+    Validator v(body);
+    auto ids = v.string_array("creative_ids", {.min_length = 1, .max_length = 64}, {.required = true});
+    if (ids && (ids->empty() || ids->size() > 500)) v.add("creative_ids", "must hold 1-500 creative ids");
+    auto advertiser = v.string(
+        "advertiser_id", {.required = true,
+                          .min_length = 1,
+                          .max_length = 64,
+                          .accept =
+                              [](std::string_view s) {
+                                for (char c : s) {
+                                  if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+                                    return false;
+                                }
+                                return true;
+                              },
+                          .accept_message = "must be 1-64 of A-Z, a-z, 0-9, _ or -"});
+    v.check();
+    if (!ctx.config.amazon_configured()) {
+      throw Error(codes::kExternalApi, "Amazon DSP is not configured").with_status(503);
+    }
+    for (const auto& id : *ids) {
+      if (!ctx.creatives.get(id)) throw Error(codes::kNotFound, "creative " + id + " not found");
+    }
+    auto job_id =
+        ctx.jobs.enqueue(jobs::kAmazonUpload, {{"creative_ids", *ids}, {"advertiser_id", *advertiser}},
+                         req.principal->subject, 5);
+    ctx.job_runner.wake();
+    return http::ok(req, {{"job_id", job_id}}, 202, "upload queued");
   });
 
   router.add("GET", "/api/creatives", kViewer, [&ctx](http::Request& req) {

@@ -18,6 +18,7 @@
 #include "kargo/http/pipeline.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
+#include "kargo/jobs/kinds.hpp"
 #include "kargo/jobs/runner.hpp"
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/creatives.hpp"
@@ -113,7 +114,9 @@ int run(const Config& cfg, Mode mode) {
     return 2;
   }
   jobs::JobRunner job_runner(job_store, metrics,
-                             {.threads = cfg.job_concurrency, .owner_prefix = ctx_role(mode)});
+                             {.threads = cfg.job_concurrency,
+                              .lease = std::chrono::seconds(cfg.job_lease_seconds),
+                              .owner_prefix = ctx_role(mode)});
 
   AppContext ctx{cfg,
                  metrics,
@@ -197,6 +200,7 @@ int run(const Config& cfg, Mode mode) {
                           {"environment", cfg.environment}});
   // Both `serve` and `worker` run jobs (contract section 1); the queue depth gauge is refreshed
   // off the I/O threads.
+  jobs::register_job_kinds(job_runner, ctx);
   job_runner.start();
   server.every(std::chrono::seconds(5), [&] {
     blocking.submit(

@@ -248,6 +248,7 @@ Config load_config(const EnvLookup& env) {
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
   r.number("CAMPAIGN_END_CHECK_SECONDS", c.campaign_end_check_seconds, 1, 86400);
   r.number("JOB_CONCURRENCY", c.job_concurrency, 1, 64);
+  r.number("JOB_LEASE_SECONDS", c.job_lease_seconds, 2, 3600);
   r.boolean("WEBHOOK_ALLOW_PRIVATE", c.webhook_allow_private);
   read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
@@ -302,6 +303,7 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"report_interval_seconds", std::to_string(report_interval_seconds)},
       {"campaign_end_check_seconds", std::to_string(campaign_end_check_seconds)},
       {"job_concurrency", std::to_string(job_concurrency)},
+      {"job_lease_seconds", std::to_string(job_lease_seconds)},
       {"webhook_allow_private", yes_no(webhook_allow_private)},
       {"log_level", log_level},
       {"environment", environment},

@@ -356,7 +356,7 @@ http::Response create_campaigns(State& state, const http::Request& req, const st
       result.fail(i, errors);
       continue;
     }
-    std::string id = new_id(kCampaignIdBase, amazon.next_campaign);
+    std::string id = new_id(kCampaignIdBase + state.id_space, amazon.next_campaign);
     json campaign = item;
     campaign["campaignId"] = id;
     campaign["advertiserId"] = account;
@@ -499,7 +499,7 @@ http::Response create_ad_groups(State& state, const http::Request& req, const st
       result.fail(i, errors);
       continue;
     }
-    std::string id = new_id(kAdGroupIdBase, amazon.next_ad_group);
+    std::string id = new_id(kAdGroupIdBase + state.id_space, amazon.next_ad_group);
     json group = item;
     group["adGroupId"] = id;
     group["state"] = "INACTIVE";
@@ -602,7 +602,7 @@ std::variant<std::string, ItemErrors> create_creative(State& state, const json& 
   if (auto existing = find_external(state.amazon.creatives, account, item)) {
     return ItemErrors{{"DUPLICATE_EXTERNAL_ID", "externalId is already used by ad creative " + *existing}};
   }
-  std::string id = new_id(kCreativeIdBase, state.amazon.next_creative);
+  std::string id = new_id(kCreativeIdBase + state.id_space, state.amazon.next_creative);
   json creative = item;
   creative["adCreativeId"] = id;
   creative["creationDateTime"] = creative["lastUpdatedDateTime"] = now_text();

@@ -112,7 +112,10 @@ nlohmann::json RequestLog::to_json(std::string_view path_prefix, int64_t since) 
   return {{"requests", std::move(list)}};
 }
 
-State::State(Settings s) : settings(s), signing_key(random_hex(64)) { kargo.seed(); }
+State::State(Settings s) : settings(s), signing_key(random_hex(64)) {
+  id_space = std::stoull(random_hex(8), nullptr, 16) % 1000000 * 1000000000ull;
+  kargo.seed();
+}
 
 void State::reset() {
   tokens.clear();

@@ -223,6 +223,7 @@ TEST_F(JobRunnerTest, LongStepKeepsItsLeaseThroughHeartbeats) {
                    }});
   auto id = jobs_.enqueue(kind, json::object(), "tester", 3);
   runner.start();
+  ASSERT_TRUE(wait_until([&] { return runs.load() == 1; }, 10s)) << "our runner picked the job up";
   // Meanwhile another worker tries to take the job: the renewed lease keeps it away.
   std::atomic<bool> stolen{false};
   std::thread thief([&] {

@@ -64,6 +64,7 @@ struct Config {
   unsigned report_interval_seconds = 3600;
   unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed
   unsigned job_concurrency = 2;              // job worker threads per process
+  unsigned job_lease_seconds = 30;           // a dead worker's job is taken over after this
   bool webhook_allow_private = false;
   std::string log_level = "info";
   std::string environment = "production";
