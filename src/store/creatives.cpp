@@ -134,7 +134,8 @@ std::optional<json> CreativeStore::config_of(const std::string& id) {
         "'device_type', device_type, 'snippet_url', snippet_url, 'duration', duration::float8, "
         "'vast_version', vast_version, 'branded_canvas', branded_canvas, 'cache_buster', cache_buster, "
         "'amazon_macros', amazon_macros, 'click_tracking', click_tracking, "
-        "'viewability_config', viewability_config)::text FROM creatives WHERE id = $1",
+        "'viewability_config', viewability_config, 'original_snippet', original_snippet)::text "
+        "FROM creatives WHERE id = $1",
         id);
     if (!rows.empty()) out = json::parse(rows[0][0].as<std::string>());
   });

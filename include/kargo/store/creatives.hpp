@@ -54,7 +54,8 @@ class CreativeStore {
   // have a ready creative become ready. Returns the resource; 404 when unknown.
   std::string reprocessed(const std::string& id, const nlohmann::json& fields, const std::string& actor);
   std::optional<std::string> get(const std::string& id);
-  // The stored config of a creative (the columns a re-process needs) or nullopt.
+  // The stored config of a creative (the columns a re-process needs, and original_snippet for
+  // uploaded ones, which cannot be fetched again) or nullopt.
   std::optional<nlohmann::json> config_of(const std::string& id);
   CreativePage list(const CreativeFilter& filter, size_t limit, size_t offset);
   std::optional<CreativePreview> preview(const std::string& id);
