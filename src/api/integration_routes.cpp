@@ -14,6 +14,7 @@
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/store/campaigns.hpp"
+#include "kargo/store/jobs.hpp"
 #include "kargo/store/resource_cache.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
 #include "kargo/upstream/kargo_client.hpp"
@@ -159,8 +160,13 @@ void register_integration_routes(http::Router& router, AppContext& ctx) {
           reply->blocking([&req, &ctx, connected, error] {
             auto expires = ctx.amazon.tokens().token_expires_at();
             std::optional<std::string> last_sync;
+            int64_t pending = 0;
             try {
               last_sync = ctx.campaigns.last_synced_at();
+              // Amazon work waiting or running: every job kind that talks to Amazon DSP.
+              for (const auto& c : ctx.jobs.counts()) {
+                if (c.kind.starts_with("amazon_")) pending += c.queued + c.running;
+              }
             } catch (const Error&) {
               // The connection status is still worth answering while PostgreSQL is unavailable.
             }
@@ -169,8 +175,7 @@ void register_integration_routes(http::Router& router, AppContext& ctx) {
                       {"token_expires_at", connected && expires ? json(format_timestamp(*expires)) : json()},
                       {"circuit_state", upstream::to_string(ctx.amazon.circuit_state())},
                       {"last_sync_at", last_sync ? json(*last_sync) : json()},
-                      // TODO(#6): queued + running amazon_sync jobs once the job store is merged.
-                      {"pending_jobs", 0}};
+                      {"pending_jobs", pending}};
             if (!error.empty()) data["error"] = error;
             return http::ok(req, data);
           });
