@@ -1,12 +1,15 @@
 // upstream_client_bench: closed-loop load through the service's own outbound HTTP stack, to compare
 // with wrk against the same sandbox route (scripts/bench.sh).
 //
-//   upstream_client_bench URL [--concurrency 64] [--duration 10] [--warmup 1] [--mode client|channel|both]
-//                             [--threads 1] [--timeout-ms 10000]
+//   upstream_client_bench URL [--concurrency 64] [--duration 10] [--warmup 1]
+//                             [--mode client|channel|kargo|both|all] [--threads 1] [--timeout-ms 10000]
 //
 // N callers each keep one call in flight for D seconds (after a warm-up that opens the
-// connections), through HttpClient::send and/or UpstreamChannel::call (retries off, breaker and
-// metrics on: the channel's own cost). One line per mode, key=value, for scripts:
+// connections), through HttpClient::send (client), UpstreamChannel::call (channel: retries off,
+// breaker and metrics on, the channel's own cost) and/or KargoClient::fetch_snippet (kargo: the
+// whole snippet path of the service, allow-list and redirect check included; the URL's host is
+// the allow-list). `both` is client + channel, `all` adds kargo. One line per mode, key=value,
+// for scripts:
 //
 //   mode=client concurrency=64 duration_s=10 requests=81234 errors=0 rps=8123.4 p50_ms=7.61 p99_ms=14.2
 //   connections=64
@@ -25,6 +28,7 @@
 #include "kargo/core/metrics.hpp"
 #include "kargo/upstream/channel.hpp"
 #include "kargo/upstream/http_client.hpp"
+#include "kargo/upstream/kargo_client.hpp"
 
 using namespace kargo;
 using namespace kargo::upstream;
@@ -45,7 +49,7 @@ struct Args {
 [[noreturn]] void usage(const char* why) {
   std::cerr << "error: " << why
             << "\nusage: upstream_client_bench URL [--concurrency N] [--duration S] [--warmup S]"
-               " [--mode client|channel|both] [--threads N] [--timeout-ms MS]\n";
+               " [--mode client|channel|kargo|both|all] [--threads N] [--timeout-ms MS]\n";
   std::exit(2);
 }
 
@@ -82,7 +86,9 @@ Args parse(int argc, char** argv) {
   if (a.url.empty()) usage("URL is required");
   if (!parse_url(a.url)) usage("URL must be an absolute http(s) URL");
   if (a.concurrency == 0 || a.duration_s <= 0) usage("concurrency and duration must be positive");
-  if (a.mode != "client" && a.mode != "channel" && a.mode != "both") usage("mode is client, channel or both");
+  if (a.mode != "client" && a.mode != "channel" && a.mode != "kargo" && a.mode != "both" && a.mode != "all") {
+    usage("mode is client, channel, kargo, both or all");
+  }
   return a;
 }
 
@@ -192,11 +198,33 @@ void bench_channel(const Args& args) {
   driver.report("channel", client.connections_opened());
 }
 
+void bench_kargo(const Args& args) {
+  HttpClient client(client_options(args));
+  Metrics metrics;
+  ChannelOptions options{.service = "kargo"};
+  options.retry.max_retries = 0;
+  UpstreamChannel channel(client, metrics, options);
+  KargoOptions kargo_options;
+  kargo_options.snippet_hosts = {parse_url(args.url)->authority()};
+  KargoClient kargo(channel, kargo_options);
+  Driver driver(
+      [&](std::function<void(bool)> done) {
+        kargo.fetch_snippet(args.url, [done = std::move(done)](SnippetResult r) {
+          done(std::holds_alternative<Snippet>(r));
+        });
+      },
+      args);
+  driver.run();
+  driver.report("kargo", client.connections_opened());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args args = parse(argc, argv);
-  if (args.mode == "client" || args.mode == "both") bench_client(args);
-  if (args.mode == "channel" || args.mode == "both") bench_channel(args);
+  bool all = args.mode == "all";
+  if (args.mode == "client" || args.mode == "both" || all) bench_client(args);
+  if (args.mode == "channel" || args.mode == "both" || all) bench_channel(args);
+  if (args.mode == "kargo" || all) bench_kargo(args);
   return 0;
 }

@@ -9,6 +9,11 @@
 # path with a limit high enough that nothing is refused) and the reference server, measures the
 # idle RSS, runs wrk, and stops everything it started (trap, by PID).
 #
+# Issue 5 adds the outbound client: `kargo-dsp sandbox` serves a Kargo snippet; wrk loads that route
+# (upstream_wrk), then bench/upstream_client_bench makes the same number of concurrent calls to it
+# through the service's own client stack, KargoClient::fetch_snippet -> UpstreamChannel ->
+# HttpClient (upstream_client). The goal: the client reaches >= 70 % of wrk's requests/s.
+#
 # Options (environment):
 #   BENCH_THREADS        I/O threads of both servers (default 2)
 #   BENCH_SECONDS        length of each measured run (default 10)
@@ -21,6 +26,8 @@
 #                        (implies BENCH_KEEP; perf takes CPU from the same cores, so do not quote
 #                        those figures)
 #   BENCH_QUIET_WAIT     seconds to wait for the machine to be idle before each run (default 300)
+#   BENCH_CLIENT_THREADS I/O threads of the upstream client in upstream_client (default 1, as in
+#                        the service)
 #   KARGO_BUILD_DIR      build directory (default build)
 #
 # Adding a target (later issues): one line in run_targets() of the "targets" section, and a goal
@@ -49,21 +56,25 @@ log "building ($BUILD_DIR, Release)"
 build_project "$BUILD_DIR" Release -DKARGO_BUILD_TESTS=OFF
 BIN="$BUILD_DIR/kargo-dsp"
 REF_BIN="$BUILD_DIR/bench/reference_server"
+CLIENT_BENCH_BIN="$BUILD_DIR/bench/upstream_client_bench"
+BENCH_CLIENT_THREADS="${BENCH_CLIENT_THREADS:-1}"
 [ -x "$BIN" ] || die "$BIN was not built"
 [ -x "$REF_BIN" ] || die "$REF_BIN was not built"
+[ -x "$CLIENT_BENCH_BIN" ] || die "$CLIENT_BENCH_BIN was not built"
 
 mkdir -p "$KARGO_ROOT/.local"
 TMP="$(mktemp -d "$KARGO_ROOT/.local/bench.XXXXXX")"
 REDIS_PID=""
 KARGO_PID=""
 REF_PID=""
+SANDBOX_PID=""
 cleanup() {
   local rc=$?
   trap - INT TERM EXIT
-  for pid in "$KARGO_PID" "$REF_PID"; do
+  for pid in "$KARGO_PID" "$REF_PID" "$SANDBOX_PID"; do
     if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
   done
-  for pid in "$KARGO_PID" "$REF_PID"; do
+  for pid in "$KARGO_PID" "$REF_PID" "$SANDBOX_PID"; do
     if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
   done
   stop_throwaway_services "$TMP"
@@ -103,10 +114,20 @@ log "starting reference_server on 127.0.0.1:$REF_PORT (--threads $BENCH_THREADS)
 "$REF_BIN" --address 127.0.0.1 --port "$REF_PORT" --threads "$BENCH_THREADS" >"$TMP/reference.log" 2>&1 &
 REF_PID=$!
 
+SANDBOX_PORT=$(free_port)
+log "starting kargo-dsp sandbox on 127.0.0.1:$SANDBOX_PORT (--io-threads $BENCH_THREADS)"
+(cd "$TMP" && exec "$BIN" sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --io-threads "$BENCH_THREADS") \
+  >"$TMP/sandbox.log" 2>&1 &
+SANDBOX_PID=$!
+
 KARGO_URL="http://127.0.0.1:$KARGO_PORT"
 REF_URL="http://127.0.0.1:$REF_PORT"
+SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+# A runway snippet (about 2 KiB of HTML): the kind of call the service makes most.
+SNIPPET_URL="$SANDBOX_URL/snippet/dm/81298"
 wait_http "$KARGO_URL/health/live" 30 || { tail -20 "$TMP/kargo.log" >&2; die "kargo-dsp did not start"; }
 wait_http "$REF_URL/health/live" 30 || { tail -20 "$TMP/reference.log" >&2; die "reference_server did not start"; }
+wait_http "$SNIPPET_URL" 30 || { tail -20 "$TMP/sandbox.log" >&2; die "kargo-dsp sandbox did not start"; }
 
 # --- token ---------------------------------------------------------------------------------------
 # The bootstrap admin is created in the background once PostgreSQL answers; wait for it.
@@ -179,7 +200,7 @@ children_ticks() {  # cutime + cstime of this shell: CPU of its finished childre
 }
 our_ticks() {  # jiffies used by the servers, Redis, and this shell's finished children (wrk)
   local sum=0 pid
-  for pid in "$KARGO_PID" "$REF_PID" "$REDIS_PID" "$$"; do
+  for pid in "$KARGO_PID" "$REF_PID" "$SANDBOX_PID" "$REDIS_PID" "$$"; do
     [ -n "$pid" ] && sum=$((sum + $(proc_ticks "$pid")))
   done
   echo "$sum"
@@ -210,6 +231,7 @@ server_pid() {
   case "$1" in
     "$KARGO_URL"*) echo "$KARGO_PID" ;;
     "$REF_URL"*) echo "$REF_PID" ;;
+    "$SANDBOX_URL"*) echo "$SANDBOX_PID" ;;
     *) echo "" ;;
   esac
 }
@@ -280,6 +302,50 @@ bench_target() {
     'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
 }
 
+# bench_client_target NAME URL: like bench_target, but the load is bench/upstream_client_bench
+# (BENCH_CONNECTIONS concurrent calls through KargoClient::fetch_snippet, the service's whole
+# outbound path) instead of wrk. Records the same figures; "wrk us" is the client bench's CPU per
+# request (its 0.5 s connection warm-up included) and non2xx counts its failed calls.
+bench_client_target() {
+  local name="$1" url="$2"
+  local out="$TMP/client-$name-$ROUND.txt" pid
+  pid=$(server_pid "$url")
+  wait_quiet
+  log "round $ROUND/$BENCH_ROUNDS, upstream_client_bench $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
+  local args=("$url" --mode kargo --concurrency "$BENCH_CONNECTIONS" --threads "$BENCH_CLIENT_THREADS")
+  "$CLIENT_BENCH_BIN" "${args[@]}" --duration "$BENCH_WARMUP_SECONDS" --warmup 0.5 >/dev/null
+  local t0 b0 o0 s0 w0 t1 b1 o1 s1 w1
+  read -r t0 b0 < <(cpu_ticks)
+  o0=$(our_ticks)
+  s0=$(proc_ticks "${pid:-0}")
+  w0=$(children_ticks)
+  "$CLIENT_BENCH_BIN" "${args[@]}" --duration "$BENCH_SECONDS" --warmup 0.5 >"$out"
+  read -r t1 b1 < <(cpu_ticks)
+  o1=$(our_ticks)
+  s1=$(proc_ticks "${pid:-0}")
+  w1=$(children_ticks)
+  [ -n "${URLS[$name]:-}" ] || NAMES+=("$name")
+  URLS[$name]="$url"
+  local rps requests errors hz
+  field() { tr ' ' '\n' <"$out" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
+  rps=$(awk -v r="$(field rps)" 'BEGIN { printf "%.0f", r }')
+  requests=$(field requests)
+  errors=$(field errors)
+  [ -n "$requests" ] || { cat "$out" >&2; die "could not parse upstream_client_bench output for $name"; }
+  RPS_ALL[$name]+="$rps "
+  P99_ALL[$name]+="$(field p99_ms) "
+  NON2XX[$name]=$((${NON2XX[$name]:-0} + errors))
+  SOCKET_ERRORS[$name]=${SOCKET_ERRORS[$name]:-0}
+  hz=$(getconf CLK_TCK)
+  per_call() { awk -v d="$1" -v n="$requests" -v f="$((1000000 / hz))" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
+  CPU_ALL[$name]+="$(per_call $((s1 - s0))) "
+  REDIS_ALL[$name]+="0.0 "
+  WRK_ALL[$name]+="$(per_call $((w1 - w0))) "
+  CMDS_ALL[$name]+="0 "
+  OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
+    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
+}
+
 # median VALUES...: the median (mean of the middle two for an even count).
 median() {
   printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
@@ -311,11 +377,15 @@ run_targets() {
   bench_target campaign_list20 "$KARGO_URL/api/campaigns?limit=20" -H "Authorization: Bearer $TOKEN"
   bench_target campaign_create "$KARGO_URL/api/campaigns" -s "$KARGO_ROOT/bench/post_campaign.lua" \
     -H "Authorization: Bearer $TOKEN"
+  # Issue 5: wrk and then the service's own client against the same sandbox route.
+  bench_target upstream_wrk "$SNIPPET_URL"
+  bench_client_target upstream_client "$SNIPPET_URL"
 }
 bench_goal kargo_live 90
 bench_goal kargo_api_summary 70
 bench_goal campaign_get 50 kargo_live  # issue 7: cached GET by id
 bench_p99_goal campaign_list20 20      # issue 7: a list of 20 with 64 connections
+bench_goal upstream_client 70 upstream_wrk  # issue 5: client overhead, vs wrk on the same route
 # ---- end of targets ----
 
 LIMITED_BEFORE=$(counter_value rate_limited_requests_total)
@@ -406,6 +476,9 @@ done
 for note in "${NOTES[@]}"; do echo "$note"; done
 cat <<'LEGEND'
   vs ref: median over the rounds of req/s as % of reference_live in the same round.
+  upstream_wrk / upstream_client: wrk, then bench/upstream_client_bench (KargoClient, 64 calls in
+  flight, BENCH_CLIENT_THREADS client I/O thread(s)) against the sandbox's snippet route; "srv"
+  is the sandbox's CPU, "wrk" the load generator's (wrk or the client bench) per request.
   srv / redis / wrk: CPU microseconds (user + system, all threads) that the server, Redis and wrk
   spent per request.  other: most CPU (% of the machine) that any other process took during one
   of the measured runs (should be ~0).

@@ -12,6 +12,11 @@ std::string random_hex(size_t chars) {
   return out;
 }
 
+uint64_t random_id_offset(uint64_t range) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng() % range;
+}
+
 std::string redact_authorization(std::string_view value) {
   auto space = value.find(' ');
   std::string scheme(space == std::string_view::npos ? std::string_view() : value.substr(0, space));
@@ -64,6 +69,7 @@ void KargoState::seed() {
                      {"optimization_goal", "viewability"},
                      {"external_id", nullptr}};
   }
+  next_id = kKargoIdBase + random_id_offset(kKargoIdSpread);
 }
 
 int64_t RequestLog::append(const http::Request& req, std::string at) {

@@ -132,7 +132,7 @@ struct LwaTokenManager::Impl : std::enable_shared_from_this<Impl> {
         // The lifetime counts from when we asked, not from when the answer arrived: a slow answer
         // must not make us use a token past its real expiry.
         std::chrono::milliseconds lifetime = std::chrono::seconds(expires_in);
-        auto margin = std::min(options.renew_margin, lifetime / 10);
+        auto margin = std::min(options.renew_margin, lifetime / 2);
         Cached fresh{{std::move(access), SystemClock::now() - (SteadyClock::now() - requested) +
                                              std::chrono::duration_cast<SystemClock::duration>(lifetime)},
                      requested + lifetime - margin};
@@ -162,12 +162,19 @@ struct LwaTokenManager::Impl : std::enable_shared_from_this<Impl> {
 
   void finish(Outcome outcome) {
     std::vector<Callback> ready;
-    const TokenResult& result = outcome.result;
+    TokenResult result = outcome.result;
     {
       std::lock_guard lock(mutex);
       refreshing = false;
       ready.swap(waiters);
-      if (outcome.fresh) {
+      if (!outcome.fresh && !outcome.refused && cached && SystemClock::now() < cached->token.expires_at) {
+        // The early renewal failed (LWA down, throttled) but the old token has not expired yet:
+        // keep using it. The next caller tries the renewal again (one at a time, and the
+        // amazon_lwa circuit stops a storm).
+        log::warn("Login with Amazon token renewal failed; using the current token until it expires",
+                  {{"error", std::get<Error>(outcome.result).external_message()}});
+        result = cached->token;
+      } else if (outcome.fresh) {
         cached = outcome.fresh;
         if (rejected) log::info("Login with Amazon accepts the credentials again");
         rejected.reset();

@@ -230,6 +230,22 @@ TEST(LwaTokenManager, TokenEndpointOutageIsRetriedThenA502) {
   EXPECT_EQ(std::get<Error>(failed).external_message(), "amazon_lwa answered HTTP 500 after 3 attempts");
 }
 
+TEST(LwaTokenManager, AFailedEarlyRenewalKeepsTheTokenThatIsStillValid) {
+  Rig rig({.sandbox_args = {"--token-ttl", "2"}});  // renewed after 1 s, valid for 2 s
+  auto first = rig.tokens.token_sync();
+  ASSERT_TRUE(std::holds_alternative<upstream::AccessToken>(first));
+  std::this_thread::sleep_for(1100ms);  // into the renewal window (a real clock, on purpose)
+  add_fault(rig.http, {{"path_prefix", kTokenPath}, {"status", 503}, {"count", 3}});
+  auto during = rig.tokens.token_sync();
+  ASSERT_TRUE(std::holds_alternative<upstream::AccessToken>(during))
+      << std::get<Error>(during).internal_message();
+  EXPECT_EQ(std::get<upstream::AccessToken>(during).value, std::get<upstream::AccessToken>(first).value);
+  EXPECT_EQ(rig.token_requests(), 4u);     // the first grant, then one renewal of 3 attempts
+  auto renewed = rig.tokens.token_sync();  // LWA is back: a new token
+  ASSERT_TRUE(std::holds_alternative<upstream::AccessToken>(renewed));
+  EXPECT_NE(std::get<upstream::AccessToken>(renewed).value, std::get<upstream::AccessToken>(first).value);
+}
+
 TEST(LwaTokenManager, MalformedTokenAnswerIsA502) {
   Rig rig;
   add_fault(rig.http, {{"path_prefix", kTokenPath}, {"status", 200}, {"body", {{"access_token", 42}}}});

@@ -72,13 +72,26 @@ struct Report {
   std::string file;  // gzip JSON rows, built when the report completes
 };
 
+// Created objects get ids from a random starting point per sandbox start (and reset), so that a
+// service database that outlives a sandbox run (./scripts/run.sh restarts, test suites sharing one
+// PostgreSQL) never sees the same Amazon or Kargo id twice: its id columns are UNIQUE.
+uint64_t random_id_offset(uint64_t range);
+// Amazon ids stay 18 digits: base (581/582/583 * 10^15) + an offset below this + a counter.
+inline constexpr uint64_t kAmazonIdSpread = 100000000000000ull;  // 10^14
+// Kargo ids of created campaigns: 8 digits from here on, after the seeds 10001-10003 (so that they
+// also sort after the seeds as strings).
+inline constexpr uint64_t kKargoIdBase = 20000000ull;
+inline constexpr uint64_t kKargoIdSpread = 70000000ull;
+
 struct AmazonState {
   // Ordered maps keyed by fixed-width numeric ids: iteration order is creation order.
   std::map<std::string, StoredObject> campaigns, ad_groups, creatives;
   std::map<std::pair<std::string, std::string>, nlohmann::json> associations;  // (creative, ad group)
   std::map<std::string, Report> reports;
   std::map<std::string, std::string> report_by_fingerprint;
-  uint64_t next_campaign = 1, next_ad_group = 1, next_creative = 1;
+  uint64_t next_campaign = 1 + random_id_offset(kAmazonIdSpread);
+  uint64_t next_ad_group = 1 + random_id_offset(kAmazonIdSpread);
+  uint64_t next_creative = 1 + random_id_offset(kAmazonIdSpread);
 };
 
 struct KargoState {

@@ -44,8 +44,9 @@ struct LwaCredentials {
 };
 
 struct LwaOptions {
-  // Renew this long before the token runs out; never more than a tenth of its lifetime, so a
-  // short-lived token (the sandbox's --token-ttl 1) is still used for most of its life.
+  // Renew this long before the token runs out, or at half its lifetime for short-lived tokens
+  // (the sandbox's --token-ttl 1). A renewal that fails before the old token expired is not an
+  // error: callers keep getting the old token until it really expires.
   std::chrono::milliseconds renew_margin{60000};
   // After LWA refused the credentials, answer that refusal without asking again for this long.
   std::chrono::milliseconds rejection_backoff{60000};
