@@ -241,7 +241,12 @@ TEST_F(HealthTest, OpenApiDocumentsEveryRouteAndEveryDocumentedRouteExists) {
                            "/api/campaigns/{id}/pause",
                            "/api/campaigns/{id}/creatives",
                            "/api/campaigns/{id}/creatives/{creative_id}",
-                           "/api/campaigns/{id}/history"}) {
+                           "/api/campaigns/{id}/history",
+                           "/api/creatives",
+                           "/api/creatives/{id}",
+                           "/api/creatives/{id}/preview",
+                           "/api/jobs",
+                           "/api/jobs/{id}"}) {
     EXPECT_TRUE(paths.contains(path)) << path << " is not documented";
   }
   for (const auto& [path, operations] : paths.items()) {
