@@ -6,6 +6,7 @@
 #include "kargo/core/error.hpp"
 #include "kargo/core/metrics.hpp"
 #include "kargo/core/time.hpp"
+#include "kargo/core/validator.hpp"
 #include "kargo/domain/creative/record.hpp"
 #include "kargo/domain/creative/transform.hpp"
 
@@ -16,6 +17,17 @@ nlohmann::json process_snippet(AppContext& ctx, std::string_view snippet,
                                std::string_view snippet_field) {
   auto format = domain::format_name(config.format);
   auto phase = domain::phase_name(config.viewability.phase);
+  // Stored as text and JSON: the snippet and the name must be UTF-8 without NUL bytes (a
+  // Latin-1 snippet is refused with a clear message rather than stored mangled).
+  auto text_problem = [](std::string_view text) -> std::optional<std::string> {
+    if (text.find('\0') != std::string_view::npos) return "must not contain NUL bytes";
+    if (!valid_utf8(text)) return "must be UTF-8 text";
+    return std::nullopt;
+  };
+  std::vector<FieldError> problems;
+  if (auto p = text_problem(snippet)) problems.push_back({std::string(snippet_field), *p});
+  if (auto p = text_problem(config.name)) problems.push_back({"name", *p});
+  if (!problems.empty()) throw Error::validation(std::move(problems));
   auto started = std::chrono::steady_clock::now();
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

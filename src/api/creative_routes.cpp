@@ -30,7 +30,8 @@ using nlohmann::json;
 
 constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
 constexpr http::RouteOptions kEditor{.min_role = Role::kEditor};
-constexpr http::RouteOptions kEditorUpload{.min_role = Role::kEditor, .multipart_upload = true};
+constexpr http::RouteOptions kEditorUpload{
+    .min_role = Role::kEditor, .idempotent_create = true, .multipart_upload = true};
 
 std::string creative_id(const http::Request& req) {
   std::string id(req.param("id"));
@@ -186,10 +187,6 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
          {"name", "format", "dimensions", "duration", "device_type", "vast_version", "viewability_config",
           "branded_canvas", "cache_buster", "amazon_macros", "click_tracking"}) {
       if (const auto* part = form.find(field)) config[field] = form_value(field, part->body);
-    }
-    if (config.contains("viewability_config") && config["viewability_config"].is_string()) {
-      v.add("viewability_config", "must be a JSON object (sent as the text of the form field)");
-      config.erase("viewability_config");
     }
     const auto* file = form.find("file");
     if (!file) v.add("file", "is required: the snippet file (HTML or VAST XML)");

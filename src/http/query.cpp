@@ -22,7 +22,8 @@ std::optional<size_t> query_count(const Request& req, std::string_view name, siz
 Page pagination(const Request& req, Validator& v, size_t default_limit, size_t max_limit) {
   Page page{default_limit, 0};
   if (auto limit = query_count(req, "limit", 1, max_limit, v)) page.limit = *limit;
-  if (auto offset = query_count(req, "offset", 0, SIZE_MAX, v)) page.offset = *offset;
+  // Bounded so that it always fits PostgreSQL's bigint (a larger offset is past every list anyway).
+  if (auto offset = query_count(req, "offset", 0, 1'000'000'000, v)) page.offset = *offset;
   return page;
 }
 

@@ -190,6 +190,9 @@ std::vector<std::string> CreativeStore::remove(const std::string& id, const std:
     tx.exec_params("DELETE FROM campaign_creatives WHERE creative_id = $1", id);
     for (const auto& row : rows) {
       auto campaign = row[0].as<std::string>();
+      tx.exec_params(
+          "UPDATE campaigns SET version = version + 1, updated_at = clock_timestamp() WHERE id = $1",
+          campaign);
       write_audit(tx, "campaign", campaign, "dissociate_creative", actor,
                   {{"creative_id", id}, {"reason", "creative deleted"}});
       CampaignStore::settle_readiness(tx, campaign, actor);

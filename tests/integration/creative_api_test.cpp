@@ -147,6 +147,41 @@ TEST_F(CreativeApiTest, InvalidUploadsNameEveryBadField) {
             std::set<std::string>{"dimensions"});
 }
 
+TEST_F(CreativeApiTest, SnippetsAndNamesThatAreNotUtf8TextAre422NotStored) {
+  auto form = [](const std::string& name, const std::string& file) {
+    return std::vector<FormField>{{"name", name},
+                                  {"format", "runway"},
+                                  {"dimensions", "320x50"},
+                                  {"viewability_config", kPhase1},
+                                  {"file", file, "x.html"}};
+  };
+  EXPECT_EQ(bad_fields(upload(form("Latin-1", "<div>caf\xe9</div>"))), std::set<std::string>{"file"});
+  EXPECT_EQ(bad_fields(upload(form("NUL", std::string("<div>nul\0byte</div>", 18)))),
+            std::set<std::string>{"file"});
+  EXPECT_EQ(bad_fields(upload(form("caf\xe9", "<div>ok</div>"))), std::set<std::string>{"name"});
+  auto one = upload({{"name", "x"},
+                     {"format", "runway"},
+                     {"dimensions", "320x50"},
+                     {"viewability_config", "{not json"},
+                     {"file", "<div></div>", "x.html"}});
+  ASSERT_EQ(one.status, 422);
+  EXPECT_EQ(one.json()["error"]["details"].size(), 1u) << "one entry per bad field: " << one.body;
+}
+
+TEST_F(CreativeApiTest, HugeOffsetIs422AndUploadHonoursIdempotencyKey) {
+  EXPECT_EQ(http().get("/api/creatives?offset=9223372036854775808", bearer(admin_token())).status, 422);
+  EXPECT_EQ(http().get("/api/jobs?offset=99999999999", bearer(admin_token())).status, 422);
+  auto body = multipart(runway_form("Idempotent upload"));
+  Headers headers =
+      bearer(admin_token(), {{"Content-Type", std::string("multipart/form-data; boundary=") + kBoundary},
+                             {"Idempotency-Key", unique_name("upload")}});
+  auto first = http().request("POST", "/api/creatives", body, headers);
+  auto second = http().request("POST", "/api/creatives", body, headers);
+  ASSERT_EQ(first.status, 201) << first.describe();
+  ASSERT_EQ(second.status, 201) << second.describe();
+  EXPECT_EQ(second.json()["data"]["id"], first.json()["data"]["id"]);
+}
+
 TEST_F(CreativeApiTest, NonMultipartOrMalformedBodiesAre400) {
   auto json_body = http().post_json("/api/creatives", {{"name", "x"}}, bearer(admin_token()));
   EXPECT_EQ(json_body.status, 400) << json_body.describe();

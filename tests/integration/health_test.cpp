@@ -244,7 +244,15 @@ TEST_F(HealthTest, OpenApiDocumentsEveryRouteAndEveryDocumentedRouteExists) {
                            "/api/campaigns/{id}/history",
                            "/api/integrations/amazon-dsp/status",
                            "/api/integrations/kargo/campaigns",
-                           "/api/integrations/kargo/push-campaign"}) {
+                           "/api/integrations/kargo/push-campaign",
+                           "/api/creatives",
+                           "/api/creatives/{id}",
+                           "/api/creatives/{id}/preview",
+                           "/api/jobs",
+                           "/api/jobs/{id}",
+                           "/api/creatives/process",
+                           "/api/creatives/process/bulk",
+                           "/api/creatives/upload/amazon-dsp"}) {
     EXPECT_TRUE(paths.contains(path)) << path << " is not documented";
   }
   for (const auto& [path, operations] : paths.items()) {

@@ -84,5 +84,7 @@ class Validator {
 };
 
 size_t utf8_length(std::string_view s);
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool valid_utf8(std::string_view s);
 
 }  // namespace kargo
