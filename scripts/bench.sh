@@ -161,7 +161,7 @@ log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
 CAMPAIGN_BODY='{"name":"Bench campaign","advertiser_id":"bench","budget":1000,"start_date":"2026-02-01","end_date":"2026-02-28"}'
 for _ in $(seq 1 25); do
   CAMPAIGN_ID=$(curl -fsS -X POST "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN" \
-    -H 'Content-Type: application/json' -d "$CAMPAIGN_BODY" | grep -o '"id":"camp_[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+    -H 'Content-Type: application/json' -d "$CAMPAIGN_BODY" | grep -o 'camp_[0-9a-f]\{12\}' | head -1 || true)
 done
 [ -n "$CAMPAIGN_ID" ] || die "could not create the campaigns the campaign targets read"
 
