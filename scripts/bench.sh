@@ -159,6 +159,7 @@ log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
 
 # --- data for the campaign targets (issue 7) -----------------------------------------------------
 CAMPAIGN_BODY='{"name":"Bench campaign","advertiser_id":"bench","budget":1000,"start_date":"2026-02-01","end_date":"2026-02-28"}'
+# (The resource is JSON built by PostgreSQL, `"id" : "camp_…"` with spaces: match the id itself.)
 for _ in $(seq 1 25); do
   CAMPAIGN_ID=$(curl -fsS -X POST "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -d "$CAMPAIGN_BODY" | grep -o 'camp_[0-9a-f]\{12\}' | head -1 || true)

@@ -82,9 +82,9 @@ export PORT
 "$BIN" serve &
 PIDS+=("$!")
 SERVE_PID=$!
-# The admin is created in the background once PostgreSQL answers: wait until it can log in.
+# The admin is created in the background once PostgreSQL answers: wait (quietly) until it can log in.
 admin_ready() {
-  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$PORT/api/auth/token" -H 'Content-Type: application/json' \
+  curl -fs -o /dev/null -X POST "http://127.0.0.1:$PORT/api/auth/token" -H 'Content-Type: application/json' \
     --data-binary @- <<JSON
 {"username":"$ADMIN_USERNAME","password":"$ADMIN_PASSWORD"}
 JSON

@@ -86,16 +86,21 @@ Error kargo_not_configured() {
 }
 
 struct KargoClient::Impl {
-  Impl(UpstreamChannel& c, KargoOptions o) : channel(c), options(std::move(o)) {}
+  Impl(UpstreamChannel& c, KargoOptions o) : channel(c), options(std::move(o)) {
+    // Built once: a snippet fetch is the hottest outbound call, and every header is a string copy.
+    headers.emplace_back("Accept", "*/*");
+    if (options.api_key && !options.api_key->empty())
+      headers.emplace_back("Authorization", "Bearer " + *options.api_key);
+  }
 
   void require_configured() const {
     if (!options.api_key || options.api_key->empty()) throw kargo_not_configured();
   }
 
-  HeaderList auth_headers() const {
-    HeaderList h{{"Accept", "application/json"}};
-    if (options.api_key && !options.api_key->empty())
-      h.emplace_back("Authorization", "Bearer " + *options.api_key);
+  // The campaign API's headers: the snippet headers with Accept: application/json.
+  HeaderList api_headers() const {
+    HeaderList h = headers;
+    h[0].second = "application/json";
     return h;
   }
 
@@ -136,14 +141,16 @@ struct KargoClient::Impl {
     }
     // Set by the redirect check, read by the completion: both run on the same call's client thread.
     auto refused = std::make_shared<std::optional<std::string>>();
+    // The allow-list is read through a pointer: the Impl outlives the call (the completion
+    // holds it), and copying the list per call would cost more than the check.
     UpstreamCall call{
         .endpoint = kSnippetEndpoint,
-        .request = {.url = parsed->str(),
-                    .headers = auth_headers(),
+        .request = {.url = url,
+                    .headers = headers,
                     .max_response_bytes = options.max_snippet_bytes,
                     .follow_redirect =
-                        [hosts = options.snippet_hosts, refused](const Url& to) {
-                          if (host_allowed(to, hosts)) return true;
+                        [hosts = &options.snippet_hosts, refused](const Url& to) {
+                          if (host_allowed(to, *hosts)) return true;
                           *refused = to.authority();
                           return false;
                         }},
@@ -158,7 +165,7 @@ struct KargoClient::Impl {
     require_configured();
     OutboundRequest request{.method = method,
                             .url = options.base_url + target,
-                            .headers = auth_headers(),
+                            .headers = api_headers(),
                             .body = std::move(body),
                             .max_response_bytes = options.max_response_bytes};
     if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
@@ -170,6 +177,7 @@ struct KargoClient::Impl {
 
   UpstreamChannel& channel;
   KargoOptions options;
+  HeaderList headers;  // Accept, and Authorization when there is a key
 };
 
 KargoClient::KargoClient(UpstreamChannel& channel, KargoOptions options)
