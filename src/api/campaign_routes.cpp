@@ -5,6 +5,7 @@
 
 #include "kargo/api/routes.hpp"
 #include "kargo/app/context.hpp"
+#include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/domain/campaign.hpp"
@@ -23,18 +24,10 @@ constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
 constexpr http::RouteOptions kEditor{.min_role = Role::kEditor};
 constexpr http::RouteOptions kEditorCreate{.min_role = Role::kEditor, .idempotent_create = true};
 
-bool valid_id(std::string_view id) {
-  if (id.size() != 17 || !id.starts_with("camp_")) return false;
-  for (char c : id.substr(5)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 // The {id} path parameter; a malformed id is unknown (404), not a 422.
 std::string campaign_id(const http::Request& req) {
   std::string id(req.param("id"));
-  if (!valid_id(id)) throw Error(codes::kNotFound, "campaign " + id + " not found");
+  if (!is_resource_id(id, "camp_")) throw Error(codes::kNotFound, "campaign " + id + " not found");
   return id;
 }
 

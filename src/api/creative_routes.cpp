@@ -10,6 +10,7 @@
 #include "kargo/api/routes.hpp"
 #include "kargo/app/context.hpp"
 #include "kargo/core/config.hpp"
+#include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/http/envelope.hpp"
@@ -35,10 +36,7 @@ constexpr http::RouteOptions kEditorUpload{
 
 std::string creative_id(const http::Request& req) {
   std::string id(req.param("id"));
-  bool ok = id.size() == 16 && id.starts_with("crv_");
-  for (size_t i = 4; ok && i < id.size(); ++i)
-    ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
-  if (!ok) throw Error(codes::kNotFound, "creative " + id + " not found");
+  if (!is_resource_id(id, "crv_")) throw Error(codes::kNotFound, "creative " + id + " not found");
   return id;
 }
 

@@ -7,6 +7,7 @@
 
 #include "kargo/api/routes.hpp"
 #include "kargo/app/context.hpp"
+#include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
@@ -34,14 +35,6 @@ constexpr int kKargoPageSize = 100;
 // Contract: "cached <= 60 s". Half of that, so an operator who just changed something at Kargo
 // sees it soon; the cache is there to spare Kargo a call per UI page view.
 constexpr std::chrono::seconds kKargoCacheTtl{30};
-
-bool valid_campaign_id(std::string_view id) {
-  if (id.size() != 17 || !id.starts_with("camp_")) return false;
-  for (char c : id.substr(5)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 json campaign_json(const upstream::KargoCampaign& c) {
   return {{"id", c.id},
@@ -205,7 +198,7 @@ void register_integration_routes(http::Router& router, AppContext& ctx) {
         auto id = v.string("campaign_id", {.required = true, .min_length = 1, .max_length = 64});
         auto settings = read_kargo_settings(v);
         v.check();
-        if (!valid_campaign_id(*id)) throw Error(codes::kNotFound, "campaign " + *id + " not found");
+        if (!is_resource_id(*id, "camp_")) throw Error(codes::kNotFound, "campaign " + *id + " not found");
         if (!ctx.kargo.configured()) throw upstream::kargo_not_configured();
         auto source = ctx.campaigns.kargo_push_source(*id);
         if (!source) throw Error(codes::kNotFound, "campaign " + *id + " not found");

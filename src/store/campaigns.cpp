@@ -6,13 +6,12 @@
 #include "kargo/core/error_codes.hpp"
 #include "kargo/store/audit.hpp"
 #include "kargo/store/database.hpp"
+#include "sql.hpp"
 
 namespace kargo::store {
 namespace {
 
 using nlohmann::json;
-
-#define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 // The resource as JSON text, built by PostgreSQL: the API passes it through without parsing.
 // `creatives` is added for the detail view only (kDetail).
@@ -321,6 +320,8 @@ void CampaignStore::associate_in(pqxx::transaction_base& tx, const std::string& 
                 actor);
   settle(tx, id, actor);
 }
+
+void CampaignStore::touch(pqxx::transaction_base& tx, const std::string& id) { tx.exec_params(kTouch, id); }
 
 void CampaignStore::settle_readiness(pqxx::transaction_base& tx, const std::string& id,
                                      const std::string& actor) {

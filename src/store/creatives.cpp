@@ -7,13 +7,12 @@
 #include "kargo/store/audit.hpp"
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/database.hpp"
+#include "sql.hpp"
 
 namespace kargo::store {
 namespace {
 
 using nlohmann::json;
-
-#define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 // The resource of contract section 4, built by PostgreSQL.
 #define KARGO_CREATIVE_JSON                                                                                  \
@@ -190,9 +189,7 @@ std::vector<std::string> CreativeStore::remove(const std::string& id, const std:
     tx.exec_params("DELETE FROM campaign_creatives WHERE creative_id = $1", id);
     for (const auto& row : rows) {
       auto campaign = row[0].as<std::string>();
-      tx.exec_params(
-          "UPDATE campaigns SET version = version + 1, updated_at = clock_timestamp() WHERE id = $1",
-          campaign);
+      CampaignStore::touch(tx, campaign);
       write_audit(tx, "campaign", campaign, "dissociate_creative", actor,
                   {{"creative_id", id}, {"reason", "creative deleted"}});
       CampaignStore::settle_readiness(tx, campaign, actor);

@@ -4,13 +4,12 @@
 
 #include "kargo/core/digest.hpp"
 #include "kargo/store/database.hpp"
+#include "sql.hpp"
 
 namespace kargo::store {
 namespace {
 
 using nlohmann::json;
-
-#define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 // The resource of contract section 7, built by PostgreSQL.
 #define KARGO_JOB_JSON \

@@ -80,6 +80,8 @@ class CampaignStore {
   static void associate_in(pqxx::transaction_base& tx, const std::string& id,
                            const std::vector<std::string>& creative_ids, const std::string& actor);
   static void settle_readiness(pqxx::transaction_base& tx, const std::string& id, const std::string& actor);
+  // A change that is not a column of the campaign (its creatives): version + 1, updated_at now.
+  static void touch(pqxx::transaction_base& tx, const std::string& id);
   // The fields pushed to Kargo; nullopt for an unknown campaign. A plain read: the push calls
   // Kargo between this read and record_kargo_push(), and no transaction stays open over a network
   // call.
