@@ -68,14 +68,6 @@ class CampaignTest : public ServerTest {
   HttpResponse post(const std::string& target, const json& body = json::object()) {
     return http().post_json(target, body, bearer(admin_token()));
   }
-  std::set<std::string> bad_fields(const HttpResponse& res) {
-    std::set<std::string> out;
-    EXPECT_EQ(res.status, 422) << res.describe();
-    if (res.status != 422) return out;
-    auto doc = res.json();
-    for (const auto& d : doc["error"]["details"]) out.insert(d["field"].get<std::string>());
-    return out;
-  }
 };
 
 TEST_F(CampaignTest, CreateAnswers201WithTheWholeResourceAndDefaults) {
@@ -108,7 +100,7 @@ TEST_F(CampaignTest, CreateAnswers201WithTheWholeResourceAndDefaults) {
 TEST_F(CampaignTest, Phase2DerivesBothVendorsAndNeedsSeatAndPublisher) {
   auto body = valid_body();
   body["viewability_phase"] = "phase_2";
-  EXPECT_EQ(bad_fields(create(body)),
+  EXPECT_EQ(invalid_fields(create(body)),
             (std::set<std::string>{"viewability_config.dsp_seat_id", "viewability_config.pub_id"}));
   body["viewability_config"] = {{"dsp_seat_id", "seat-1"}, {"pub_id", "pub-9"}};
   auto c = create_ok(body);
@@ -156,7 +148,7 @@ TEST_F(CampaignTest, EachInvalidFieldIsReportedOnItsOwn) {
   for (const auto& c : cases) {
     auto body = valid_body();
     body.merge_patch(c.patch);
-    EXPECT_EQ(bad_fields(create(body)), std::set<std::string>{c.field}) << c.patch;
+    EXPECT_EQ(invalid_fields(create(body)), std::set<std::string>{c.field}) << c.patch;
   }
 }
 
@@ -169,10 +161,10 @@ TEST_F(CampaignTest, EveryBadFieldIsReportedAtOnce) {
                {"goal_kpi", 1},
                {"targeting", {{"viewability_threshold", -1}}},
                {"bidding", {{"max_bid", -2}}}};
-  EXPECT_EQ(bad_fields(create(body)),
+  EXPECT_EQ(invalid_fields(create(body)),
             (std::set<std::string>{"name", "advertiser_id", "budget", "start_date", "end_date", "goal_kpi",
                                    "targeting.viewability_threshold", "bidding.max_bid"}));
-  EXPECT_EQ(bad_fields(create(json::object())),
+  EXPECT_EQ(invalid_fields(create(json::object())),
             (std::set<std::string>{"name", "advertiser_id", "budget", "start_date", "end_date"}));
 }
 
@@ -242,8 +234,8 @@ TEST_F(CampaignTest, UpdateChangesFieldsBumpsVersionAndRefusesStaleVersions) {
   auto ok = put(id, {{"name", "Again"}}, {{"If-Match", "\"2\""}});
   EXPECT_EQ(ok.status, 200) << ok.describe();
   EXPECT_EQ(ok.json()["data"]["version"], 3);
-  EXPECT_EQ(bad_fields(put(id, {{"end_date", "2026-01-15"}})), std::set<std::string>{"end_date"});
-  EXPECT_EQ(bad_fields(put(id, {{"budget", 0}, {"status", "flying"}})),
+  EXPECT_EQ(invalid_fields(put(id, {{"end_date", "2026-01-15"}})), std::set<std::string>{"end_date"});
+  EXPECT_EQ(invalid_fields(put(id, {{"budget", 0}, {"status", "flying"}})),
             (std::set<std::string>{"budget", "status"}));
 }
 
@@ -382,8 +374,8 @@ TEST_F(CampaignTest, AssociatingUnknownOrUnprocessedCreativesIsRefused) {
   EXPECT_EQ(unknown.status, 404) << unknown.describe();
   auto failed = insert_creative(false, "failed");
   auto unprocessed = post("/api/campaigns/" + id + "/creatives", {{"creative_ids", {failed}}});
-  EXPECT_EQ(bad_fields(unprocessed), std::set<std::string>{"creative_ids[0]"});
-  EXPECT_EQ(bad_fields(post("/api/campaigns/" + id + "/creatives", {{"creative_ids", json::array()}})),
+  EXPECT_EQ(invalid_fields(unprocessed), std::set<std::string>{"creative_ids[0]"});
+  EXPECT_EQ(invalid_fields(post("/api/campaigns/" + id + "/creatives", {{"creative_ids", json::array()}})),
             std::set<std::string>{"creative_ids"});
   EXPECT_EQ(get(id).json()["data"]["creative_count"], 0) << "nothing was associated";
   // Creating with creative_ids associates them in the same transaction.

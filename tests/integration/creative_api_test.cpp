@@ -66,14 +66,6 @@ class CreativeApiTest : public ServerTest {
     EXPECT_EQ(res.status, 201) << res.describe();
     return res.status == 201 ? res.json()["data"] : json::object();
   }
-  std::set<std::string> bad_fields(const HttpResponse& res) {
-    std::set<std::string> out;
-    EXPECT_EQ(res.status, 422) << res.describe();
-    if (res.status != 422) return out;
-    auto doc = res.json();
-    for (const auto& d : doc["error"]["details"]) out.insert(d["field"].get<std::string>());
-    return out;
-  }
 };
 
 TEST_F(CreativeApiTest, UploadedRunwayIsProcessedStoredAndReadBack) {
@@ -121,29 +113,29 @@ TEST_F(CreativeApiTest, UploadedVastKeepsItsVersionAndDuration) {
 TEST_F(CreativeApiTest, InvalidUploadsNameEveryBadField) {
   auto form = runway_form();
   form.pop_back();  // no file
-  EXPECT_EQ(bad_fields(upload(form)), std::set<std::string>{"file"});
-  EXPECT_EQ(bad_fields(upload({{"format", "banner"},
-                               {"viewability_config", R"({"phase":"phase_1","vendors":["ias"]})"},
-                               {"file", "<div></div>", "x.html"}})),
+  EXPECT_EQ(invalid_fields(upload(form)), std::set<std::string>{"file"});
+  EXPECT_EQ(invalid_fields(upload({{"format", "banner"},
+                                   {"viewability_config", R"({"phase":"phase_1","vendors":["ias"]})"},
+                                   {"file", "<div></div>", "x.html"}})),
             (std::set<std::string>{"format", "viewability_config.vendors"}));
-  EXPECT_EQ(bad_fields(upload({{"name", "Not VAST"},
-                               {"format", "instream_video"},
-                               {"dimensions", "640x360"},
-                               {"duration", "30"},
-                               {"viewability_config", kPhase1},
-                               {"file", "<html>not vast</html>", "x.xml"}})),
+  EXPECT_EQ(invalid_fields(upload({{"name", "Not VAST"},
+                                   {"format", "instream_video"},
+                                   {"dimensions", "640x360"},
+                                   {"duration", "30"},
+                                   {"viewability_config", kPhase1},
+                                   {"file", "<html>not vast</html>", "x.xml"}})),
             std::set<std::string>{"file"});
-  EXPECT_EQ(bad_fields(upload({{"name", "x"},
-                               {"format", "runway"},
-                               {"dimensions", "320x50"},
-                               {"viewability_config", "{not json"},
-                               {"file", "<div></div>", "x.html"}})),
+  EXPECT_EQ(invalid_fields(upload({{"name", "x"},
+                                   {"format", "runway"},
+                                   {"dimensions", "320x50"},
+                                   {"viewability_config", "{not json"},
+                                   {"file", "<div></div>", "x.html"}})),
             std::set<std::string>{"viewability_config"});
-  EXPECT_EQ(bad_fields(upload({{"name", "x"},
-                               {"format", "runway"},
-                               {"dimensions", "0x50"},
-                               {"viewability_config", kPhase1},
-                               {"file", "<div></div>", "x.html"}})),
+  EXPECT_EQ(invalid_fields(upload({{"name", "x"},
+                                   {"format", "runway"},
+                                   {"dimensions", "0x50"},
+                                   {"viewability_config", kPhase1},
+                                   {"file", "<div></div>", "x.html"}})),
             std::set<std::string>{"dimensions"});
 }
 
@@ -155,10 +147,10 @@ TEST_F(CreativeApiTest, SnippetsAndNamesThatAreNotUtf8TextAre422NotStored) {
                                   {"viewability_config", kPhase1},
                                   {"file", file, "x.html"}};
   };
-  EXPECT_EQ(bad_fields(upload(form("Latin-1", "<div>caf\xe9</div>"))), std::set<std::string>{"file"});
-  EXPECT_EQ(bad_fields(upload(form("NUL", std::string("<div>nul\0byte</div>", 18)))),
+  EXPECT_EQ(invalid_fields(upload(form("Latin-1", "<div>caf\xe9</div>"))), std::set<std::string>{"file"});
+  EXPECT_EQ(invalid_fields(upload(form("NUL", std::string("<div>nul\0byte</div>", 18)))),
             std::set<std::string>{"file"});
-  EXPECT_EQ(bad_fields(upload(form("caf\xe9", "<div>ok</div>"))), std::set<std::string>{"name"});
+  EXPECT_EQ(invalid_fields(upload(form("caf\xe9", "<div>ok</div>"))), std::set<std::string>{"name"});
   auto one = upload({{"name", "x"},
                      {"format", "runway"},
                      {"dimensions", "320x50"},

@@ -1,5 +1,7 @@
 #include "support/helpers.hpp"
 
+#include <gtest/gtest.h>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <unistd.h>
@@ -57,6 +59,15 @@ Credentials create_user(const HttpClient& http, const std::string& admin_token, 
                             bearer(admin_token));
   if (res.status != 201) throw std::runtime_error("creating " + role + " user failed: " + res.describe());
   return who;
+}
+
+std::set<std::string> invalid_fields(const HttpResponse& res) {
+  std::set<std::string> out;
+  EXPECT_EQ(res.status, 422) << res.describe();
+  if (res.status != 422) return out;
+  auto doc = res.json();
+  for (const auto& d : doc["error"]["details"]) out.insert(d["field"].get<std::string>());
+  return out;
 }
 
 std::string json_string(const nlohmann::json& obj, const std::string& key) {

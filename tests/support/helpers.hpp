@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,9 @@ std::string unique_name(const std::string& prefix);
 std::string login(const HttpClient& http, const Credentials& who);
 // Creates a user through POST /api/auth/users as `admin_token`; throws unless 201.
 Credentials create_user(const HttpClient& http, const std::string& admin_token, const std::string& role);
+
+// The `field`s of a 422 answer's details (a test failure, and an empty set, for any other status).
+std::set<std::string> invalid_fields(const HttpResponse& res);
 
 // obj[key] when it is a string, else "" (log lines carry nulls, e.g. "request_id": null).
 std::string json_string(const nlohmann::json& obj, const std::string& key);
