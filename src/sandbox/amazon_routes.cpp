@@ -28,6 +28,8 @@ std::string new_id(uint64_t base, uint64_t& counter) { return std::to_string(bas
 constexpr uint64_t kCampaignIdBase = 581000000000000000ull;
 constexpr uint64_t kAdGroupIdBase = 582000000000000000ull;
 constexpr uint64_t kCreativeIdBase = 583000000000000000ull;
+// The random start (< kAmazonIdSpread) plus any realistic counter stays inside its 581/582/583 block.
+static_assert(kCampaignIdBase + 2 * kAmazonIdSpread < kAdGroupIdBase);
 
 std::string now_text() { return format_timestamp_millis(std::chrono::system_clock::now()); }
 
@@ -356,7 +358,7 @@ http::Response create_campaigns(State& state, const http::Request& req, const st
       result.fail(i, errors);
       continue;
     }
-    std::string id = new_id(kCampaignIdBase + state.id_space, amazon.next_campaign);
+    std::string id = new_id(kCampaignIdBase, amazon.next_campaign);
     json campaign = item;
     campaign["campaignId"] = id;
     campaign["advertiserId"] = account;
@@ -499,7 +501,7 @@ http::Response create_ad_groups(State& state, const http::Request& req, const st
       result.fail(i, errors);
       continue;
     }
-    std::string id = new_id(kAdGroupIdBase + state.id_space, amazon.next_ad_group);
+    std::string id = new_id(kAdGroupIdBase, amazon.next_ad_group);
     json group = item;
     group["adGroupId"] = id;
     group["state"] = "INACTIVE";
@@ -602,7 +604,7 @@ std::variant<std::string, ItemErrors> create_creative(State& state, const json& 
   if (auto existing = find_external(state.amazon.creatives, account, item)) {
     return ItemErrors{{"DUPLICATE_EXTERNAL_ID", "externalId is already used by ad creative " + *existing}};
   }
-  std::string id = new_id(kCreativeIdBase + state.id_space, state.amazon.next_creative);
+  std::string id = new_id(kCreativeIdBase, state.amazon.next_creative);
   json creative = item;
   creative["adCreativeId"] = id;
   creative["creationDateTime"] = creative["lastUpdatedDateTime"] = now_text();

@@ -119,7 +119,6 @@ nlohmann::json RequestLog::to_json(std::string_view path_prefix, int64_t since) 
 }
 
 State::State(Settings s) : settings(s), signing_key(random_hex(64)) {
-  id_space = std::stoull(random_hex(8), nullptr, 16) % 1000000 * 1000000000ull;
   kargo.seed();
 }
 

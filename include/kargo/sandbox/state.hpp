@@ -128,10 +128,6 @@ struct State {
   std::mutex mutex;
   Settings settings;
   std::string signing_key;  // signs report download URLs; random per process
-  // Amazon ids of this sandbox process start at a random offset (kept by reset), so sandboxes
-  // started one after the other never hand out the same id, as Amazon never does: a database that
-  // outlives a sandbox (tests, run.sh restarts) keeps ids unique.
-  uint64_t id_space = 0;
   TokenStore tokens;
   AmazonState amazon;
   KargoState kargo;
