@@ -112,6 +112,25 @@ TEST(CreativeHtmlTest, RemovesIasElementsKeepingEveryOtherByte) {
   EXPECT_EQ(r.metadata.tags_removed, std::vector<std::string>{ias});
 }
 
+// Snippets above the parser's arena limit (64 KiB) are parsed with malloc; below it with the
+// per-thread arena, which the next parse reuses. Both give the same cut, parse after parse.
+TEST(CreativeHtmlTest, CutsTheSameWayForSmallAndLargeSnippetsAndRepeatedParses) {
+  std::string ias = "<img src=\"https://pixel.adsafeprotected.com/x.gif\">";
+  std::string dv =
+      "<noscript><img src=\"//pixel.adsafeprotected.com/n.gif\"><img "
+      "src=\"//tps.doubleverify.com/v.jpg\"></noscript>";
+  for (size_t filler : {size_t{10}, size_t{200 * 1024}, size_t{10}, size_t{70 * 1024}}) {
+    std::string padding = "<p>" + std::string(filler, 'k') + "</p>";
+    auto r = run(padding + ias + dv + padding, "runway", "phase_1");
+    EXPECT_EQ(count_ci(r.processed_code, "adsafeprotected"), 0u) << filler;
+    EXPECT_NE(r.processed_code.find(
+                  padding + "<noscript><img src=\"//tps.doubleverify.com/v.jpg\"></noscript>" + padding),
+              std::string::npos)
+        << filler;
+    EXPECT_EQ(r.metadata.tags_removed.size(), 2u) << filler;
+  }
+}
+
 TEST(CreativeHtmlTest, RecognisesIasInAnyCaseQuotingAndProtocolRelativeForm) {
   for (std::string tag :
        {"<IMG SRC='//PIXEL.ADSAFEPROTECTED.COM/a'>", "<img src=//pixel.adsafeprotected.com/a>",

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <memory>
+#include <vector>
 
 #include "detect.hpp"
 #include "kargo/core/error.hpp"
@@ -19,9 +21,103 @@ struct Cut {
   size_t end = 0;
 };
 
-struct GumboDeleter {
-  const GumboOptions* options;
-  void operator()(GumboOutput* out) const { gumbo_destroy_output(options, out); }
+// Gumbo allocates every node, vector and string buffer separately and frees them one by one in
+// gumbo_destroy_output: malloc/free were a fifth of a runway transform. A parse's memory lives
+// exactly as long as the parse, so an arena serves it: allocation is a pointer bump, freeing is a
+// no-op, and the whole tree goes at once (gumbo_destroy_output is not needed). Gumbo 0.10 never
+// reallocates (it allocates, copies and frees), so a bump allocator is all it needs. The first
+// block is kept per thread between parses; larger inputs fall back to malloc so that a hostile
+// 1 MiB snippet cannot make a worker keep a large arena.
+class GumboArena {
+ public:
+  static constexpr size_t kBlockBytes = 256 * 1024;
+  static constexpr size_t kMaxInputBytes = 64 * 1024;  // larger snippets use malloc/free
+
+  GumboArena() = default;
+  GumboArena(const GumboArena&) = delete;
+  GumboArena& operator=(const GumboArena&) = delete;
+
+  void* allocate(size_t size) {
+    size = (size + kAlign - 1) & ~(kAlign - 1);
+    if (size > kBlockBytes / 4) return big(size);
+    if (used_ + size > capacity_) next_block();
+    void* p = current_ + used_;
+    used_ += size;
+    return p;
+  }
+
+  // Keeps the first block for the next parse, frees the rest.
+  void reset() {
+    extra_.clear();
+    current_ = first_.get();
+    capacity_ = first_ ? kBlockBytes : 0;
+    used_ = 0;
+  }
+
+  static void* allocate_fn(void* self, size_t size) { return static_cast<GumboArena*>(self)->allocate(size); }
+  static void free_fn(void*, void*) {}
+
+ private:
+  static constexpr size_t kAlign = alignof(std::max_align_t);
+
+  void next_block() {
+    if (!first_) {
+      first_ = std::make_unique<std::byte[]>(kBlockBytes);
+      current_ = first_.get();
+    } else {
+      extra_.push_back(std::make_unique<std::byte[]>(kBlockBytes));
+      current_ = extra_.back().get();
+    }
+    capacity_ = kBlockBytes;
+    used_ = 0;
+  }
+  void* big(size_t size) {
+    extra_.push_back(std::make_unique<std::byte[]>(size));
+    return extra_.back().get();
+  }
+
+  std::unique_ptr<std::byte[]> first_;
+  std::vector<std::unique_ptr<std::byte[]>> extra_;
+  std::byte* current_ = nullptr;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+};
+
+// Owns one gumbo parse: arena-backed for small inputs, malloc-backed otherwise.
+class GumboParse {
+ public:
+  GumboParse(std::string_view text, GumboOptions options, bool use_arena) : options_(options) {
+    if (use_arena && text.size() <= GumboArena::kMaxInputBytes) {
+      arena_ = &thread_arena();
+      options_.allocator = &GumboArena::allocate_fn;
+      options_.deallocator = &GumboArena::free_fn;
+      options_.userdata = arena_;
+    }
+    out_ = gumbo_parse_with_options(&options_, text.data(), text.size());
+  }
+  ~GumboParse() {
+    if (arena_) {
+      arena_->reset();
+    } else if (out_) {
+      gumbo_destroy_output(&options_, out_);
+    }
+  }
+  GumboParse(const GumboParse&) = delete;
+  GumboParse& operator=(const GumboParse&) = delete;
+
+  const GumboNode* root() const { return out_->root; }
+
+ private:
+  // One arena per thread; a nested parse (noscript text re-parsed while its parent's tree is
+  // still walked) must not reset it, so nested parses pass use_arena = false.
+  static GumboArena& thread_arena() {
+    thread_local GumboArena arena;
+    return arena;
+  }
+
+  GumboOptions options_;
+  GumboArena* arena_ = nullptr;
+  GumboOutput* out_ = nullptr;
 };
 
 // Elements whose content gumbo keeps as text: an IAS mention in that text makes the whole element
@@ -83,10 +179,9 @@ class IasCutter {
     options.max_errors = 0;
     // Snippets are fragments placed inside our wrapper <div>, so they are parsed as div content.
     options.fragment_context = GUMBO_TAG_DIV;
-    std::unique_ptr<GumboOutput, GumboDeleter> out(
-        gumbo_parse_with_options(&options, text.data(), text.size()), GumboDeleter{&options});
+    GumboParse parse(text, options, /*use_arena=*/reparse_depth == 0);
     // Iterative walk: nesting is bounded by kMaxHtmlDepth, but the stack of the caller is not ours.
-    std::vector<const GumboNode*> stack{out->root};
+    std::vector<const GumboNode*> stack{parse.root()};
     while (!stack.empty()) {
       const GumboNode* node = stack.back();
       stack.pop_back();
