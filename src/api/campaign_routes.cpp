@@ -58,6 +58,52 @@ std::optional<int64_t> expected_version(const http::Request& req, Validator& v) 
   return from_body;
 }
 
+// GET /api/campaigns's query: the filter, the page and the page's cache key.
+struct ListQuery {
+  store::CampaignFilter filter;
+  http::Page page;
+  std::string key;  // every value that decides the page's content, each length-prefixed
+};
+
+ListQuery list_query(const http::Request& req) {
+  Validator v;
+  ListQuery out;
+  out.page = http::pagination(req, v);
+  auto& f = out.filter;
+  auto one_of = [&](std::string_view name, std::initializer_list<std::string_view> allowed) {
+    auto value = req.query_param(name);
+    if (!value) return std::optional<std::string>();
+    for (auto a : allowed) {
+      if (*value == a) return std::optional<std::string>(std::string(*value));
+    }
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    v.add(std::string(name), "must be one of: " + list);
+    return std::optional<std::string>();
+  };
+  f.status = one_of("status", {"draft", "ready", "active", "paused", "completed", "processing", "error"});
+  f.phase = one_of("phase", {"awareness", "consideration", "conversion"});
+  f.viewability_phase = one_of("viewability_phase", {"phase_1", "phase_2"});
+  if (auto adv = req.query_param("advertiser_id")) {
+    if (adv->empty() || adv->size() > 64) v.add("advertiser_id", "must be 1-64 characters");
+    f.advertiser_id = std::string(*adv);
+  }
+  if (auto q = req.query_param("q")) {
+    if (q->size() > 255) v.add("q", "must be at most 255 characters");
+    if (!q->empty()) f.q = std::string(*q);
+  }
+  v.check();
+  out.key = std::to_string(out.page.limit) + ":" + std::to_string(out.page.offset);
+  for (const auto* value : {&f.status, &f.phase, &f.viewability_phase, &f.advertiser_id, &f.q}) {
+    if (!value->has_value()) {
+      out.key.append(":-");
+      continue;
+    }
+    out.key.append(":").append(std::to_string((*value)->size())).append("=").append(**value);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_campaign_routes(http::Router& router, AppContext& ctx) {
@@ -81,40 +127,25 @@ void register_campaign_routes(http::Router& router, AppContext& ctx) {
       return std::make_pair(res.status, res.body);
     };
     auto created = store.create(fields, ids, req.principal->subject, req.idempotency, render);
+    cache.invalidate_pages();
     return http::ok_serialized(req, created, 201, "campaign created");
   });
 
-  router.add("GET", "/api/campaigns", kViewer, [&](http::Request& req) {
-    Validator v;
-    auto page = http::pagination(req, v);
-    store::CampaignFilter f;
-    auto one_of = [&](std::string_view name, std::initializer_list<std::string_view> allowed) {
-      auto value = req.query_param(name);
-      if (!value) return std::optional<std::string>();
-      for (auto a : allowed) {
-        if (*value == a) return std::optional<std::string>(std::string(*value));
-      }
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      v.add(std::string(name), "must be one of: " + list);
-      return std::optional<std::string>();
-    };
-    f.status = one_of("status", {"draft", "ready", "active", "paused", "completed", "processing", "error"});
-    f.phase = one_of("phase", {"awareness", "consideration", "conversion"});
-    f.viewability_phase = one_of("viewability_phase", {"phase_1", "phase_2"});
-    if (auto adv = req.query_param("advertiser_id")) {
-      if (adv->empty() || adv->size() > 64) v.add("advertiser_id", "must be 1-64 characters");
-      f.advertiser_id = std::string(*adv);
-    }
-    if (auto q = req.query_param("q")) {
-      if (q->size() > 255) v.add("q", "must be at most 255 characters");
-      if (!q->empty()) f.q = std::string(*q);
-    }
-    v.check();
-    auto result = store.list(f, page.limit, page.offset);
-    return http::ok_serialized(
-        req, http::list_data_serialized("campaigns", result.items_json, result.total, page));
-  });
+  // Pages are cached like single campaigns (one async Redis round trip on a hit, on the I/O
+  // thread); every campaign write retires them (ResourceCache: the collection generation).
+  router.add_async(
+      "GET", "/api/campaigns", kViewer, [&](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
+        auto q = list_query(req);
+        cache.get_page_async(q.key, [&req, &store, &cache, reply, q](store::ResourceCache::PageLookup hit) {
+          if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
+          reply->blocking([&req, &store, &cache, q, generation = std::move(hit.generation)] {
+            auto result = store.list(q.filter, q.page.limit, q.page.offset);
+            auto data = http::list_data_serialized("campaigns", result.items_json, result.total, q.page);
+            cache.put_page(q.key, generation, data);
+            return http::ok_serialized(req, data);
+          });
+        });
+      });
 
   // The hottest read: answered from the shared cache without leaving the I/O thread (one async
   // Redis GET); a miss reads PostgreSQL on the blocking pool and fills the cache.

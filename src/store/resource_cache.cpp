@@ -1,5 +1,6 @@
 #include "kargo/store/resource_cache.hpp"
 
+#include "kargo/core/digest.hpp"
 #include "kargo/store/redis.hpp"
 
 namespace kargo::store {
@@ -13,8 +14,18 @@ constexpr const char* kPutIfCurrent =
     "return 0";
 
 // Deletes the value and moves the generation on; the generation outlives any cached value.
+// KEYS[3] is the collection generation: replaced by ARGV[2], a fresh random token, so that every
+// cached page is retired with the same write.
 constexpr const char* kInvalidate =
-    "redis.call('DEL', KEYS[1]) redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) return 1";
+    "redis.call('DEL', KEYS[1]) redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) "
+    "redis.call('SET', KEYS[3], ARGV[2]) return 1";
+
+// KEYS[1] collection generation, ARGV[1] a fresh token (used when there is none yet), ARGV[2]
+// the page key's prefix, ARGV[3] the query. Returns {generation, page or nil}.
+constexpr const char* kGetPage =
+    "local g = redis.call('GET', KEYS[1]) "
+    "if not g then g = ARGV[1] redis.call('SET', KEYS[1], g) end "
+    "return {g, redis.call('GET', ARGV[2] .. g .. ':' .. ARGV[3])}";
 
 }  // namespace
 
@@ -54,6 +65,8 @@ void ResourceCache::invalidate(const std::string& id) {
   pending_.insert(id);
 }
 
+void ResourceCache::invalidate_pages() { invalidate(std::string()); }
+
 void ResourceCache::flush_pending() {
   std::set<std::string> ids;
   {
@@ -66,9 +79,34 @@ void ResourceCache::flush_pending() {
 bool ResourceCache::try_invalidate(const std::string& id) {
   // Generations live ten times longer than values, so a reader that started before this write
   // cannot find the counter gone (and back at "0") when it stores its copy.
-  auto reply = redis_.call({"EVAL", kInvalidate, "2", "cache:" + kind_ + ":" + id,
-                            "cache:" + kind_ + ":" + id + ":gen", std::to_string(ttl_.count() * 10)});
+  if (id.empty()) return redis_.call({"SET", page_generation_key(), random_id("g")}).ok();
+  auto reply = redis_.call({"EVAL", kInvalidate, "3", "cache:" + kind_ + ":" + id,
+                            "cache:" + kind_ + ":" + id + ":gen", page_generation_key(),
+                            std::to_string(ttl_.count() * 10), random_id("g")});
   return reply.ok();
+}
+
+std::string ResourceCache::page_generation_key() const { return "cache:" + kind_ + ":pages:gen"; }
+std::string ResourceCache::page_prefix() const { return "cache:" + kind_ + ":pages:"; }
+
+void ResourceCache::get_page_async(const std::string& query, std::function<void(PageLookup)> done) {
+  redis_.command({"EVAL", kGetPage, "1", page_generation_key(), random_id("g"), page_prefix(), query},
+                 [done = std::move(done)](RedisReply reply) {
+                   PageLookup out;
+                   if (reply.type == RedisReply::Type::kArray && !reply.elements.empty() &&
+                       reply.elements[0].type == RedisReply::Type::kString) {
+                     out.generation = std::move(reply.elements[0].str);
+                     if (reply.elements.size() > 1 && reply.elements[1].type == RedisReply::Type::kString)
+                       out.value = std::move(reply.elements[1].str);
+                   }
+                   done(std::move(out));
+                 });
+}
+
+void ResourceCache::put_page(const std::string& query, const std::optional<std::string>& generation,
+                             const std::string& value) {
+  if (!generation) return;
+  redis_.call({"SET", page_prefix() + *generation + ":" + query, value, "EX", std::to_string(ttl_.count())});
 }
 
 }  // namespace kargo::store

@@ -15,6 +15,19 @@
 //   cache.put(id, generation, doc);
 //   ...
 //   cache.invalidate(id);  // after every committed write (retried by flush_pending() if Redis is down)
+//
+// Pages of the collection (GET /api/campaigns?…) are cached too, keyed by their query. They
+// share one collection generation: a random token that every invalidate() of any id replaces,
+// and that is part of each page's key. A page stored under an older token is never read again,
+// so a list read after an acknowledged write never shows the state before it. Tokens are random
+// (never a counter that could restart at a value already used) and the token key has no TTL.
+// Creates call invalidate_pages(): a new row changes the pages.
+//
+//   cache.get_page_async(query, [&](ResourceCache::PageLookup hit) {
+//     if (hit.value) return answer(*hit.value);
+//     auto page = read_from_database(query);            // on the blocking pool
+//     cache.put_page(query, hit.generation, page);
+//   });
 
 #include <chrono>
 #include <functional>
@@ -40,11 +53,26 @@ class ResourceCache {
   // After every committed write. When Redis cannot be reached the id is remembered and
   // flush_pending() retries it, so a Redis that comes back with its data loses the stale copy.
   void invalidate(const std::string& id);
+  // After a committed create: retires the cached pages only (there is no copy of the new id).
+  void invalidate_pages();
   // Retries the invalidations that failed (call every second or so).
   void flush_pending();
 
+  struct PageLookup {
+    std::optional<std::string> generation;  // nullopt when Redis is down: do not store
+    std::optional<std::string> value;
+  };
+  // Non-blocking, one Redis round trip: the collection generation and the page stored under it.
+  // `done` runs on the Redis thread.
+  void get_page_async(const std::string& query, std::function<void(PageLookup)> done);
+  // Blocking: stores a page read under `generation` (from get_page_async).
+  void put_page(const std::string& query, const std::optional<std::string>& generation,
+                const std::string& value);
+
  private:
   bool try_invalidate(const std::string& id);
+  std::string page_generation_key() const;
+  std::string page_prefix() const;
   std::mutex pending_mutex_;
   std::set<std::string> pending_;
   Redis& redis_;
