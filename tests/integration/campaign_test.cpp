@@ -27,6 +27,14 @@ json valid_body(const std::string& name = "Summer Sale") {
           {"end_date", "2026-02-28"}};
 }
 
+// Runs SQL on the test database with psql (rows the API does not write: creatives made elsewhere,
+// report data).
+void run_sql(const std::string& sql) {
+  auto r = run_command({"/usr/lib/postgresql/15/bin/psql", required_env("DATABASE_URL"), "-v",
+                        "ON_ERROR_STOP=1", "-qtA", "-c", sql});
+  if (r.exit_code != 0) throw std::runtime_error("SQL failed: " + r.err + "\n" + sql);
+}
+
 // A processed creative row, the way the creatives API stores one (issue 6).
 std::string insert_creative(bool ready, const std::string& status = "processed") {
   static std::mt19937_64 gen{std::random_device{}()};
@@ -40,9 +48,7 @@ std::string insert_creative(bool ready, const std::string& status = "processed")
       "', 'runway', 'display', '320x50', 320, 50, 'https://snippet.kargo.com/snippet/dm/1', " +
       "'{\"phase\":\"phase_1\"}', '" + status + "', 'CUSTOM_HTML', " + (ready ? "true" : "false") + ", " +
       (status == "failed" ? "NULL" : "'<div></div>'") + ", 'test')";
-  auto r = run_command({"/usr/lib/postgresql/15/bin/psql", required_env("DATABASE_URL"), "-v",
-                        "ON_ERROR_STOP=1", "-qtA", "-c", sql});
-  if (r.exit_code != 0) throw std::runtime_error("inserting a creative failed: " + r.err);
+  run_sql(sql);
   return id;
 }
 
@@ -410,6 +416,59 @@ TEST_F(CampaignTest, HistoryListsEveryChangeNewestFirstWithActor) {
   EXPECT_EQ(items[0]["changes"]["status"], json({{"from", "ready"}, {"to", "active"}}));
   EXPECT_EQ(items[3]["changes"]["name"]["to"], "Second name");
   EXPECT_EQ(http().get("/api/campaigns/camp_000000000000/history", bearer(admin_token())).status, 404);
+}
+
+// The detail's performance comes from the stored report rows (zeros before any), for the
+// campaign and for each of its creatives; a ratio whose divisor is 0 is 0.
+TEST_F(CampaignTest, PerformanceIsSummedFromStoredReportRows) {
+  auto body = valid_body("With delivery");
+  std::string with = insert_creative(true), without = insert_creative(true);
+  body["creative_ids"] = {with, without};
+  auto created = create_ok(body);
+  std::string id = created["id"];
+  EXPECT_EQ(created["performance"], (json{{"impressions", 0},
+                                          {"clicks", 0},
+                                          {"conversions", 0},
+                                          {"spend", 0.0},
+                                          {"ctr", 0.0},
+                                          {"conversion_rate", 0.0},
+                                          {"cost_per_click", 0.0},
+                                          {"cost_per_conversion", 0.0}}));
+  run_sql(
+      "INSERT INTO campaign_performance_daily (campaign_id, day, impressions, clicks, conversions, spend) "
+      "VALUES ('" +
+      id + "', '2026-02-01', 1000, 10, 1, 12.50), ('" + id + "', '2026-02-02', 3000, 30, 1, 27.50)");
+  run_sql(
+      "INSERT INTO creative_performance_daily (campaign_id, creative_id, day, impressions, clicks) VALUES "
+      "('" +
+      id + "', '" + with + "', '2026-02-01', 800, 10), ('" + id + "', '" + with +
+      "', '2026-02-02', 1200, 0)");
+  auto detail = get(id).json()["data"];  // the first read: nothing cached yet
+  EXPECT_EQ(detail["performance"], (json{{"impressions", 4000},
+                                         {"clicks", 40},
+                                         {"conversions", 2},
+                                         {"spend", 40.0},
+                                         {"ctr", 1.0},
+                                         {"conversion_rate", 5.0},
+                                         {"cost_per_click", 1.0},
+                                         {"cost_per_conversion", 20.0}}));
+  ASSERT_EQ(detail["creatives"].size(), 2u);
+  for (const auto& c : detail["creatives"]) {
+    if (c["id"] == with) {
+      EXPECT_EQ(c["performance"], (json{{"impressions", 2000}, {"clicks", 10}, {"ctr", 0.5}}));
+    } else {
+      EXPECT_EQ(c["performance"], (json{{"impressions", 0}, {"clicks", 0}, {"ctr", 0.0}}));
+    }
+  }
+  // Clicks without conversions: cost per conversion stays 0, not a division by zero.
+  std::string other = create_ok(valid_body("Clicks only"))["id"];
+  run_sql("INSERT INTO campaign_performance_daily (campaign_id, day, impressions, clicks, spend) VALUES ('" +
+          other + "', '2026-02-01', 0, 0, 5.00)");
+  auto perf = get(other).json()["data"]["performance"];
+  EXPECT_EQ(perf["spend"], 5.0);
+  EXPECT_EQ(perf["ctr"], 0.0);
+  EXPECT_EQ(perf["cost_per_click"], 0.0);
+  EXPECT_EQ(perf["cost_per_conversion"], 0.0);
 }
 
 TEST_F(CampaignTest, ViewersReadButCannotWrite) {
