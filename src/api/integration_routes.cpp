@@ -214,18 +214,22 @@ void register_integration_routes(http::Router& router, AppContext& ctx) {
             .external_id = *id};
         // The stored kargo_campaign_id decides create vs update; when it is missing but Kargo already
         // has the campaign (an earlier push whose answer was lost), Kargo's 409 names it: adopt it and
-        // update it, so a retried push never creates a second Kargo campaign.
+        // update it, so a retried push never creates a second Kargo campaign. A stored id that Kargo
+        // no longer knows (deleted in Kargo's UI) is pushed again as a new campaign: the user asked
+        // for the campaign to be at Kargo, and no Kargo campaign carries its external id any more.
         std::string kargo_id, action;
-        if (source->kargo_campaign_id) {
+        if (source->kargo_campaign_id && ctx.kargo.update_campaign(*source->kargo_campaign_id, fields)) {
           kargo_id = *source->kargo_campaign_id;
-          ctx.kargo.update_campaign(kargo_id, fields);
           action = "updated";
         } else {
           auto created = ctx.kargo.create_campaign(fields);
           kargo_id = created.id;
-          action = "created";
+          action = source->kargo_campaign_id ? "recreated" : "created";
           if (created.adopted) {
-            ctx.kargo.update_campaign(kargo_id, fields);
+            if (!ctx.kargo.update_campaign(kargo_id, fields)) {
+              throw Error(codes::kExternalApi,
+                          "kargo named campaign " + kargo_id + " and then did not find it");
+            }
             action = "updated";
           }
         }
@@ -237,7 +241,7 @@ void register_integration_routes(http::Router& router, AppContext& ctx) {
                          {"kargo_campaign_id", kargo_id},
                          {"action", action},
                          {"campaign", json::parse(doc)}},
-                        200, action == "created" ? "campaign created at Kargo" : "campaign updated at Kargo");
+                        200, action == "updated" ? "campaign updated at Kargo" : "campaign created at Kargo");
       });
 }
 

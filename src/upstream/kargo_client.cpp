@@ -249,16 +249,13 @@ KargoCreateResult KargoClient::create_campaign(const KargoCampaignFields& fields
   refuse(res, std::string("POST ") + kCampaignsEndpoint);
 }
 
-void KargoClient::update_campaign(const std::string& id, const KargoCampaignFields& fields) {
+bool KargoClient::update_campaign(const std::string& id, const KargoCampaignFields& fields) {
   impl_->require_configured();
   std::string target =
       std::string(kCampaignsEndpoint) + "/" + boost::urls::encode(id, boost::urls::unreserved_chars);
   auto res = impl_->send("PUT", target, kCampaignEndpoint, fields_json(fields).dump());
-  if (res.status == 200 || res.status == 204) return;
-  if (res.status == 404) {
-    std::string external = "kargo has no campaign " + id + " any more";
-    throw Error(codes::kExternalApi, external, external + ": " + detail::excerpt(res.body));
-  }
+  if (res.status == 200 || res.status == 204) return true;
+  if (res.status == 404) return false;
   refuse(res, std::string("PUT ") + kCampaignEndpoint);
 }
 

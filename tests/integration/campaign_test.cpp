@@ -27,14 +27,6 @@ json valid_body(const std::string& name = "Summer Sale") {
           {"end_date", "2026-02-28"}};
 }
 
-// Runs SQL on the test database with psql (rows the API does not write: creatives made elsewhere,
-// report data).
-void run_sql(const std::string& sql) {
-  auto r = run_command({"/usr/lib/postgresql/15/bin/psql", required_env("DATABASE_URL"), "-v",
-                        "ON_ERROR_STOP=1", "-qtA", "-c", sql});
-  if (r.exit_code != 0) throw std::runtime_error("SQL failed: " + r.err + "\n" + sql);
-}
-
 // A processed creative row, the way the creatives API stores one (issue 6).
 std::string insert_creative(bool ready, const std::string& status = "processed") {
   static std::mt19937_64 gen{std::random_device{}()};

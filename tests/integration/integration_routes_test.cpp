@@ -152,6 +152,29 @@ TEST_F(IntegrationRoutesTest, PushCampaignCreatesThenUpdates) {
   EXPECT_EQ(history[1]["action"], "kargo_push");
 }
 
+// A campaign deleted in Kargo's UI: the stored kargo_campaign_id answers 404, so the push creates
+// it again and stores the new id (action "recreated"), instead of failing for ever.
+TEST_F(IntegrationRoutesTest, PushingACampaignKargoDeletedCreatesItAgain) {
+  auto id = create_campaign("Deleted at Kargo");
+  run_sql("UPDATE campaigns SET kargo_campaign_id = '99999999' WHERE id = '" + id + "'");
+  auto before = kargo_total();
+  auto res = push({{"campaign_id", id}});
+  ASSERT_EQ(res.status, 200) << res.describe();
+  auto data = res.json()["data"];
+  EXPECT_EQ(data["action"], "recreated");
+  ASSERT_TRUE(data["kargo_campaign_id"].is_string()) << data;
+  EXPECT_NE(data["kargo_campaign_id"], "99999999");
+  EXPECT_EQ(kargo_total(), before + 1);
+  EXPECT_EQ(get("/api/campaigns/" + id).json()["data"]["kargo_campaign_id"], data["kargo_campaign_id"]);
+  EXPECT_EQ(count_requests(knobs, "PUT", "/v1/campaigns/99999999"), 1u);
+  // The next push updates the new Kargo campaign.
+  auto again = push({{"campaign_id", id}});
+  ASSERT_EQ(again.status, 200) << again.describe();
+  EXPECT_EQ(again.json()["data"]["action"], "updated");
+  EXPECT_EQ(again.json()["data"]["kargo_campaign_id"], data["kargo_campaign_id"]);
+  EXPECT_EQ(kargo_total(), before + 1);
+}
+
 TEST_F(IntegrationRoutesTest, ARetriedPushAfterALostAnswerDoesNotDuplicate) {
   auto id = create_campaign("Lost answer");
   auto before = kargo_total();

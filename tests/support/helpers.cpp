@@ -232,6 +232,12 @@ PgUrl parse_pg_url(const std::string& url) {
   return out;
 }
 
+void run_sql(const std::string& sql) {
+  auto r = run_command({"/usr/lib/postgresql/15/bin/psql", required_env("DATABASE_URL"), "-v",
+                        "ON_ERROR_STOP=1", "-qtA", "-c", sql});
+  if (r.exit_code != 0) throw std::runtime_error("SQL failed: " + r.err + "\n" + sql);
+}
+
 CommandResult psql_admin(const PgUrl& server, const std::string& sql) {
   return run_command({"/usr/lib/postgresql/15/bin/psql", "-h", server.host, "-p", std::to_string(server.port),
                       "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql},

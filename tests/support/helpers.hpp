@@ -78,6 +78,9 @@ PgUrl parse_pg_url(const std::string& url);
 
 // Runs SQL as the superuser `postgres` (scripts/lib.sh initialises the cluster with trust auth).
 CommandResult psql_admin(const PgUrl& server, const std::string& sql);
+// Runs `sql` on the test database (DATABASE_URL) with psql; throws with psql's error on failure.
+// For rows the API does not write (creatives made elsewhere, report data, a stale upstream id).
+void run_sql(const std::string& sql);
 
 // pg_ctl on KARGO_TEST_RESTART_PGDATA, run as KARGO_PG_USER when we are root (PostgreSQL
 // refuses root). start passes the port again the way scripts/lib.sh pg_start does.

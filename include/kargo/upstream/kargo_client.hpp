@@ -106,8 +106,8 @@ class KargoClient {
   // POST /v1/campaigns -> {id}; a 409 naming the campaign that already has this external_id is
   // that campaign (adopted), so repeating a create never makes a second one.
   KargoCreateResult create_campaign(const KargoCampaignFields& fields);
-  // PUT /v1/campaigns/{id}.
-  void update_campaign(const std::string& id, const KargoCampaignFields& fields);
+  // PUT /v1/campaigns/{id}; false when Kargo has no campaign with this id (deleted there: 404).
+  [[nodiscard]] bool update_campaign(const std::string& id, const KargoCampaignFields& fields);
   // A cheap read for /health/detailed (GET /v1/campaigns?page=1&per_page=1) within `budget`.
   void probe(std::chrono::milliseconds budget);
 
