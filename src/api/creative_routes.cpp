@@ -334,7 +334,8 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
   });
 
   // The processed code itself, for a browser preview: sandboxed so that it runs no script with
-  // this origin's rights.
+  // this origin's rights, and frameable by this origin only (the Kargo UI's preview iframe;
+  // docs/DECISIONS.md) where every other answer is X-Frame-Options: DENY.
   router.add("GET", "/api/creatives/{id}/preview", kViewer, [&ctx](http::Request& req) {
     auto id = creative_id(req);
     auto preview = ctx.creatives.preview(id);
@@ -343,6 +344,7 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
     res.content_type = preview->media_type == "display" ? "text/html; charset=utf-8" : "application/xml";
     res.body = std::move(preview->processed_code);
     res.header("Content-Security-Policy", "sandbox");
+    res.framing = http::Response::Framing::kSameOrigin;
     return res;
   });
 

@@ -193,6 +193,23 @@ TEST_F(CreativeApiTest, PreviewServesTheProcessedCodeSandboxed) {
   EXPECT_EQ(http().get("/api/creatives/crv_000000000000/preview", bearer(admin_token())).status, 404);
 }
 
+TEST_F(CreativeApiTest, OnlyThePreviewMayBeFramedAndOnlyByItsOwnOrigin) {
+  std::string id = upload_ok(runway_form())["id"];
+  auto preview = http().get("/api/creatives/" + id + "/preview", bearer(admin_token()));
+  ASSERT_EQ(preview.status, 200) << preview.describe();
+  EXPECT_EQ(preview.header("x-frame-options").value_or("<none>"), "SAMEORIGIN");
+  EXPECT_EQ(preview.header("content-security-policy").value_or("<none>"), "sandbox");
+  EXPECT_EQ(preview.header("x-content-type-options").value_or("<none>"), "nosniff");
+  EXPECT_EQ(preview.header("referrer-policy").value_or("<none>"), "no-referrer");
+  EXPECT_EQ(preview.header("cache-control").value_or("<none>"), "no-store");
+  for (const auto& path : {"/api/creatives/" + id, std::string("/api/creatives/crv_000000000000/preview"),
+                           std::string("/api/creatives")}) {
+    SCOPED_TRACE(path);
+    auto res = http().get(path, bearer(admin_token()));
+    EXPECT_EQ(res.header("x-frame-options").value_or("<none>"), "DENY") << res.describe();
+  }
+}
+
 TEST_F(CreativeApiTest, BlankFormFieldsAreAbsentAndCheckboxesSendOn) {
   // What a browser sends for the upload form: every text input (blank when not filled in) and
   // "on" for a checked checkbox.
