@@ -14,6 +14,10 @@
 # through the service's own client stack, KargoClient::fetch_snippet -> UpstreamChannel ->
 # HttpClient (upstream_client). The goal: the client reaches >= 70 % of wrk's requests/s.
 #
+# Issue 6 adds the whole creative path (creative_process): POST /api/creatives/process makes
+# kargo-dsp fetch the runway snippet from the sandbox (KARGO_API_BASE_URL and KARGO_SNIPPET_HOSTS
+# point at it), transform it and store one creative row per request. Reported, no goal.
+#
 # Options (environment):
 #   BENCH_THREADS        I/O threads of both servers (default 2)
 #   BENCH_SECONDS        length of each measured run (default 10)
@@ -28,6 +32,10 @@
 #   BENCH_QUIET_WAIT     seconds to wait for the machine to be idle before each run (default 300)
 #   BENCH_CLIENT_THREADS I/O threads of the upstream client in upstream_client (default 1, as in
 #                        the service)
+#   BENCH_TARGETS        only the targets whose names match this extended regex (default all;
+#                        creative_transform is the one-core transformer section), e.g.
+#                        BENCH_TARGETS='kargo_live|creative_process' for a quick look at one route;
+#                        goals whose base was not run are not judged
 #   KARGO_BUILD_DIR      build directory (default build)
 #
 # Adding a target (later issues): one line in run_targets() of the "targets" section, and a goal
@@ -102,6 +110,13 @@ export RATE_LIMIT_PER_MINUTE=100000000
 export HOST=127.0.0.1
 KARGO_PORT=$(free_port)
 export PORT="$KARGO_PORT"
+# The sandbox starts below; its port is chosen now so that kargo-dsp can be pointed at it as its
+# Kargo API and snippet host (creative_process).
+SANDBOX_PORT=$(free_port)
+while [ "$SANDBOX_PORT" = "$KARGO_PORT" ]; do SANDBOX_PORT=$(free_port); done
+export KARGO_API_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
+export KARGO_API_KEY="bench-kargo-key"
+export KARGO_SNIPPET_HOSTS="127.0.0.1:$SANDBOX_PORT"
 
 # Run from the temp dir so that a developer's .env in the checkout does not change the settings.
 (cd "$TMP" && "$BIN" migrate up) >/dev/null
@@ -114,7 +129,6 @@ log "starting reference_server on 127.0.0.1:$REF_PORT (--threads $BENCH_THREADS)
 "$REF_BIN" --address 127.0.0.1 --port "$REF_PORT" --threads "$BENCH_THREADS" >"$TMP/reference.log" 2>&1 &
 REF_PID=$!
 
-SANDBOX_PORT=$(free_port)
 log "starting kargo-dsp sandbox on 127.0.0.1:$SANDBOX_PORT (--io-threads $BENCH_THREADS)"
 (cd "$TMP" && exec "$BIN" sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --io-threads "$BENCH_THREADS") \
   >"$TMP/sandbox.log" 2>&1 &
@@ -125,6 +139,7 @@ REF_URL="http://127.0.0.1:$REF_PORT"
 SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 # A runway snippet (about 2 KiB of HTML): the kind of call the service makes most.
 SNIPPET_URL="$SANDBOX_URL/snippet/dm/81298"
+export BENCH_SNIPPET_URL="$SNIPPET_URL"  # read by bench/post_creative_process.lua
 wait_http "$KARGO_URL/health/live" 30 || { tail -20 "$TMP/kargo.log" >&2; die "kargo-dsp did not start"; }
 wait_http "$REF_URL/health/live" 30 || { tail -20 "$TMP/reference.log" >&2; die "reference_server did not start"; }
 wait_http "$SNIPPET_URL" 30 || { tail -20 "$TMP/sandbox.log" >&2; die "kargo-dsp sandbox did not start"; }
@@ -165,6 +180,12 @@ for _ in $(seq 1 25); do
     -H 'Content-Type: application/json' -d "$CAMPAIGN_BODY" | grep -o 'camp_[0-9a-f]\{12\}' | head -1 || true)
 done
 [ -n "$CAMPAIGN_ID" ] || die "could not create the campaigns the campaign targets read"
+# creative_process (issue 6): one request by hand first, so that a misconfiguration fails here.
+code=$(curl -sS -o "$TMP/process-check.json" -w '%{http_code}' -X POST "$KARGO_URL/api/creatives/process" \
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"creative_config":{"name":"Bench check","format":"runway","dimensions":"320x50","snippet_url":"'"$SNIPPET_URL"'",
+       "viewability_config":{"phase":"phase_1"}}}')
+[ "$code" = 201 ] || die "POST /api/creatives/process answered $code: $(cat "$TMP/process-check.json")"
 
 # --- wrk -----------------------------------------------------------------------------------------
 declare -a NAMES=()
@@ -237,6 +258,9 @@ server_pid() {
   esac
 }
 
+# selected NAME: whether BENCH_TARGETS (an extended regex over whole target names) selects NAME.
+selected() { [[ "$1" =~ ^(${BENCH_TARGETS:-.*})$ ]]; }
+
 # bench_target NAME URL [extra wrk args...]: warm-up run, then the measured run; records under NAME
 # the requests/s, p99 (ms), non-2xx/3xx responses, socket errors, the server's CPU time per
 # request (user + system, all its threads; Redis's share separately) and the CPU that other
@@ -244,6 +268,7 @@ server_pid() {
 bench_target() {
   local name="$1" url="$2"
   shift 2
+  selected "$name" || return 0
   local out="$TMP/wrk-$name-$ROUND.txt" pid
   pid=$(server_pid "$url")
   wait_quiet
@@ -309,6 +334,7 @@ bench_target() {
 # request (its 0.5 s connection warm-up included) and non2xx counts its failed calls.
 bench_client_target() {
   local name="$1" url="$2"
+  selected "$name" || return 0
   local out="$TMP/client-$name-$ROUND.txt" pid
   pid=$(server_pid "$url")
   wait_quiet
@@ -378,6 +404,9 @@ run_targets() {
   bench_target campaign_list20 "$KARGO_URL/api/campaigns?limit=20" -H "Authorization: Bearer $TOKEN"
   bench_target campaign_create "$KARGO_URL/api/campaigns" -s "$KARGO_ROOT/bench/post_campaign.lua" \
     -H "Authorization: Bearer $TOKEN"
+  # Issue 6: fetch from the sandbox + transform + store per request; reported next to kargo_live.
+  bench_target creative_process "$KARGO_URL/api/creatives/process" \
+    -s "$KARGO_ROOT/bench/post_creative_process.lua" -H "Authorization: Bearer $TOKEN"
   # Issue 5: wrk and then the service's own client against the same sandbox route.
   bench_target upstream_wrk "$SNIPPET_URL"
   bench_client_target upstream_client "$SNIPPET_URL"
@@ -408,7 +437,8 @@ judge() {  # judge 1|0: sets VERDICT to PASS/FAIL and counts failures (not in a 
 ratio_median() {
   local -a mine ref ratios=()
   read -r -a mine <<<"${RPS_ALL[$1]}"
-  read -r -a ref <<<"${RPS_ALL[${2:-reference_live}]}"
+  read -r -a ref <<<"${RPS_ALL[${2:-reference_live}]:-}"
+  [ "${#ref[@]}" -gt 0 ] || { echo nan; return; }  # the base was not selected (BENCH_TARGETS)
   local i
   for i in "${!mine[@]}"; do
     ratios+=("$(awk -v a="${mine[$i]}" -v b="${ref[$i]}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')")
@@ -442,7 +472,7 @@ for name in "${NAMES[@]}"; do
   }
   path="${URLS[$name]#http://*/}"
   result="-"
-  if [ -n "${GOAL[$name]:-}" ]; then
+  if [ -n "${GOAL[$name]:-}" ] && [ -n "${RPS_ALL[${GOAL_BASE[$name]}]:-}" ]; then
     base="${GOAL_BASE[$name]}"
     goal_ratio=$(ratio_median "$name" "$base")
     ok=$(awk -v r="$goal_ratio" -v g="${GOAL[$name]}" 'BEGIN { print (r >= g) ? 1 : 0 }')
@@ -480,6 +510,8 @@ cat <<'LEGEND'
   upstream_wrk / upstream_client: wrk, then bench/upstream_client_bench (KargoClient, 64 calls in
   flight, BENCH_CLIENT_THREADS client I/O thread(s)) against the sandbox's snippet route; "srv"
   is the sandbox's CPU, "wrk" the load generator's (wrk or the client bench) per request.
+  creative_process: each request also makes kargo-dsp fetch the snippet from the sandbox; "srv"
+  is kargo-dsp's CPU only (the sandbox's is not in it) and one creative row is stored per request.
   srv / redis / wrk: CPU microseconds (user + system, all threads) that the server, Redis and wrk
   spent per request.  other: most CPU (% of the machine) that any other process took during one
   of the measured runs (should be ~0).
@@ -494,15 +526,15 @@ judge "$ok"
 printf '%-20s %s MB (reference_server %s MB; kargo-dsp after load %s MB)  %s (< %s MB)\n' \
   "idle RSS kargo-dsp" "$KARGO_IDLE_RSS" "$REF_IDLE_RSS" "$KARGO_LOADED_RSS" "$VERDICT" "$IDLE_RSS_LIMIT_MB"
 LIMITED=$((LIMITED_AFTER - LIMITED_BEFORE))
-ok=$([ "$LIMITED" = 0 ] && [ "${NON2XX[kargo_api_summary]}" = 0 ] && echo 1 || echo 0)
+ok=$([ "$LIMITED" = 0 ] && [ "${NON2XX[kargo_api_summary]:-0}" = 0 ] && echo 1 || echo 0)
 judge "$ok"
 printf '%-20s %s refused (rate_limited_requests_total), %s non-2xx; after the runs: %s  %s\n' \
-  "no 429 in any run" "$LIMITED" "${NON2XX[kargo_api_summary]}" "${API_RATE_HEADERS:-no X-RateLimit header}" \
+  "no 429 in any run" "$LIMITED" "${NON2XX[kargo_api_summary]:-0}" "${API_RATE_HEADERS:-no X-RateLimit header}" \
   "$VERDICT"
 # --- creative transformer throughput (issue 6): one core, each sample snippet --------------------
 # Goals: >= 20 000 runway (HTML) and >= 5 000 VAST transforms/s. Runs after the HTTP targets, alone.
 CREATIVE_BIN="$BUILD_DIR/bench/creative_bench"
-if [ -x "$CREATIVE_BIN" ]; then
+if [ -x "$CREATIVE_BIN" ] && selected creative_transform; then
   echo
   echo "creative transformer (creatives/s on one core, ${BENCH_CREATIVE_SECONDS:-2} s per snippet):"
   wait_quiet

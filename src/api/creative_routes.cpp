@@ -40,28 +40,33 @@ std::string creative_id(const http::Request& req) {
   return id;
 }
 
-// A form field as the JSON value the config parser expects: numbers for duration, booleans for
-// the flags, objects for viewability_config; anything unparsable is left as the string so that
-// the validator names the field.
-json form_value(std::string_view field, const std::string& text) {
-  if (field == "duration") {
-    double v = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec == std::errc() && ptr == text.data() + text.size()) return v;
-    return text;
+// The upload form as the creative_config JSON the parser expects: numbers for duration, booleans
+// for the flags (http::form_boolean), objects for viewability_config. A blank field is absent,
+// as if the form had not sent it (so a blank name falls back to the file name); anything
+// unparsable stays a string so that the validator names the field.
+json form_config(const http::Form& form) {
+  json config = json::object();
+  for (std::string_view field :
+       {"name", "format", "dimensions", "duration", "device_type", "vast_version", "viewability_config",
+        "branded_canvas", "cache_buster", "amazon_macros", "click_tracking"}) {
+    const std::string* text = form.filled(field);
+    if (!text) continue;
+    json& value = config[std::string(field)] = *text;
+    if (field == "duration") {
+      double v = 0;
+      auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+      if (ec == std::errc() && ptr == text->data() + text->size()) value = v;
+    } else if (field == "viewability_config") {
+      auto parsed = json::parse(*text, nullptr, false);
+      if (!parsed.is_discarded()) value = std::move(parsed);
+    } else if (field == "branded_canvas" || field == "cache_buster" || field == "amazon_macros" ||
+               field == "click_tracking") {
+      if (auto flag = http::form_boolean(*text)) value = *flag;
+    }
   }
-  if (field == "branded_canvas" || field == "cache_buster" || field == "amazon_macros" ||
-      field == "click_tracking") {
-    if (text == "true" || text == "1") return true;
-    if (text == "false" || text == "0") return false;
-    return text;
-  }
-  if (field == "viewability_config") {
-    auto parsed = json::parse(text, nullptr, false);
-    if (parsed.is_discarded()) return text;
-    return parsed;
-  }
-  return text;
+  const auto* file = form.find("file");
+  if (!config.contains("name") && file && file->filename) config["name"] = *file->filename;
+  return config;
 }
 
 // The fetched snippet. Errors keep the Kargo client's fields (snippet_url for a refused host,
@@ -180,17 +185,11 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
   router.add("POST", "/api/creatives", kEditorUpload, [&ctx](http::Request& req) {
     auto form = http::parse_multipart(req, {.max_parts = 32, .max_part_bytes = ctx.config.max_upload_bytes});
     Validator v;
-    json config = json::object();
-    for (const char* field :
-         {"name", "format", "dimensions", "duration", "device_type", "vast_version", "viewability_config",
-          "branded_canvas", "cache_buster", "amazon_macros", "click_tracking"}) {
-      if (const auto* part = form.find(field)) config[field] = form_value(field, part->body);
-    }
+    json config = form_config(form);
     const auto* file = form.find("file");
     if (!file) v.add("file", "is required: the snippet file (HTML or VAST XML)");
     std::optional<std::string> campaign_id;
-    if (const auto* c = form.find("campaign_id"); c && !c->body.empty()) campaign_id = c->body;
-    if (!config.contains("name") && file && file->filename) config["name"] = *file->filename;
+    if (const auto* c = form.filled("campaign_id")) campaign_id = *c;
     std::optional<domain::CreativeConfig> parsed;
     try {
       parsed = domain::parse_creative_config(config);
@@ -335,7 +334,8 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
   });
 
   // The processed code itself, for a browser preview: sandboxed so that it runs no script with
-  // this origin's rights.
+  // this origin's rights, and frameable by this origin only (the Kargo UI's preview iframe;
+  // docs/DECISIONS.md) where every other answer is X-Frame-Options: DENY.
   router.add("GET", "/api/creatives/{id}/preview", kViewer, [&ctx](http::Request& req) {
     auto id = creative_id(req);
     auto preview = ctx.creatives.preview(id);
@@ -344,6 +344,7 @@ void register_creative_routes(http::Router& router, AppContext& ctx) {
     res.content_type = preview->media_type == "display" ? "text/html; charset=utf-8" : "application/xml";
     res.body = std::move(preview->processed_code);
     res.header("Content-Security-Policy", "sandbox");
+    res.framing = http::Response::Framing::kSameOrigin;
     return res;
   });
 

@@ -104,6 +104,18 @@ const FormPart* Form::find(std::string_view name) const {
   return nullptr;
 }
 
+const std::string* Form::filled(std::string_view name) const {
+  const auto* part = find(name);
+  return part && !part->body.empty() ? &part->body : nullptr;
+}
+
+std::optional<bool> form_boolean(std::string_view text) {
+  std::string value = ascii_lower(text);
+  if (value == "true" || value == "1" || value == "on") return true;
+  if (value == "false" || value == "0" || value == "off") return false;
+  return std::nullopt;
+}
+
 std::optional<std::string> multipart_boundary(std::string_view content_type) {
   size_t semi = content_type.find(';');
   if (!iequals(trim(content_type.substr(0, semi)), "multipart/form-data")) return std::nullopt;

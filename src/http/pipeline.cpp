@@ -310,7 +310,9 @@ Response Pipeline::finalize(Request& req, Response res, const std::optional<Rate
   head.reserve(256);
   head += "X-Request-ID: ";
   head += req.request_id;  // generated, or a client's id that passed valid_request_id()
-  head += "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n";
+  head += "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: ";
+  head += res.framing == Response::Framing::kSameOrigin ? "SAMEORIGIN" : "DENY";
+  head += "\r\nReferrer-Policy: no-referrer\r\n";
   if (is_api(req.path)) head += "Cache-Control: no-store\r\n";
   if (rate) {
     auto number = [&head](std::string_view name, auto value) {

@@ -193,6 +193,68 @@ TEST_F(CreativeApiTest, PreviewServesTheProcessedCodeSandboxed) {
   EXPECT_EQ(http().get("/api/creatives/crv_000000000000/preview", bearer(admin_token())).status, 404);
 }
 
+TEST_F(CreativeApiTest, OnlyThePreviewMayBeFramedAndOnlyByItsOwnOrigin) {
+  std::string id = upload_ok(runway_form())["id"];
+  auto preview = http().get("/api/creatives/" + id + "/preview", bearer(admin_token()));
+  ASSERT_EQ(preview.status, 200) << preview.describe();
+  EXPECT_EQ(preview.header("x-frame-options").value_or("<none>"), "SAMEORIGIN");
+  EXPECT_EQ(preview.header("content-security-policy").value_or("<none>"), "sandbox");
+  EXPECT_EQ(preview.header("x-content-type-options").value_or("<none>"), "nosniff");
+  EXPECT_EQ(preview.header("referrer-policy").value_or("<none>"), "no-referrer");
+  EXPECT_EQ(preview.header("cache-control").value_or("<none>"), "no-store");
+  for (const auto& path : {"/api/creatives/" + id, std::string("/api/creatives/crv_000000000000/preview"),
+                           std::string("/api/creatives")}) {
+    SCOPED_TRACE(path);
+    auto res = http().get(path, bearer(admin_token()));
+    EXPECT_EQ(res.header("x-frame-options").value_or("<none>"), "DENY") << res.describe();
+  }
+}
+
+TEST_F(CreativeApiTest, BlankFormFieldsAreAbsentAndCheckboxesSendOn) {
+  // What a browser sends for the upload form: every text input (blank when not filled in) and
+  // "on" for a checked checkbox.
+  auto c = upload_ok({{"name", "Form instream"},
+                      {"format", "instream_video"},
+                      {"dimensions", "300x250"},
+                      {"duration", "15"},
+                      {"device_type", ""},
+                      {"vast_version", ""},
+                      {"campaign_id", ""},
+                      {"viewability_config", kPhase1},
+                      {"branded_canvas", "on"},
+                      {"cache_buster", "OFF"},
+                      {"amazon_macros", "True"},
+                      {"click_tracking", "0"},
+                      {"file", fixture("instream_81400.xml"), "instream.xml"}});
+  EXPECT_EQ(c["device_type"], "mobile") << "blank device_type takes the default";
+  EXPECT_EQ(c["vast_version"], "4.2") << "blank vast_version takes the snippet's";
+  EXPECT_EQ(c["campaign_ids"], json::array());
+  EXPECT_EQ(c["branded_canvas"], true);
+  EXPECT_EQ(c["cache_buster"], false);
+  EXPECT_EQ(c["amazon_macros"], true);
+  EXPECT_EQ(c["click_tracking"], false);
+  for (const auto& w : c["processing_metadata"]["warnings"]) {
+    EXPECT_EQ(w.get<std::string>().find("vast_version"), std::string::npos) << w;
+  }
+  auto blank_name = upload_ok({{"name", ""},
+                               {"format", "runway"},
+                               {"dimensions", "320x50"},
+                               {"duration", ""},
+                               {"viewability_config", kPhase1},
+                               {"branded_canvas", "off"},
+                               {"file", fixture("runway_81298.html"), "runway_81298.html"}});
+  EXPECT_EQ(blank_name["name"], "runway_81298.html") << "a blank name falls back to the file name";
+  EXPECT_EQ(blank_name["duration"], nullptr);
+  EXPECT_EQ(invalid_fields(upload({{"name", "Bad flag"},
+                                   {"format", "runway"},
+                                   {"dimensions", ""},
+                                   {"viewability_config", kPhase1},
+                                   {"click_tracking", "maybe"},
+                                   {"file", "<div></div>", "x.html"}})),
+            (std::set<std::string>{"dimensions", "click_tracking"}))
+      << "a blank required field is missing; an unknown flag value is still 422";
+}
+
 TEST_F(CreativeApiTest, ListFiltersByFormatMediaTypeStatusAndCampaign) {
   auto runway = upload_ok(runway_form("List runway"));
   auto audio = upload_ok({{"name", "List audio"},

@@ -34,7 +34,7 @@ TEST(CreativeConfigTest, AppliesDefaultsAndDerivesPhase1Viewability) {
   auto c = parse_creative_config(creative_config_json("runway", "phase_1"));
   EXPECT_EQ(c.format, CreativeFormat::kRunway);
   EXPECT_EQ(c.device_type, "mobile");
-  EXPECT_EQ(c.vast_version, "3.0");
+  EXPECT_FALSE(c.vast_version.has_value()) << "left unset: the snippet's own version is used";
   EXPECT_TRUE(c.cache_buster);
   EXPECT_TRUE(c.amazon_macros);
   EXPECT_TRUE(c.click_tracking);

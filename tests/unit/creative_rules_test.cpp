@@ -223,6 +223,33 @@ TEST(CreativeVastTest, ReportsTheSourceVersionAndWarnsOnAConfigMismatch) {
             std::string::npos);
 }
 
+TEST(CreativeVastTest, VastVersionLeftUnsetTakesTheSnippetsVersionWithoutAWarning) {
+  for (std::string version : {"2.0", "3.0", "4.0", "4.1", "4.2"}) {
+    SCOPED_TRACE(version);
+    auto r = run(minimal_vast(version, "<AdSystem>K</AdSystem><AdTitle>T</AdTitle>", ""), "instream_video",
+                 "phase_1", {{"duration", 10}});
+    EXPECT_EQ(r.vast_version, version);
+    for (const auto& w : r.metadata.warnings) EXPECT_EQ(w.find("vast_version"), std::string::npos) << w;
+  }
+}
+
+TEST(CreativeVastTest, WarnsOnlyWhenAnExplicitVastVersionDiffersFromTheSnippets) {
+  auto mentions_version = [](const TransformResult& r) {
+    return std::count_if(r.metadata.warnings.begin(), r.metadata.warnings.end(),
+                         [](const std::string& w) { return w.starts_with("vast_version "); });
+  };
+  std::string vast_4_1 =
+      minimal_vast("4.1", "<AdSystem>K</AdSystem><AdServingId>s</AdServingId><AdTitle>T</AdTitle>", "");
+  EXPECT_EQ(mentions_version(run(vast_4_1, "audio", "phase_1", {{"vast_version", "4.1"}})), 0);
+  auto differs = run(vast_4_1, "audio", "phase_1", {{"vast_version", "4.2"}});
+  EXPECT_EQ(mentions_version(differs), 1);
+  EXPECT_EQ(differs.vast_version, "4.1");
+  // 2.0.1 is VAST 2.0: the same version written longer is not a difference.
+  std::string vast_2_0_1 = minimal_vast("2.0", "<AdSystem>K</AdSystem><AdTitle>T</AdTitle>", "");
+  vast_2_0_1.replace(vast_2_0_1.find("\"2.0\""), 5, "\"2.0.1\"");
+  EXPECT_EQ(mentions_version(run(vast_2_0_1, "audio", "phase_1", {{"vast_version", "2.0"}})), 0);
+}
+
 TEST(CreativeVastTest, PutsExtensionsBeforeImpressionIn4xAndLastIn2xAnd3x) {
   for (std::string version : {"2.0", "3.0", "4.0", "4.1", "4.2"}) {
     std::string inline_body = "<AdSystem>K</AdSystem><Impression>https://t/i</Impression>" +

@@ -85,3 +85,20 @@ TEST(Multipart, LimitsAreEnforced) {
       400)
       << "headers too large";
 }
+
+TEST(Multipart, BlankFieldsAreNotFilledIn) {
+  auto f = parse_multipart_body(form({"Content-Disposition: form-data; name=\"name\"\r\n\r\n",
+                                      "Content-Disposition: form-data; name=\"format\"\r\n\r\nrunway"}),
+                                "b0undary");
+  EXPECT_NE(f.find("name"), nullptr);
+  EXPECT_EQ(f.filled("name"), nullptr);
+  EXPECT_EQ(f.filled("missing"), nullptr);
+  ASSERT_NE(f.filled("format"), nullptr);
+  EXPECT_EQ(*f.filled("format"), "runway");
+}
+
+TEST(Multipart, FormBooleansAcceptCheckboxOnAndOffInAnyCase) {
+  for (const char* yes : {"true", "TRUE", "1", "on", "On"}) EXPECT_EQ(http::form_boolean(yes), true) << yes;
+  for (const char* no : {"false", "False", "0", "off", "OFF"}) EXPECT_EQ(http::form_boolean(no), false) << no;
+  for (const char* bad : {"", "yes", "2", "checked", " on"}) EXPECT_FALSE(http::form_boolean(bad)) << bad;
+}

@@ -66,6 +66,12 @@ struct Response {
   // shorter body, then close the connection, so clients can be tested against a short read.
   std::optional<size_t> declared_length;
 
+  // Who may show this response in a frame (X-Frame-Options, written by the pipeline with its
+  // other fixed headers): nobody, except where a route needs its own origin to frame it (the
+  // creative preview, shown by the Kargo UI in an iframe).
+  enum class Framing : unsigned char { kDeny, kSameOrigin };
+  Framing framing = Framing::kDeny;
+
   // Header lines already in wire form ("Name: value\r\n"), for the headers the pipeline adds to
   // every response: one growing string instead of two strings per header. Never read back.
   std::string head_lines;

@@ -4,6 +4,7 @@
 //   auto form = http::parse_multipart(req, {.max_parts = 16, .max_part_bytes = cfg.max_upload_bytes});
 //   const auto* file = form.find("file");           // nullptr when absent
 //   if (file) store(file->filename, file->body);
+//   if (const auto* name = form.filled("name")) use(*name);   // nullptr when absent or ""
 //
 // Hand-written: no Debian package parses form-data for C++ without pulling in GLib (GMime) or a
 // whole web framework, and the grammar is small. Limits are enforced while parsing; any
@@ -36,7 +37,14 @@ struct Form {
   std::vector<FormPart> parts;
   // First part with this name, or nullptr.
   const FormPart* find(std::string_view name) const;
+  // The text of a field that was filled in: nullptr when the field is absent or empty. An HTML
+  // form sends every text input, "" when the user left it blank, so blank means "not given".
+  const std::string* filled(std::string_view name) const;
 };
+
+// A form boolean: true/1/on and false/0/off in any case (a checked checkbox sends "on"; an
+// unchecked one sends nothing), nullopt for anything else.
+std::optional<bool> form_boolean(std::string_view text);
 
 // The boundary of a multipart/form-data Content-Type, or nullopt when the type is something else.
 std::optional<std::string> multipart_boundary(std::string_view content_type);

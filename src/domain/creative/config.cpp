@@ -200,7 +200,7 @@ std::optional<CreativeConfig> read_creative_config(Validator& v, const CreativeC
   c.snippet_url = snippet_url;
   if (device) c.device_type = *device;
   c.duration = duration;
-  if (vast_version) c.vast_version = *vast_version;
+  c.vast_version = vast_version;
   if (branded) c.branded_canvas = *branded;
   if (cache_buster) c.cache_buster = *cache_buster;
   if (macros) c.amazon_macros = *macros;

@@ -253,8 +253,9 @@ class VastEditor {
     }
     version_ = *version;
     out_.version = std::string(vast_version_name(version_));
-    if (config_.vast_version != out_.version) {
-      out_.warnings.push_back("vast_version " + config_.vast_version + " differs from the snippet's VAST " +
+    // Only a version the caller chose can disagree with the snippet; left out, it is the snippet's.
+    if (config_.vast_version && *config_.vast_version != out_.version) {
+      out_.warnings.push_back("vast_version " + *config_.vast_version + " differs from the snippet's VAST " +
                               out_.version + "; the snippet's version is kept");
     }
     // The output is always UTF-8 (pugixml converts); the declaration must say so.

@@ -68,7 +68,9 @@ struct CreativeConfig {
   std::string device_type = "mobile";
   std::optional<std::string> snippet_url;
   std::optional<double> duration;  // seconds; always set for video and audio
-  std::string vast_version = "3.0";
+  // As the caller gave it; nullopt means "the snippet's own version" (the output always keeps the
+  // source's version, so only an explicit, different value is worth a warning).
+  std::optional<std::string> vast_version;
   bool branded_canvas = false;
   bool cache_buster = true;
   bool amazon_macros = true;
