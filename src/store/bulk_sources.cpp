@@ -58,15 +58,24 @@ std::chrono::year_month_day date_of(const json& doc, const char* key) {
   return *day;
 }
 
+// Copies the text fields `keys` of `doc` into the members of `out` ("" when absent or null).
+template <typename T>
+void copy_texts(const json& doc, T& out,
+                std::initializer_list<std::pair<const char*, std::string T::*>> keys) {
+  for (const auto& [key, member] : keys) out.*member = text_or_empty(doc, key);
+}
+
 bulk::CreativeSource creative_of(const json& doc) {
-  bulk::CreativeSource c;
-  c.id = text_or_empty(doc, "id");
-  c.name = text_or_empty(doc, "name");
-  c.format = text_or_empty(doc, "format");
-  c.creative_type = text_or_empty(doc, "creative_type");
-  c.dimensions = text_or_empty(doc, "dimensions");
-  c.device_type = text_or_empty(doc, "device_type");
-  c.status = text_or_empty(doc, "status");
+  using C = bulk::CreativeSource;
+  C c;
+  copy_texts<C>(doc, c,
+                {{"id", &C::id},
+                 {"name", &C::name},
+                 {"format", &C::format},
+                 {"creative_type", &C::creative_type},
+                 {"dimensions", &C::dimensions},
+                 {"device_type", &C::device_type},
+                 {"status", &C::status}});
   c.duration = optional_number(doc, "duration");
   c.amazon_creative_id = optional_text(doc, "amazon_creative_id");
   c.amazon_dsp_ready = doc.value("amazon_dsp_ready", false);
@@ -83,15 +92,17 @@ bulk::CreativeSource creative_of(const json& doc) {
 }
 
 bulk::OrderSource order_of(const json& doc) {
-  bulk::OrderSource o;
-  o.id = text_or_empty(doc, "id");
-  o.name = text_or_empty(doc, "name");
-  o.advertiser_id = text_or_empty(doc, "advertiser_id");
-  o.status = text_or_empty(doc, "status");
-  o.phase = text_or_empty(doc, "phase");
-  o.viewability_phase = text_or_empty(doc, "viewability_phase");
-  o.goal_kpi = text_or_empty(doc, "goal_kpi");
-  o.currency = text_or_empty(doc, "currency");
+  using O = bulk::OrderSource;
+  O o;
+  copy_texts<O>(doc, o,
+                {{"id", &O::id},
+                 {"name", &O::name},
+                 {"advertiser_id", &O::advertiser_id},
+                 {"status", &O::status},
+                 {"phase", &O::phase},
+                 {"viewability_phase", &O::viewability_phase},
+                 {"goal_kpi", &O::goal_kpi},
+                 {"currency", &O::currency}});
   o.budget_cents = doc.value("budget_cents", int64_t{0});
   o.start_date = date_of(doc, "start_date");
   o.end_date = date_of(doc, "end_date");

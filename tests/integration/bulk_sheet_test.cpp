@@ -2,12 +2,10 @@
 // creatives made with the API, sheets generated as xlsx and csv zips, downloaded and read back.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <pqxx/pqxx>
 #include <pugixml.hpp>
 #include <set>
-#include <sstream>
 
 #include "kargo/bulk/sheet.hpp"
 #include "kargo/store/database.hpp"
@@ -24,11 +22,9 @@ constexpr uint64_t kReadLimit = 64 << 20;
 constexpr const char* kFormBoundary = "bulk-sheet-test-form";
 
 std::string snippet(const std::string& name) {
-  std::ifstream in(std::string(KARGO_SOURCE_DIR) + "/fixtures/snippets/" + name, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().empty()) throw std::runtime_error("missing snippet fixture " + name);
-  return text.str();
+  auto text = read_file(std::string(KARGO_SOURCE_DIR) + "/fixtures/snippets/" + name);
+  if (text.empty()) throw std::runtime_error("missing snippet fixture " + name);
+  return text;
 }
 
 // A multipart/form-data body for POST /api/creatives: the text fields, then the snippet file.
