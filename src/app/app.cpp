@@ -147,6 +147,7 @@ int run(const Config& cfg, Mode mode) {
     api::register_job_routes(router, ctx);
     api::register_creative_routes(router, ctx);
     api::register_integration_routes(router, ctx);
+    api::register_bulk_routes(router, ctx);
   }
 
   http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},

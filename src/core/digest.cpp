@@ -40,15 +40,16 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string random_id(std::string_view prefix) {
-  unsigned char bytes[6];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no random bytes from OpenSSL");
-  return std::string(prefix) +
-         hex_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+std::string random_id(std::string_view prefix, size_t random_bytes) {
+  std::string bytes(random_bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("no random bytes from OpenSSL");
+  }
+  return std::string(prefix) + hex_encode(bytes);
 }
 
-bool is_resource_id(std::string_view id, std::string_view prefix) {
-  if (id.size() != prefix.size() + 12 || !id.starts_with(prefix)) return false;
+bool is_resource_id(std::string_view id, std::string_view prefix, size_t random_bytes) {
+  if (id.size() != prefix.size() + 2 * random_bytes || !id.starts_with(prefix)) return false;
   for (char c : id.substr(prefix.size())) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }

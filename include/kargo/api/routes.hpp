@@ -15,5 +15,7 @@ void register_campaign_routes(http::Router& router, AppContext& ctx);  // /api/c
 void register_job_routes(http::Router& router, AppContext& ctx);       // /api/jobs*
 void register_creative_routes(http::Router& router, AppContext& ctx);  // /api/creatives*
 void register_integration_routes(http::Router& router, AppContext& ctx);  // /api/integrations/*
+// /api/bulk/*, POST /api/campaigns/{id}/bulk-sheet
+void register_bulk_routes(http::Router& router, AppContext& ctx);
 }  // namespace api
 }  // namespace kargo

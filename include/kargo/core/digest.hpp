@@ -1,5 +1,6 @@
 #pragma once
 // Hashes and MACs (OpenSSL), hex-encoded unless noted, and random resource ids.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -10,9 +11,12 @@ std::string sha256_hex(std::string_view data);
 // Raw 32-byte HMAC-SHA256.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string hex_encode(std::string_view bytes);
-// `prefix` + 12 random hex digits from the OS CSPRNG (resource ids: "camp_", "crv_", ...).
-std::string random_id(std::string_view prefix);
-// Whether `id` has the shape random_id(prefix) makes: the prefix, then 12 lower-case hex digits.
-bool is_resource_id(std::string_view id, std::string_view prefix);
+// `prefix` + 2 * `random_bytes` random hex digits from the OS CSPRNG. Resource ids ("camp_",
+// "crv_", ...) use the default 6 bytes (48 bits: unique, not secret); ids that are the only
+// guard of what they name (download links) ask for 16 bytes.
+std::string random_id(std::string_view prefix, size_t random_bytes = 6);
+// Whether `id` has the shape random_id(prefix, random_bytes) makes: the prefix, then
+// 2 * `random_bytes` lower-case hex digits.
+bool is_resource_id(std::string_view id, std::string_view prefix, size_t random_bytes = 6);
 
 }  // namespace kargo
