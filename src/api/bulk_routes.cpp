@@ -7,15 +7,19 @@
 #include <nlohmann/json.hpp>
 
 #include "kargo/api/routes.hpp"
+#include "kargo/app/bulk_upload.hpp"
 #include "kargo/app/context.hpp"
 #include "kargo/bulk/bulk_sheet.hpp"
+#include "kargo/core/config.hpp"
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/http/envelope.hpp"
+#include "kargo/http/multipart.hpp"
 #include "kargo/http/router.hpp"
+#include "kargo/jobs/runner.hpp"
 #include "kargo/store/bulk_sources.hpp"
 #include "kargo/store/generated_files.hpp"
 
@@ -27,7 +31,11 @@ using nlohmann::json;
 constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
 constexpr http::RouteOptions kEditorCreate{.min_role = Role::kEditor, .idempotent_create = true};
 
+constexpr http::RouteOptions kEditorUpload{.min_role = Role::kEditor, .multipart_upload = true};
+
 constexpr size_t kMaxCampaigns = 1000;
+// bulk_import jobs: a sheet that cannot be applied now (database down) is tried again.
+constexpr int kImportAttempts = 3;
 constexpr const char* kSheetKind = "bulk_sheet";
 // The id is the download link's only secret: 128 random bits (the contract asks for >= 96).
 constexpr const char* kSheetPrefix = "sheet_";
@@ -150,6 +158,60 @@ class SheetService {
   store::GeneratedFileStore files_;
 };
 
+// A boolean of the upload: the query string's value, else the form's; absent is false.
+bool upload_flag(const http::Request& req, const http::Form& form, const char* name, Validator& v) {
+  std::optional<std::string> text;
+  if (auto q = req.query_param(name)) {
+    text = std::string(*q);
+  } else if (const auto* f = form.filled(name)) {
+    text = *f;
+  }
+  if (!text) return false;
+  auto flag = http::form_boolean(*text);
+  if (!flag) v.add(name, "must be true or false");
+  return flag.value_or(false);
+}
+
+// 422 for a sheet with invalid rows: one detail per row error, and the whole report as
+// error.data (docs/BULK.md).
+http::Response invalid_upload(const http::Request& req, const json& report) {
+  std::vector<FieldError> details;
+  for (const auto& e : report["errors"]) {
+    details.push_back({e["sheet"].get<std::string>() + " row " + std::to_string(e["row"].get<size_t>()) +
+                           ", " + e["column"].get<std::string>(),
+                       e["message"].get<std::string>()});
+  }
+  Error error(codes::kValidation,
+              std::to_string(report["rows_invalid"].get<size_t>()) +
+                  " row(s) of the sheet are invalid; nothing was written",
+              {}, std::move(details));
+  return http::error_response(req.request_id, error, report);
+}
+
+http::Response upload_sheet(AppContext& ctx, http::Request& req) {
+  auto form = http::parse_multipart(req, {.max_parts = 8, .max_part_bytes = ctx.config.max_upload_bytes});
+  Validator v;
+  bool validate_only = upload_flag(req, form, "validate_only", v);
+  bool async = upload_flag(req, form, "async", v);
+  const auto* file = form.find("file");
+  if (!file || file->body.empty()) v.add("file", "is required: an xlsx workbook or a zip of csv files");
+  v.check();
+  // Read before queueing too, so that a file that is no workbook is refused at once.
+  auto parsed = app::read_bulk_upload(file->body);
+  const std::string& actor = req.principal->subject;
+  if (async) {
+    store::BulkUploadStore uploads(ctx.db);
+    auto job_id = uploads.enqueue(file->body, file->filename.value_or(""), validate_only, actor,
+                                  app::kBulkImportJob, kImportAttempts);
+    ctx.job_runner.wake();
+    return http::ok(req, {{"job_id", job_id}}, 202, "bulk sheet upload queued");
+  }
+  auto result = app::apply_bulk_upload(ctx, parsed, validate_only, actor);
+  if (!result.valid) return invalid_upload(req, result.report);
+  return http::ok(req, result.report, 200,
+                  validate_only ? "bulk sheet is valid; nothing written" : "bulk sheet applied");
+}
+
 }  // namespace
 
 void register_bulk_routes(http::Router& router, AppContext& ctx) {
@@ -173,6 +235,9 @@ void register_bulk_routes(http::Router& router, AppContext& ctx) {
     v.check();
     return service->generate(req, {id}, options);
   });
+
+  router.add("POST", "/api/bulk/upload-sheet", kEditorUpload,
+             [&ctx](http::Request& req) { return upload_sheet(ctx, req); });
 
   router.add("GET", "/api/bulk/download/{sheet_id}", kViewer,
              [service](http::Request& req) { return service->download(req); });

@@ -18,6 +18,7 @@
 #include "kargo/http/pipeline.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
+#include "kargo/jobs/bulk_import.hpp"
 #include "kargo/jobs/kinds.hpp"
 #include "kargo/jobs/runner.hpp"
 #include "kargo/store/campaigns.hpp"
@@ -202,6 +203,7 @@ int run(const Config& cfg, Mode mode) {
   // Both `serve` and `worker` run jobs (contract section 1); the queue depth gauge is refreshed
   // off the I/O threads.
   jobs::register_job_kinds(job_runner, ctx);
+  jobs::register_bulk_import(job_runner, ctx);
   job_runner.start();
   server.every(std::chrono::seconds(5), [&] {
     blocking.submit(

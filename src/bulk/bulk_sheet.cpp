@@ -54,10 +54,10 @@ void add_line_items(Sheet& line_items, Sheet& associations, const OrderSource& o
   for (size_t i = 0; i < o.associations.size(); ++i) {
     const auto& a = o.associations[i];
     auto id = line_item_id(o.id, a.creative.id);
-    line_items.rows.push_back({text(id), text(o.id), text(a.line_item_name),
-                               text(line_item_type(a.creative.format)), text(a.creative.id),
-                               money(budgets[i]), money(o.max_bid), Date{o.start_date}, Date{o.end_date},
-                               text(a.creative.device_type), text(a.status)});
+    line_items.rows.push_back(
+        {text(id), text(o.id), text(a.line_item_name), text(line_item_type(a.creative.format)),
+         text(a.creative.id), money(a.budget_cents.value_or(budgets[i])), money(o.max_bid),
+         Date{o.start_date}, Date{o.end_date}, text(a.creative.device_type), text(a.status)});
     associations.rows.push_back({text(o.advertiser_id), text(kAssociateOperation), text(id),
                                  text(a.creative.id), text(a.creative.name), text(a.status),
                                  Number{kSingleCreativeWeight, -1}});

@@ -267,7 +267,7 @@ std::string write_xlsx(const Workbook& book) {
   return read_whole_file(file.path());
 }
 
-std::string write_csv_zip(const Workbook& book) {
+std::string write_zip(const std::vector<ZipEntry>& entries) {
   zip_error_t err;
   zip_error_init(&err);
   zip_source_t* src = zip_source_buffer_create(nullptr, 0, 0, &err);
@@ -279,13 +279,10 @@ std::string write_csv_zip(const Workbook& book) {
   }
   zip_source_keep(src);  // survives zip_close, which writes the archive into it
   std::unique_ptr<zip_source_t, decltype(&zip_source_free)> holder(src, zip_source_free);
-  // Entry sources point into these strings until zip_close has compressed them.
-  std::vector<std::string> texts;
-  texts.reserve(book.sheets.size());
-  for (const auto& sheet : book.sheets) {
-    texts.push_back(to_csv(sheet));
-    zip_source_t* entry = zip_source_buffer(archive, texts.back().data(), texts.back().size(), 0);
-    if (!entry || zip_file_add(archive, (sheet.name + ".csv").c_str(), entry, ZIP_FL_ENC_UTF_8) < 0) {
+  // Entry sources point into `entries` until zip_close has compressed them.
+  for (const auto& e : entries) {
+    zip_source_t* entry = zip_source_buffer(archive, e.data.data(), e.data.size(), 0);
+    if (!entry || zip_file_add(archive, e.name.c_str(), entry, ZIP_FL_ENC_UTF_8) < 0) {
       if (entry) zip_source_free(entry);
       std::string why = zip_strerror(archive);
       zip_discard(archive);
@@ -305,6 +302,13 @@ std::string write_csv_zip(const Workbook& book) {
   zip_source_close(src);
   if (n < 0) throw std::runtime_error("zip: cannot read the archive back");
   return out;
+}
+
+std::string write_csv_zip(const Workbook& book) {
+  std::vector<ZipEntry> entries;
+  entries.reserve(book.sheets.size());
+  for (const auto& sheet : book.sheets) entries.push_back({sheet.name + ".csv", to_csv(sheet)});
+  return write_zip(entries);
 }
 
 std::vector<ZipEntry> read_zip(std::string_view bytes, uint64_t max_inflated_bytes) {

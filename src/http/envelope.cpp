@@ -39,12 +39,17 @@ Response ok_serialized(const Request& req, std::string_view data_json, int statu
 }
 
 Response error_response(std::string_view request_id, const Error& error) {
+  return error_response(request_id, error, nullptr);
+}
+
+Response error_response(std::string_view request_id, const Error& error, const nlohmann::json& data) {
   nlohmann::json err = {{"code", error.code().name}, {"message", error.external_message()}};
   if (!error.details().empty()) {
     auto details = nlohmann::json::array();
     for (const auto& d : error.details()) details.push_back({{"field", d.field}, {"message", d.message}});
     err["details"] = std::move(details);
   }
+  if (!data.is_null()) err["data"] = data;
   Response r;
   r.status = error.http_status();
   r.error_code = error.code().name;

@@ -25,7 +25,8 @@ constexpr const char* kOrders =
     "'amazon_campaign_id', c.amazon_campaign_id, 'max_bid', c.bidding -> 'max_bid', 'targeting', "
     "c.targeting, "
     "'associations', (SELECT coalesce(json_agg(json_build_object("
-    "'line_item_name', cc.ad_group_name, 'status', cc.status, 'creative', json_build_object("
+    "'line_item_name', cc.ad_group_name, 'status', cc.status, 'budget_cents', (cc.budget * 100)::bigint, "
+    "'creative', json_build_object("
     "'id', cr.id, 'name', cr.name, 'format', cr.format, 'creative_type', cr.creative_type, "
     "'dimensions', cr.dimensions, 'device_type', cr.device_type, 'duration', cr.duration::float8, "
     "'viewability_config', cr.viewability_config, 'amazon_creative_id', cr.amazon_creative_id, "
@@ -110,8 +111,12 @@ bulk::OrderSource order_of(const json& doc) {
   o.max_bid = optional_number(doc, "max_bid");
   if (doc.contains("targeting") && doc["targeting"].is_object()) o.targeting = doc["targeting"];
   for (const auto& a : doc.value("associations", json::array())) {
-    o.associations.push_back({creative_of(a.value("creative", json::object())),
-                              text_or_empty(a, "line_item_name"), text_or_empty(a, "status")});
+    bulk::AssociationSource source{creative_of(a.value("creative", json::object())),
+                                   text_or_empty(a, "line_item_name"), text_or_empty(a, "status")};
+    if (auto cents = a.find("budget_cents"); cents != a.end() && cents->is_number_integer()) {
+      source.budget_cents = cents->get<int64_t>();
+    }
+    o.associations.push_back(std::move(source));
   }
   return o;
 }

@@ -176,31 +176,42 @@ void add_creatives(pqxx::transaction_base& tx, const std::string& id, const std:
 
 }  // namespace
 
+std::string CampaignStore::create_in(pqxx::transaction_base& tx, const json& fields,
+                                     const std::vector<std::string>& creative_ids, const std::string& actor) {
+  std::string id = random_id("camp_");
+  tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
+                 fields["phase"].get<std::string>(), fields["viewability_phase"].get<std::string>(),
+                 fields["viewability_config"].dump(), fields["goal_kpi"].get<std::string>(),
+                 fields["budget"].get<double>(), fields["currency"].get<std::string>(),
+                 fields["start_date"].get<std::string>(), fields["end_date"].get<std::string>(),
+                 fields["targeting"].dump(), fields["bidding"].dump(), actor);
+  write_audit(tx, "campaign", id, "create", actor, fields);
+  if (!creative_ids.empty()) {
+    add_creatives(tx, id, fields["name"].get<std::string>(), fields["bidding"].value("max_bid", 1.0),
+                  creative_ids, actor);
+    settle(tx, id, actor);
+  }
+  return id;
+}
+
 std::string CampaignStore::create(const json& fields, const std::vector<std::string>& creative_ids,
                                   const std::string& actor, const std::optional<IdempotencyClaim>& claim,
                                   const Render& render) {
   std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
-    std::string id = random_id("camp_");
-    tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
-                   fields["phase"].get<std::string>(), fields["viewability_phase"].get<std::string>(),
-                   fields["viewability_config"].dump(), fields["goal_kpi"].get<std::string>(),
-                   fields["budget"].get<double>(), fields["currency"].get<std::string>(),
-                   fields["start_date"].get<std::string>(), fields["end_date"].get<std::string>(),
-                   fields["targeting"].dump(), fields["bidding"].dump(), actor);
-    write_audit(tx, "campaign", id, "create", actor, fields);
-    if (!creative_ids.empty()) {
-      add_creatives(tx, id, fields["name"].get<std::string>(), fields["bidding"].value("max_bid", 1.0),
-                    creative_ids, actor);
-      settle(tx, id, actor);
-    }
-    out = load(tx, id);
+    out = load(tx, create_in(tx, fields, creative_ids, actor));
     if (claim && render) {
       auto [status, body] = render(out);
       record_idempotent_response(tx, *claim, status, body);
     }
   });
   return out;
+}
+
+std::optional<std::string> CampaignStore::load_in(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kDetail, id);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
 }
 
 std::optional<std::string> CampaignStore::get(const std::string& id) {
@@ -247,46 +258,74 @@ CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t o
   return page;
 }
 
+bool CampaignStore::update_in(pqxx::transaction_base& tx, const std::string& id, const json& body,
+                              std::optional<int64_t> expected_version, const std::string& actor) {
+  auto locked = lock(tx, id);
+  if (expected_version && *expected_version != locked.version) {
+    throw Error(codes::kConflict, "campaign " + id + " is at version " + std::to_string(locked.version) +
+                                      ", not " + std::to_string(*expected_version) + "; reload and retry");
+  }
+  json current = json::parse(load(tx, id));
+  json change = domain::validate_campaign_update(body, current);
+  if (change.contains("status")) {
+    std::string to = change["status"];
+    if (!domain::transition_allowed(locked.status, to, domain::Trigger::kUpdate)) {
+      throw transition_refused(locked.status, to);
+    }
+  }
+  if (change.empty()) return false;
+  // Each changed column is set from the JSON document of changes, so the statement is fixed.
+  tx.exec_params(
+      "UPDATE campaigns SET "
+      "name = coalesce($2::jsonb->>'name', name), "
+      "budget = coalesce(($2::jsonb->>'budget')::numeric, budget), "
+      "goal_kpi = coalesce($2::jsonb->>'goal_kpi', goal_kpi), "
+      "start_date = coalesce(($2::jsonb->>'start_date')::date, start_date), "
+      "end_date = coalesce(($2::jsonb->>'end_date')::date, end_date), "
+      "targeting = coalesce($2::jsonb->'targeting', targeting), "
+      "bidding = coalesce($2::jsonb->'bidding', bidding), "
+      "status = coalesce($2::jsonb->>'status', status), "
+      "version = version + 1, updated_at = clock_timestamp() WHERE id = $1",
+      id, change.dump());
+  json audit = json::object();
+  for (auto& [key, value] : change.items()) audit[key] = {{"from", current[key]}, {"to", value}};
+  write_audit(tx, "campaign", id, "update", actor, audit);
+  return true;
+}
+
 std::string CampaignStore::update(const std::string& id, const json& body,
                                   std::optional<int64_t> expected_version, const std::string& actor) {
   std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
-    auto locked = lock(tx, id);
-    if (expected_version && *expected_version != locked.version) {
-      throw Error(codes::kConflict, "campaign " + id + " is at version " + std::to_string(locked.version) +
-                                        ", not " + std::to_string(*expected_version) + "; reload and retry");
-    }
-    json current = json::parse(load(tx, id));
-    json change = domain::validate_campaign_update(body, current);
-    if (change.contains("status")) {
-      std::string to = change["status"];
-      if (!domain::transition_allowed(locked.status, to, domain::Trigger::kUpdate)) {
-        throw transition_refused(locked.status, to);
-      }
-    }
-    if (change.empty()) {
-      out = load(tx, id);
-      return;
-    }
-    // Each changed column is set from the JSON document of changes, so the statement is fixed.
-    tx.exec_params(
-        "UPDATE campaigns SET "
-        "name = coalesce($2::jsonb->>'name', name), "
-        "budget = coalesce(($2::jsonb->>'budget')::numeric, budget), "
-        "goal_kpi = coalesce($2::jsonb->>'goal_kpi', goal_kpi), "
-        "start_date = coalesce(($2::jsonb->>'start_date')::date, start_date), "
-        "end_date = coalesce(($2::jsonb->>'end_date')::date, end_date), "
-        "targeting = coalesce($2::jsonb->'targeting', targeting), "
-        "bidding = coalesce($2::jsonb->'bidding', bidding), "
-        "status = coalesce($2::jsonb->>'status', status), "
-        "version = version + 1, updated_at = clock_timestamp() WHERE id = $1",
-        id, change.dump());
-    json audit = json::object();
-    for (auto& [key, value] : change.items()) audit[key] = {{"from", current[key]}, {"to", value}};
-    write_audit(tx, "campaign", id, "update", actor, audit);
+    update_in(tx, id, body, expected_version, actor);
     out = load(tx, id);
   });
   return out;
+}
+
+void CampaignStore::update_line_item_in(pqxx::transaction_base& tx, const std::string& id,
+                                        const std::string& creative_id, std::optional<double> budget,
+                                        const std::optional<std::string>& status, const std::string& actor) {
+  lock(tx, id);
+  auto before = tx.exec_params(
+      "SELECT budget::float8, status FROM campaign_creatives WHERE campaign_id = $1 AND creative_id = $2 "
+      "FOR UPDATE",
+      id, creative_id);
+  if (before.empty()) {
+    throw Error(codes::kNotFound, "creative " + creative_id + " is not associated with campaign " + id);
+  }
+  tx.exec_params(
+      "UPDATE campaign_creatives SET budget = coalesce($3::numeric, budget), status = coalesce($4, status) "
+      "WHERE campaign_id = $1 AND creative_id = $2",
+      id, creative_id, budget, status);
+  json changes = {{"creative_id", creative_id}};
+  if (budget) {
+    json from = before[0][0].is_null() ? json(nullptr) : json(before[0][0].as<double>());
+    changes["budget"] = {{"from", from}, {"to", *budget}};
+  }
+  if (status) changes["status"] = {{"from", before[0][1].as<std::string>()}, {"to", *status}};
+  tx.exec_params(kTouch, id);
+  write_audit(tx, "campaign", id, "update_line_item", actor, changes);
 }
 
 void CampaignStore::remove(const std::string& id, const std::string& actor) {

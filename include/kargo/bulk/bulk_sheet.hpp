@@ -41,6 +41,8 @@ struct AssociationSource {
   CreativeSource creative;
   std::string line_item_name;  // the association's ad group name
   std::string status;          // active | paused
+  // The line item's own budget (set by a sheet upload); nullopt: its share of the campaign budget.
+  std::optional<int64_t> budget_cents;
 };
 
 // One campaign: one order.

@@ -51,7 +51,7 @@ struct Workbook {
 // The xlsx bytes. libxlsxwriter 1.1.4 writes only to a file, so this goes through a private
 // temporary file under $TMPDIR (removed before returning). Throws std::runtime_error on failure.
 std::string write_xlsx(const Workbook& book);
-// A zip holding `<sheet name>.csv` per sheet, in sheet order, built in memory.
+// A zip holding `<sheet name>.csv` per sheet, in sheet order, built in memory (write_zip).
 std::string write_csv_zip(const Workbook& book);
 
 // One sheet as RFC 4180 text: CRLF line ends, fields holding , " CR or LF quoted, quotes doubled.
@@ -69,6 +69,8 @@ struct ZipEntry {
   std::string name;
   std::string data;
 };
+// A zip archive (deflated) holding `entries` in order, built in memory.
+std::string write_zip(const std::vector<ZipEntry>& entries);
 // The entries of a zip archive in archive order. Throws std::runtime_error when `bytes` is not a
 // zip or its entries inflate to more than `max_inflated_bytes` together (checked while inflating,
 // so a zip bomb stops early).

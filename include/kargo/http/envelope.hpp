@@ -20,6 +20,10 @@ Response ok(const Request& req, const nlohmann::json& data, int status = 200, st
 Response ok_serialized(const Request& req, std::string_view data_json, int status = 200,
                        std::string_view message = {});
 Response error_response(std::string_view request_id, const Error& error);
+// The error envelope with `error.data` as well: the whole result of a request that is refused as a
+// whole but still reports what it found (a bulk sheet upload with invalid rows: 422, the details
+// and the report). Returned by the handler instead of thrown, so it needs no field on Error.
+Response error_response(std::string_view request_id, const Error& error, const nlohmann::json& data);
 // A stored envelope answered again (Idempotency-Key replay): same status and data, this
 // request's id and time, and `Idempotent-Replayed: true`.
 Response replay(const Request& req, Response stored);

@@ -77,6 +77,18 @@ class CampaignStore {
   std::vector<std::string> complete_ended();
   // Inside another store's transaction (a creative uploaded with a campaign_id, a creative that
   // became ready or was deleted): associate creatives, or re-check draft <-> ready.
+  // create / update / get inside another store's transaction (the bulk sheet upload writes many
+  // campaigns in one). create_in returns the new id; update_in whether anything changed.
+  static std::string create_in(pqxx::transaction_base& tx, const nlohmann::json& fields,
+                               const std::vector<std::string>& creative_ids, const std::string& actor);
+  static bool update_in(pqxx::transaction_base& tx, const std::string& id, const nlohmann::json& body,
+                        std::optional<int64_t> expected_version, const std::string& actor);
+  static std::optional<std::string> load_in(pqxx::transaction_base& tx, const std::string& id);
+  // A line item (one association) of the bulk sheet: its own budget and/or its status, with an
+  // audit entry `update_line_item` on the campaign.
+  static void update_line_item_in(pqxx::transaction_base& tx, const std::string& id,
+                                  const std::string& creative_id, std::optional<double> budget,
+                                  const std::optional<std::string>& status, const std::string& actor);
   static void associate_in(pqxx::transaction_base& tx, const std::string& id,
                            const std::vector<std::string>& creative_ids, const std::string& actor);
   static void settle_readiness(pqxx::transaction_base& tx, const std::string& id, const std::string& actor);
