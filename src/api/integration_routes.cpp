@@ -1,12 +1,14 @@
-// /api/integrations/* (contract section 6): the Amazon DSP connection status, Kargo's campaigns and
-// pushing a campaign to Kargo. The upstream clients (upstream/) do the talking; these handlers read
-// the request, call them and the campaign store, and build the envelope.
+// /api/integrations/* (contract section 6): the Amazon DSP connection status and sync, Kargo's
+// campaigns and pushing a campaign to Kargo. The upstream clients (upstream/) do the talking; these handlers
+// read the request, call them and the campaign store, and build the envelope.
+#include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "kargo/api/routes.hpp"
 #include "kargo/app/context.hpp"
+#include "kargo/core/config.hpp"
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/time.hpp"
@@ -14,6 +16,8 @@
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
+#include "kargo/jobs/kinds.hpp"
+#include "kargo/jobs/runner.hpp"
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/jobs.hpp"
 #include "kargo/store/resource_cache.hpp"
@@ -138,6 +142,30 @@ KargoSettings read_kargo_settings(Validator& v) {
   return out;
 }
 
+// POST /api/integrations/amazon-dsp/sync body: campaign_ids (optional: absent = every active
+// campaign; when given 1-500 ids) and sync_options (each flag optional, default true).
+struct SyncRequest {
+  std::optional<std::vector<std::string>> campaign_ids;
+  json options = {{"creatives", true}, {"targeting", true}, {"budgets", true}};
+};
+
+SyncRequest read_sync_request(const json& body) {
+  Validator v(body);
+  SyncRequest out;
+  out.campaign_ids = v.string_array("campaign_ids", {.min_length = 1, .max_length = 64});
+  if (out.campaign_ids && (out.campaign_ids->empty() || out.campaign_ids->size() > 500)) {
+    v.add("campaign_ids", "must hold 1-500 campaign ids (leave it out to sync every active campaign)");
+  }
+  if (const json* options = v.object("sync_options")) {
+    Validator o = v.nested(*options, "sync_options");
+    for (const char* flag : {"creatives", "targeting", "budgets"}) {
+      if (auto value = o.boolean(flag)) out.options[flag] = *value;
+    }
+  }
+  v.check();
+  return out;
+}
+
 }  // namespace
 
 void register_integration_routes(http::Router& router, AppContext& ctx) {
@@ -179,6 +207,30 @@ void register_integration_routes(http::Router& router, AppContext& ctx) {
           answer(true, "");
         });
       });
+
+  router.add("POST", "/api/integrations/amazon-dsp/sync", kEditor, [&ctx](http::Request& req) {
+    // No body at all means "every active campaign, every option" (a bare POST from a button).
+    auto request = read_sync_request(req.body.empty() ? json::object() : http::json_body(req));
+    if (!ctx.config.amazon_configured()) {
+      throw Error(codes::kExternalApi, "Amazon DSP is not configured").with_status(503);
+    }
+    std::vector<std::string> ids;
+    if (request.campaign_ids) {
+      for (const auto& id : *request.campaign_ids) {
+        if (!is_resource_id(id, "camp_") || !ctx.campaigns.get(id)) {
+          throw Error(codes::kNotFound, "campaign " + id + " not found");
+        }
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      }
+    } else {
+      ids = ctx.campaigns.active_ids();
+    }
+    auto job_id =
+        ctx.jobs.enqueue(jobs::kAmazonSync, {{"campaign_ids", ids}, {"sync_options", request.options}},
+                         req.principal->subject, static_cast<int>(ctx.config.sync_max_attempts));
+    ctx.job_runner.wake();
+    return http::ok(req, {{"job_id", job_id}, {"campaign_ids", ids}}, 202, "sync queued");
+  });
 
   router.add("GET", "/api/integrations/kargo/campaigns", kViewer, [&ctx, kargo_cache](http::Request& req) {
     Validator v;

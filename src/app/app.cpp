@@ -1,6 +1,7 @@
 // The composition root: every long-lived dependency is built here, once, and handed down.
 #include "kargo/app/app.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <thread>
@@ -169,11 +170,35 @@ int run(const Config& cfg, Mode mode) {
     metrics.set_db_pool(s.in_use, s.open - s.in_use);
   });
 
+  // Cache invalidations that Redis missed are retried in both modes: `worker` processes write
+  // campaigns too (amazon_sync).
+  server.every(std::chrono::seconds(1),
+               [&] { blocking.submit([&] { campaign_cache.flush_pending(); }, [] {}); });
+  if (cfg.sync_interval_seconds > 0 && cfg.amazon_configured()) {
+    // The periodic Amazon sync (contract section 6). Every process checks a few times per
+    // interval; the database lets exactly one instance enqueue per tick (store::CampaignStore::
+    // enqueue_tick, docs/DECISIONS.md).
+    auto check = std::chrono::seconds(std::clamp(cfg.sync_interval_seconds / 4, 1u, 30u));
+    server.every(check, [&] {
+      blocking.submit(
+          [&] {
+            try {
+              if (auto job =
+                      campaigns.enqueue_tick("amazon_sync_tick", cfg.sync_interval_seconds, jobs::kAmazonSync,
+                                             static_cast<int>(cfg.sync_max_attempts))) {
+                job_runner.wake();
+                log::info("sync tick: amazon_sync enqueued", {{"job_id", *job}});
+              }
+            } catch (const std::exception& e) {
+              log::warn("sync tick failed", {{"error", e.what()}});
+            }
+          },
+          [] {});
+    });
+  }
   if (mode == Mode::kServe) {
     // Campaigns whose end date passed become completed (contract section 3). Every instance may
     // run it: the update skips rows another instance holds.
-    server.every(std::chrono::seconds(1),
-                 [&] { blocking.submit([&] { campaign_cache.flush_pending(); }, [] {}); });
     server.every(std::chrono::seconds(cfg.campaign_end_check_seconds), [&] {
       blocking.submit(
           [&] {

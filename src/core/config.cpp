@@ -245,6 +245,8 @@ Config load_config(const EnvLookup& env) {
     }
   }
   r.number("SYNC_INTERVAL_SECONDS", c.sync_interval_seconds, 0, 86400 * 7);
+  r.number("SYNC_MAX_ATTEMPTS", c.sync_max_attempts, 1, 20);
+  r.number("SYNC_RETRY_BACKOFF_SECONDS", c.sync_retry_backoff_seconds, 1, 3600);
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
   r.number("CAMPAIGN_END_CHECK_SECONDS", c.campaign_end_check_seconds, 1, 86400);
   r.number("JOB_CONCURRENCY", c.job_concurrency, 1, 64);
@@ -300,6 +302,8 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"upstream_max_retries", std::to_string(upstream_max_retries)},
       {"upstream_ca_file", upstream_ca_file.value_or("")},
       {"sync_interval_seconds", std::to_string(sync_interval_seconds)},
+      {"sync_max_attempts", std::to_string(sync_max_attempts)},
+      {"sync_retry_backoff_seconds", std::to_string(sync_retry_backoff_seconds)},
       {"report_interval_seconds", std::to_string(report_interval_seconds)},
       {"campaign_end_check_seconds", std::to_string(campaign_end_check_seconds)},
       {"job_concurrency", std::to_string(job_concurrency)},

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "job_kinds.hpp"
 #include "kargo/app/context.hpp"
 #include "kargo/core/error.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/domain/creative/config.hpp"
 #include "kargo/jobs/kinds.hpp"
-#include "kargo/jobs/runner.hpp"
 #include "kargo/store/creatives.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
 
@@ -42,44 +42,7 @@ json upload(AppContext& ctx, JobContext& job) {
       ++done;
       continue;
     }
-    auto creative = ctx.creatives.for_upload(id);
-    if (!creative) {
-      items[id] = {{"status", "failed"}, {"error", "creative not found"}};
-    } else if (creative->media_type == "audio") {
-      items[id] = {{"status", "failed"}, {"error", "Amazon DSP has no upload endpoint for audio creatives"}};
-      ctx.creatives.set_upload_status(id, "failed");
-    } else if (!creative->amazon_dsp_ready) {
-      items[id] = {{"status", "failed"}, {"error", "creative is not processed for Amazon DSP"}};
-    } else if (creative->amazon_creative_id) {
-      items[id] = {
-          {"status", "uploaded"}, {"amazon_creative_id", *creative->amazon_creative_id}, {"existing", true}};
-    } else {
-      ctx.creatives.set_upload_status(id, "uploading");
-      upstream::DspCreative dsp;
-      dsp.name = creative->name;
-      dsp.external_id = creative->id;
-      dsp.tag_source = creative->processed_code;
-      dsp.type =
-          creative->media_type == "display" ? upstream::DspTagType::kDisplay : upstream::DspTagType::kVast;
-      if (creative->dimensions) {
-        if (auto d = domain::parse_dimensions(*creative->dimensions)) {
-          dsp.width = d->width;
-          dsp.height = d->height;
-        }
-      }
-      // Errors of the call itself (circuit open, 5xx after retries, credentials) throw: the job
-      // is retried with backoff. A refusal of this one item is recorded and the others go on.
-      auto results = ctx.amazon.create_ad_creatives(account, {dsp});
-      const auto& r = results.at(0);
-      if (r.ok()) {
-        ctx.creatives.set_amazon_creative_id(id, r.id);
-        items[id] = {{"status", "uploaded"}, {"amazon_creative_id", r.id}, {"existing", r.existing}};
-      } else {
-        std::string why = r.errors.empty() ? "refused" : r.errors[0].code + ": " + r.errors[0].message;
-        ctx.creatives.set_upload_status(id, "failed");
-        items[id] = {{"status", "failed"}, {"error", why}};
-      }
-    }
+    items[id] = upload_creative(ctx, account, id);
     job.checkpoint(++done, total);
   }
 
@@ -118,11 +81,48 @@ json upload(AppContext& ctx, JobContext& job) {
 
 }  // namespace
 
-void register_job_kinds(JobRunner& runner, AppContext& ctx) {
-  runner.add_kind({.name = kAmazonUpload,
-                   .max_attempts = 5,
-                   .base_backoff = std::chrono::seconds(5),
-                   .run = [&ctx](JobContext& job) { return upload(ctx, job); }});
+json upload_creative(AppContext& ctx, const std::string& account, const std::string& id) {
+  auto creative = ctx.creatives.for_upload(id);
+  if (!creative) return {{"status", "failed"}, {"error", "creative not found"}};
+  if (creative->media_type == "audio") {
+    ctx.creatives.set_upload_status(id, "failed");
+    return {{"status", "failed"}, {"error", "Amazon DSP has no upload endpoint for audio creatives"}};
+  }
+  if (!creative->amazon_dsp_ready) {
+    return {{"status", "failed"}, {"error", "creative is not processed for Amazon DSP"}};
+  }
+  if (creative->amazon_creative_id) {
+    return {
+        {"status", "uploaded"}, {"amazon_creative_id", *creative->amazon_creative_id}, {"existing", true}};
+  }
+  ctx.creatives.set_upload_status(id, "uploading");
+  upstream::DspCreative dsp;
+  dsp.name = creative->name;
+  dsp.external_id = creative->id;
+  dsp.tag_source = creative->processed_code;
+  dsp.type = creative->media_type == "display" ? upstream::DspTagType::kDisplay : upstream::DspTagType::kVast;
+  if (creative->dimensions) {
+    if (auto d = domain::parse_dimensions(*creative->dimensions)) {
+      dsp.width = d->width;
+      dsp.height = d->height;
+    }
+  }
+  auto results = ctx.amazon.create_ad_creatives(account, {dsp});
+  const auto& r = results.at(0);
+  if (!r.ok()) {
+    std::string why = r.errors.empty() ? "refused" : r.errors[0].code + ": " + r.errors[0].message;
+    ctx.creatives.set_upload_status(id, "failed");
+    return {{"status", "failed"}, {"error", why}};
+  }
+  ctx.creatives.set_amazon_creative_id(id, r.id);
+  return {{"status", "uploaded"}, {"amazon_creative_id", r.id}, {"existing", r.existing}};
+}
+
+JobKind amazon_upload_kind(AppContext& ctx) {
+  return {.name = kAmazonUpload,
+          .max_attempts = 5,
+          .base_backoff = std::chrono::seconds(5),
+          .run = [&ctx](JobContext& job) { return upload(ctx, job); }};
 }
 
 }  // namespace kargo::jobs

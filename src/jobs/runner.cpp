@@ -117,6 +117,7 @@ struct JobRunner::Impl {
         bool last = job.attempts >= job.max_attempts;
         if (store.fail(job.id, owner, *failure, backoff(kind, job.attempts))) {
           metrics.job_processed(job.kind, last ? "failed" : "retried");
+          if (last && kind.on_failed) kind.on_failed(ctx, *failure);
         }
       }
     } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include "kargo/core/error_codes.hpp"
 #include "kargo/store/audit.hpp"
 #include "kargo/store/database.hpp"
+#include "kargo/store/jobs.hpp"
 #include "sql.hpp"
 
 namespace kargo::store {
@@ -98,6 +99,56 @@ constexpr const char* kLockKargo = "SELECT kargo_campaign_id FROM campaigns WHER
 constexpr const char* kSetKargoId =
     "UPDATE campaigns SET kargo_campaign_id = $2, version = version + 1, updated_at = clock_timestamp() "
     "WHERE id = $1";
+
+constexpr const char* kSyncCampaign =
+    "SELECT c.name, c.advertiser_id, c.status, to_char(c.start_date, 'YYYY-MM-DD'), "
+    "to_char(c.end_date, 'YYYY-MM-DD'), c.goal_kpi, c.budget::float8, "
+    "coalesce((c.bidding->>'max_bid')::float8, 1.0), c.amazon_campaign_id FROM campaigns c WHERE c.id = $1";
+
+constexpr const char* kSyncAssociations =
+    "SELECT cc.creative_id, cc.ad_group_name, cc.ad_group_type, cc.status, cc.budget::float8, "
+    "cc.bid::float8, "
+    "cc.amazon_ad_group_id, cr.amazon_creative_id, cc.amazon_associated FROM campaign_creatives cc "
+    "JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = $1 ORDER BY cc.created_at, cr.id";
+
+constexpr const char* kLockForSync =
+    "SELECT status, status_before_sync FROM campaigns WHERE id = $1 FOR UPDATE";
+
+constexpr const char* kBeginSync =
+    "UPDATE campaigns SET status = 'processing', status_before_sync = $2, sync_status = 'syncing', "
+    "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
+
+constexpr const char* kSyncSucceeded =
+    "UPDATE campaigns SET status = $2, status_before_sync = NULL, sync_status = 'synced', "
+    "last_synced_at = clock_timestamp(), spent = CASE WHEN $3 THEN budget ELSE spent END, "
+    "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
+
+constexpr const char* kSyncFailed =
+    "UPDATE campaigns SET status = 'error', sync_status = 'error', version = version + 1, "
+    "updated_at = clock_timestamp() WHERE id = $1";
+
+// Amazon ids are not resource changes a reader must see versioned: they are written while the
+// campaign shows `processing`, and finish_sync() bumps the version once at the end.
+constexpr const char* kStoreAmazonCampaignId =
+    "UPDATE campaigns SET amazon_campaign_id = $2 WHERE id = $1 AND amazon_campaign_id IS DISTINCT FROM $2";
+
+constexpr const char* kStoreAdGroupId =
+    "UPDATE campaign_creatives SET amazon_ad_group_id = $3 WHERE campaign_id = $1 AND creative_id = $2";
+
+constexpr const char* kMarkAssociated =
+    "UPDATE campaign_creatives SET amazon_associated = true WHERE campaign_id = $1 AND creative_id = $2";
+
+constexpr const char* kActiveIds =
+    "SELECT id FROM campaigns WHERE status = 'active' ORDER BY created_at, id LIMIT 10000";
+
+constexpr const char* kClaimTick =
+    "INSERT INTO periodic_ticks (name, bucket) "
+    "VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2)::bigint) "
+    "ON CONFLICT DO NOTHING RETURNING bucket";
+
+constexpr const char* kTickJobBusy =
+    "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND created_by = $2 AND status IN ('queued', "
+    "'running'))";
 
 Error not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
 
@@ -462,6 +513,138 @@ std::string CampaignStore::record_kargo_push(const std::string& id, const std::s
     out = load(tx, id);
   });
   return out;
+}
+
+std::optional<SyncSource> CampaignStore::sync_source(const std::string& id) {
+  std::optional<SyncSource> out;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    out.reset();
+    auto rows = tx.exec_params(kSyncCampaign, id);
+    if (rows.empty()) return;
+    const auto& r = rows[0];
+    SyncSource s;
+    s.id = id;
+    s.name = r[0].as<std::string>();
+    s.advertiser_id = r[1].as<std::string>();
+    s.status = r[2].as<std::string>();
+    s.start_date = r[3].as<std::string>();
+    s.end_date = r[4].as<std::string>();
+    s.goal_kpi = r[5].as<std::string>();
+    s.budget = r[6].as<double>();
+    s.max_bid = r[7].as<double>();
+    if (!r[8].is_null()) s.amazon_campaign_id = r[8].as<std::string>();
+    for (const auto& a : tx.exec_params(kSyncAssociations, id)) {
+      SyncAssociation item;
+      item.creative_id = a[0].as<std::string>();
+      item.ad_group_name = a[1].as<std::string>();
+      item.ad_group_type = a[2].as<std::string>();
+      item.status = a[3].as<std::string>();
+      if (!a[4].is_null()) item.budget = a[4].as<double>();
+      if (!a[5].is_null()) item.bid = a[5].as<double>();
+      if (!a[6].is_null()) item.amazon_ad_group_id = a[6].as<std::string>();
+      if (!a[7].is_null()) item.amazon_creative_id = a[7].as<std::string>();
+      item.amazon_associated = a[8].as<bool>();
+      s.associations.push_back(std::move(item));
+    }
+    out = std::move(s);
+  });
+  return out;
+}
+
+std::optional<std::string> CampaignStore::begin_sync(const std::string& id, const std::string& actor) {
+  std::optional<std::string> before;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    before.reset();
+    auto rows = tx.exec_params(kLockForSync, id);
+    if (rows.empty()) return;
+    auto status = rows[0][0].as<std::string>();
+    std::optional<std::string> remembered;
+    if (!rows[0][1].is_null()) remembered = rows[0][1].as<std::string>();
+    if (status == "processing") {  // a retried job: the first attempt already switched it
+      before = remembered.value_or("draft");
+      return;
+    }
+    if (!domain::transition_allowed(status, "processing", domain::Trigger::kSyncStart)) return;
+    // From `error` the campaign goes back to what it was before the failed sync, not to `error`.
+    std::string back = status;
+    if (status == "error") {
+      back = remembered.value_or(tx.exec_params1(kHasReadyCreative, id)[0].as<bool>() ? "ready" : "draft");
+    }
+    tx.exec_params(kBeginSync, id, back);
+    write_audit(tx, "campaign", id, "status_change", actor,
+                {{"status", {{"from", status}, {"to", "processing"}}},
+                 {"trigger", domain::trigger_name(domain::Trigger::kSyncStart)}});
+    before = back;
+  });
+  return before;
+}
+
+void CampaignStore::store_amazon_campaign_id(const std::string& id, const std::string& amazon_campaign_id) {
+  db_.transact(
+      [&](pqxx::transaction_base& tx) { tx.exec_params(kStoreAmazonCampaignId, id, amazon_campaign_id); });
+}
+
+void CampaignStore::store_amazon_ad_group_id(const std::string& id, const std::string& creative_id,
+                                             const std::string& amazon_ad_group_id) {
+  db_.transact([&](pqxx::transaction_base& tx) {
+    tx.exec_params(kStoreAdGroupId, id, creative_id, amazon_ad_group_id);
+  });
+}
+
+void CampaignStore::mark_amazon_associated(const std::string& id, const std::string& creative_id) {
+  db_.transact([&](pqxx::transaction_base& tx) { tx.exec_params(kMarkAssociated, id, creative_id); });
+}
+
+void CampaignStore::finish_sync(const std::string& id, const SyncOutcome& outcome, const std::string& actor) {
+  db_.transact([&](pqxx::transaction_base& tx) {
+    auto rows = tx.exec_params(kLockForSync, id);
+    if (rows.empty() || rows[0][0].as<std::string>() != "processing") return;
+    std::string back = rows[0][1].is_null() ? "draft" : rows[0][1].as<std::string>();
+    std::string to = outcome.ok ? outcome.mirrored_status.value_or(back) : "error";
+    if (!domain::transition_allowed("processing", to, domain::Trigger::kSyncEnd)) to = back;
+    json changes{{"status", {{"from", "processing"}, {"to", to}}},
+                 {"trigger", domain::trigger_name(domain::Trigger::kSyncEnd)},
+                 {"sync_status", outcome.ok ? "synced" : "error"}};
+    if (!outcome.reason.empty()) changes["reason"] = outcome.reason;
+    if (outcome.budget_spent) changes["spent"] = "budget spent at Amazon DSP";
+    for (auto& [key, value] : outcome.details.items()) changes[key] = value;
+    if (outcome.ok) {
+      tx.exec_params(kSyncSucceeded, id, to, outcome.budget_spent);
+    } else {
+      tx.exec_params(kSyncFailed, id);
+    }
+    write_audit(tx, "campaign", id, outcome.ok ? "sync" : "sync_failed", actor, changes);
+  });
+}
+
+std::vector<std::string> CampaignStore::active_ids() {
+  std::vector<std::string> ids;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    ids.clear();
+    for (const auto& row : tx.exec(kActiveIds)) ids.push_back(row[0].as<std::string>());
+  });
+  return ids;
+}
+
+std::optional<std::string> CampaignStore::enqueue_tick(const std::string& name, int64_t interval_seconds,
+                                                       const std::string& kind, int max_attempts) {
+  std::optional<std::string> job_id;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    job_id.reset();
+    auto claimed = tx.exec_params(kClaimTick, name, static_cast<double>(interval_seconds));
+    if (claimed.empty()) return;  // another instance had this tick
+    const std::string actor = "system:" + name;
+    if (tx.exec_params1(kTickJobBusy, kind, actor)[0].as<bool>()) return;
+    std::vector<std::string> ids;
+    for (const auto& row : tx.exec(kActiveIds)) ids.push_back(row[0].as<std::string>());
+    if (ids.empty()) return;
+    auto bucket = claimed[0][0].as<int64_t>();
+    job_id = JobStore::enqueue(tx, kind, {{"campaign_ids", ids}, {"trigger", name}, {"tick", bucket}}, actor,
+                               max_attempts);
+    tx.exec_params("UPDATE periodic_ticks SET job_id = $3 WHERE name = $1 AND bucket = $2", name, bucket,
+                   *job_id);
+  });
+  return job_id;
 }
 
 std::optional<std::string> CampaignStore::last_synced_at() {

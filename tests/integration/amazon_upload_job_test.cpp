@@ -2,78 +2,16 @@
 // real service pointed at the real sandbox. Includes a worker killed with SIGKILL mid-upload.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "support/amazon.hpp"
 #include "support/fixtures.hpp"
-#include "support/sandbox.hpp"
 
 namespace kargo::itest {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(KARGO_SOURCE_DIR) + "/fixtures/snippets/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-EnvOverrides amazon_env(const SandboxProcess& sandbox, EnvOverrides extra = {}) {
-  std::string base = "http://127.0.0.1:" + std::to_string(sandbox.port());
-  EnvOverrides env = {{"AMAZON_DSP_BASE_URL", base},
-                      {"AMAZON_LWA_TOKEN_URL", base + "/auth/o2/token"},
-                      {"AMAZON_CLIENT_ID", kSandboxClientId},
-                      {"AMAZON_CLIENT_SECRET", kSandboxClientSecret},
-                      {"AMAZON_REFRESH_TOKEN", kSandboxRefreshToken},
-                      {"AMAZON_PROFILE_ID", "profile-1"},
-                      {"UPSTREAM_MAX_RETRIES", "1"}};
-  for (auto& [k, v] : extra) env[k] = v;
-  return env;
-}
-
-const std::string kBoundary = "upload-test-boundary";
-
-std::string upload_form(const std::string& name, const std::string& format, const std::string& file,
-                        const std::string& extra_fields) {
-  auto field = [](const std::string& n, const std::string& v) {
-    return "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"" + n + "\"\r\n\r\n" + v + "\r\n";
-  };
-  return field("name", name) + field("format", format) +
-         field("viewability_config", R"({"phase":"phase_1","vendors":["double_verify"]})") + extra_fields +
-         "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + file +
-         "\"\r\n\r\n" + fixture(file) + "\r\n--" + kBoundary + "--\r\n";
-}
-
-std::string create_creative(const HttpClient& http, const std::string& token, const std::string& format,
-                            const std::string& file, const std::string& extra) {
-  auto res = http.request("POST", "/api/creatives", upload_form("Upload " + file, format, file, extra),
-                          bearer(token, {{"Content-Type", "multipart/form-data; boundary=" + kBoundary}}));
-  if (res.status != 201) throw std::runtime_error("creative upload failed: " + res.describe());
-  return res.json()["data"]["id"];
-}
-
-std::string dimensions(const std::string& d) {
-  return "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"dimensions\"\r\n\r\n" + d + "\r\n";
-}
-std::string duration(const std::string& s) {
-  return "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"duration\"\r\n\r\n" + s + "\r\n";
-}
-
-json wait_job(const HttpClient& http, const std::string& token, const std::string& job_id,
-              std::chrono::seconds timeout = 60s) {
-  json job;
-  wait_until(
-      [&] {
-        job = http.get("/api/jobs/" + job_id, bearer(token)).json()["data"];
-        return job["status"] == "succeeded" || job["status"] == "failed";
-      },
-      timeout, 100ms);
-  return job;
-}
 
 TEST(AmazonUpload, UploadsEachCreativeStoresItsIdAndModerationAndRefusesAudio) {
   SandboxProcess sandbox;

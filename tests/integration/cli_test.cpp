@@ -20,21 +20,6 @@ std::vector<std::string> non_empty_lines(const std::string& text) {
   return out;
 }
 
-// A database of its own on the shared PostgreSQL, dropped at the end of the test.
-class FreshDatabase {
- public:
-  FreshDatabase() : server_(parse_pg_url(required_env("DATABASE_URL"))), name_(unique_name("migr")) {
-    auto r = psql_admin(server_, "CREATE DATABASE " + name_ + " OWNER " + server_.user);
-    if (r.exit_code != 0) throw std::runtime_error("CREATE DATABASE failed: " + r.err);
-  }
-  ~FreshDatabase() { psql_admin(server_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"); }
-  std::string url() const { return server_.with_database(name_); }
-
- private:
-  PgUrl server_;
-  std::string name_;
-};
-
 TEST(Migrate, UpTwiceIsIdempotent) {
   FreshDatabase db;
   auto first = run_cli({"migrate", "up"}, {{"DATABASE_URL", db.url()}});

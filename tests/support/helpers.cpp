@@ -232,11 +232,32 @@ PgUrl parse_pg_url(const std::string& url) {
   return out;
 }
 
-void run_sql(const std::string& sql) {
-  auto r = run_command({"/usr/lib/postgresql/15/bin/psql", required_env("DATABASE_URL"), "-v",
-                        "ON_ERROR_STOP=1", "-qtA", "-c", sql});
+namespace {
+
+std::string psql(const std::string& url, const std::string& sql) {
+  auto r = run_command({"/usr/lib/postgresql/15/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql});
   if (r.exit_code != 0) throw std::runtime_error("SQL failed: " + r.err + "\n" + sql);
+  return r.out;
 }
+
+}  // namespace
+
+void run_sql(const std::string& sql) { psql(required_env("DATABASE_URL"), sql); }
+
+FreshDatabase::FreshDatabase()
+    : server_(parse_pg_url(required_env("DATABASE_URL"))), name_(unique_name("db")) {
+  auto r = psql_admin(server_, "CREATE DATABASE " + name_ + " OWNER " + server_.user);
+  if (r.exit_code != 0) throw std::runtime_error("CREATE DATABASE failed: " + r.err);
+}
+
+FreshDatabase::~FreshDatabase() { psql_admin(server_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"); }
+
+void FreshDatabase::migrate() const {
+  auto r = run_cli({"migrate", "up"}, {{"DATABASE_URL", url()}});
+  if (r.exit_code != 0) throw std::runtime_error("migrate up failed: " + r.out + r.err);
+}
+
+std::string FreshDatabase::sql(const std::string& sql) const { return psql(url(), sql); }
 
 CommandResult psql_admin(const PgUrl& server, const std::string& sql) {
   return run_command({"/usr/lib/postgresql/15/bin/psql", "-h", server.host, "-p", std::to_string(server.port),

@@ -82,6 +82,25 @@ CommandResult psql_admin(const PgUrl& server, const std::string& sql);
 // For rows the API does not write (creatives made elsewhere, report data, a stale upstream id).
 void run_sql(const std::string& sql);
 
+// A database of its own on the shared PostgreSQL (DATABASE_URL's server), dropped at the end of
+// the test: for tests that must not see other tests' rows or have their jobs claimed by other
+// tests' servers. Empty until migrate() runs `kargo-dsp migrate up` on it.
+class FreshDatabase {
+ public:
+  FreshDatabase();
+  ~FreshDatabase();
+  FreshDatabase(const FreshDatabase&) = delete;
+  FreshDatabase& operator=(const FreshDatabase&) = delete;
+  std::string url() const { return server_.with_database(name_); }
+  void migrate() const;  // throws unless migrate up succeeds
+  // Runs `sql` on this database; throws with psql's error on failure. Returns psql's -tA output.
+  std::string sql(const std::string& sql) const;
+
+ private:
+  PgUrl server_;
+  std::string name_;
+};
+
 // pg_ctl on KARGO_TEST_RESTART_PGDATA, run as KARGO_PG_USER when we are root (PostgreSQL
 // refuses root). start passes the port again the way scripts/lib.sh pg_start does.
 void restart_pg_stop();

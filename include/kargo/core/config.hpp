@@ -61,6 +61,8 @@ struct Config {
   unsigned upstream_max_retries = 4;
   std::optional<std::string> upstream_ca_file;  // PEM CA bundle for outbound TLS; none = system store
   unsigned sync_interval_seconds = 300;
+  unsigned sync_max_attempts = 3;            // amazon_sync attempts before campaigns show `error`
+  unsigned sync_retry_backoff_seconds = 30;  // first retry delay of amazon_sync, doubled per attempt
   unsigned report_interval_seconds = 3600;
   unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed
   unsigned job_concurrency = 2;              // job worker threads per process

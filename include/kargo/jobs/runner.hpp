@@ -75,6 +75,9 @@ struct JobKind {
   int max_attempts = 5;
   std::chrono::seconds base_backoff{5};  // attempt n waits base * 2^(n-1), at most an hour
   std::function<nlohmann::json(JobContext&)> run;
+  // Called once when the last attempt failed (the job is now `failed`), with that attempt's
+  // error: e.g. to mark what the job was working on as failed. Exceptions are logged and dropped.
+  std::function<void(JobContext&, const std::string& error)> on_failed;
 };
 
 struct RunnerOptions {

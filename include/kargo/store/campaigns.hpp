@@ -39,6 +39,31 @@ struct KargoPushSource {
   std::optional<std::string> kargo_campaign_id;
 };
 
+// What the amazon_sync job sends to Amazon DSP about a campaign: its fields, the Amazon ids stored
+// so far and one entry per association (each becomes one ad group).
+struct SyncAssociation {
+  std::string creative_id, ad_group_name, ad_group_type, status;  // status: active | paused
+  std::optional<double> budget, bid;
+  std::optional<std::string> amazon_ad_group_id, amazon_creative_id;
+  bool amazon_associated = false;
+};
+
+struct SyncSource {
+  std::string id, name, advertiser_id, status, start_date, end_date, goal_kpi;
+  double budget = 0, max_bid = 1.0;
+  std::optional<std::string> amazon_campaign_id;
+  std::vector<SyncAssociation> associations;
+};
+
+// How a sync of one campaign ended (CampaignStore::finish_sync).
+struct SyncOutcome {
+  bool ok = true;
+  std::optional<std::string> mirrored_status;         // Amazon's state, when it overrides ours
+  bool budget_spent = false;                          // Amazon says OUT_OF_BUDGET: spent = budget
+  std::string reason;                                 // why it failed, or what was mirrored
+  nlohmann::json details = nlohmann::json::object();  // for the audit entry
+};
+
 struct CampaignPage {
   std::string items_json = "[]";  // a JSON array, serialised by PostgreSQL
   size_t total = 0;
@@ -104,6 +129,32 @@ class CampaignStore {
   // that Kargo id.
   std::string record_kargo_push(const std::string& id, const std::string& kargo_campaign_id,
                                 const std::string& action, const std::string& actor);
+  // --- amazon_sync (contract section 6) ---
+  // The campaign as the sync sends it, or nullopt when it does not exist.
+  std::optional<SyncSource> sync_source(const std::string& id);
+  // Shows `processing` (Trigger::kSyncStart, audit entry, sync_status `syncing`) and remembers the
+  // status to return to. A campaign already `processing` (a retried job) keeps its remembered
+  // status. nullopt when the campaign is gone or `completed` (nothing to sync).
+  std::optional<std::string> begin_sync(const std::string& id, const std::string& actor);
+  // Each Amazon id is stored the moment Amazon returns it, in its own transaction.
+  void store_amazon_campaign_id(const std::string& id, const std::string& amazon_campaign_id);
+  void store_amazon_ad_group_id(const std::string& id, const std::string& creative_id,
+                                const std::string& amazon_ad_group_id);
+  void mark_amazon_associated(const std::string& id, const std::string& creative_id);
+  // Leaves `processing` (Trigger::kSyncEnd): on success to the mirrored or remembered status with
+  // sync_status `synced` and last_synced_at now; on failure to `error` with sync_status `error`.
+  // One audit entry (with the reason) in the same transaction. No-op when the campaign is gone
+  // or not `processing`.
+  void finish_sync(const std::string& id, const SyncOutcome& outcome, const std::string& actor);
+  // Ids of the active campaigns, oldest first (POST .../sync without campaign_ids).
+  std::vector<std::string> active_ids();
+  // The periodic tick: in one transaction, claims tick number `bucket` (now / interval) of
+  // `name` (INSERT ... ON CONFLICT DO NOTHING on sync_ticks), and enqueues `kind` for the active
+  // campaigns unless one from an earlier tick is still queued or running. Returns the job id;
+  // nullopt when another instance had the tick, nothing is active, or the last is not done.
+  std::optional<std::string> enqueue_tick(const std::string& name, int64_t interval_seconds,
+                                          const std::string& kind, int max_attempts);
+
   // The latest last_synced_at of any campaign (ISO 8601 UTC), nullopt before the first sync.
   std::optional<std::string> last_synced_at();
   // Audit entries {action, actor, changes, at}, newest first; 404 for an unknown campaign.
