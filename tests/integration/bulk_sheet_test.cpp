@@ -9,6 +9,7 @@
 
 #include "kargo/bulk/sheet.hpp"
 #include "kargo/store/database.hpp"
+#include "support/amazon.hpp"
 #include "support/fixtures.hpp"
 
 namespace kargo::itest {
@@ -19,26 +20,6 @@ using nlohmann::json;
 
 constexpr const char* kXlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 constexpr uint64_t kReadLimit = 64 << 20;
-constexpr const char* kFormBoundary = "bulk-sheet-test-form";
-
-std::string snippet(const std::string& name) {
-  auto text = read_file(std::string(KARGO_SOURCE_DIR) + "/fixtures/snippets/" + name);
-  if (text.empty()) throw std::runtime_error("missing snippet fixture " + name);
-  return text;
-}
-
-// A multipart/form-data body for POST /api/creatives: the text fields, then the snippet file.
-std::string creative_form(const json& fields, const std::string& file_name) {
-  std::string body;
-  auto part = [&body](const std::string& disposition, const std::string& value) {
-    body += std::string("--") + kFormBoundary + "\r\nContent-Disposition: form-data; " + disposition +
-            "\r\n\r\n" + value + "\r\n";
-  };
-  for (const auto& [name, value] : fields.items()) part("name=\"" + name + "\"", value.get<std::string>());
-  part("name=\"file\"; filename=\"" + file_name + "\"", snippet(file_name));
-  return body + "--" + kFormBoundary + "--\r\n";
-}
-
 std::map<std::string, std::string> unzip(const std::string& bytes) {
   std::map<std::string, std::string> files;
   for (auto& e : bulk::read_zip(bytes, kReadLimit)) files[e.name] = std::move(e.data);
@@ -80,18 +61,9 @@ class BulkSheetTest : public ServerTest {
     return res.json()["data"]["id"];
   }
   std::string creative(const std::string& format, const std::string& file) {
-    json fields = {{"name", format + " creative"},
-                   {"format", format},
-                   {"viewability_config", R"({"phase":"phase_1","vendors":["double_verify"]})"}};
-    if (format == "runway") fields["dimensions"] = "320x50";
-    if (format != "runway") fields["duration"] = "15";
-    if (format == "instream_video") fields["dimensions"] = "640x360";
-    auto res = http().request(
-        "POST", "/api/creatives", creative_form(fields, file),
-        bearer(admin_token(),
-               {{"Content-Type", std::string("multipart/form-data; boundary=") + kFormBoundary}}));
-    EXPECT_EQ(res.status, 201) << res.describe();
-    return res.json()["data"]["id"];
+    std::string extra = format == "runway" ? dimensions("320x50") : duration("15");
+    if (format == "instream_video") extra += dimensions("640x360");
+    return create_creative(http(), admin_token(), format, file, extra);
   }
   void associate(const std::string& campaign_id, const std::vector<std::string>& creative_ids) {
     auto res = http().post_json("/api/campaigns/" + campaign_id + "/creatives",

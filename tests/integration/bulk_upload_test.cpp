@@ -7,7 +7,9 @@
 
 #include "kargo/bulk/bulk_sheet.hpp"
 #include "kargo/bulk/sheet.hpp"
+#include "support/amazon.hpp"
 #include "support/fixtures.hpp"
+#include "support/forms.hpp"
 
 namespace kargo::itest {
 namespace {
@@ -15,31 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-constexpr const char* kBoundary = "bulk-upload-test-form";
 constexpr uint64_t kReadLimit = 64 << 20;
-
-std::string snippet(const std::string& name) {
-  auto text = read_file(std::string(KARGO_SOURCE_DIR) + "/fixtures/snippets/" + name);
-  if (text.empty()) throw std::runtime_error("missing snippet fixture " + name);
-  return text;
-}
-
-struct Part {
-  std::string name;
-  std::string value;
-  std::string filename;  // set for the file part
-};
-
-std::string form(const std::vector<Part>& parts) {
-  std::string body;
-  for (const auto& p : parts) {
-    body += std::string("--") + kBoundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
-    if (!p.filename.empty())
-      body += "; filename=\"" + p.filename + "\"\r\nContent-Type: application/octet-stream";
-    body += "\r\n\r\n" + p.value + "\r\n";
-  }
-  return body + "--" + kBoundary + "--\r\n";
-}
 
 using Table = std::vector<std::vector<std::string>>;
 
@@ -88,18 +66,7 @@ class BulkUploadTest : public ServerTest {
     return res.json()["data"]["id"];
   }
   std::string creative() {
-    std::vector<Part> parts = {
-        {"name", "Upload runway", ""},
-        {"format", "runway", ""},
-        {"dimensions", "320x50", ""},
-        {"viewability_config", R"({"phase":"phase_1","vendors":["double_verify"]})", ""},
-        {"file", snippet("runway_81298.html"), "runway_81298.html"}};
-    auto res = http().request("POST", "/api/creatives", form(parts), multipart_headers(admin_token()));
-    EXPECT_EQ(res.status, 201) << res.describe();
-    return res.json()["data"]["id"];
-  }
-  Headers multipart_headers(const std::string& token) {
-    return bearer(token, {{"Content-Type", std::string("multipart/form-data; boundary=") + kBoundary}});
+    return create_creative(http(), admin_token(), "runway", "runway_81298.html", dimensions("320x50"));
   }
   // Two campaigns, the first with two creatives; returns {first, second}.
   std::pair<std::string, std::string> setup() {
@@ -120,9 +87,9 @@ class BulkUploadTest : public ServerTest {
   }
   HttpResponse upload(const std::string& bytes, const std::string& extra_query = "",
                       bool validate_only = false, const std::string& token = "") {
-    std::vector<Part> parts = {{"file", bytes, "sheet.bin"}};
-    if (validate_only) parts.push_back({"validate_only", "true", ""});
-    return http().request("POST", "/api/bulk/upload-sheet" + extra_query, form(parts),
+    std::string body = form_file("file", "sheet.bin", bytes);
+    if (validate_only) body += form_field("validate_only", "true");
+    return http().request("POST", "/api/bulk/upload-sheet" + extra_query, body + form_end(),
                           multipart_headers(token.empty() ? admin_token() : token));
   }
   json campaign_doc(const std::string& id) {
@@ -299,8 +266,9 @@ TEST_F(BulkUploadTest, RefusesWhatIsNotAWorkbookOrLacksASheetOrAColumn) {
   EXPECT_EQ(missing_column.status, 422) << missing_column.describe();
   EXPECT_NE(missing_column.body.find("Bid (CPM)"), std::string::npos) << missing_column.body;
 
-  auto no_file = http().request("POST", "/api/bulk/upload-sheet", form({{"validate_only", "true", ""}}),
-                                multipart_headers(admin_token()));
+  auto no_file =
+      http().request("POST", "/api/bulk/upload-sheet", form_field("validate_only", "true") + form_end(),
+                     multipart_headers(admin_token()));
   EXPECT_EQ(invalid_fields(no_file), std::set<std::string>{"file"});
 }
 
@@ -360,12 +328,8 @@ class BulkUploadLimitTest : public ServerTest {
 
 TEST_F(BulkUploadLimitTest, ABodyOverMaxUploadBytesIs413) {
   std::string big(kLimit + 1024, 'x');
-  std::string body = std::string("--") + kBoundary +
-                     "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\n" + big +
-                     "\r\n--" + kBoundary + "--\r\n";
-  auto res = http().request(
-      "POST", "/api/bulk/upload-sheet", body,
-      bearer(admin_token(), {{"Content-Type", std::string("multipart/form-data; boundary=") + kBoundary}}));
+  auto res = http().request("POST", "/api/bulk/upload-sheet", form_file("file", "a.xlsx", big) + form_end(),
+                            multipart_headers(admin_token()));
   EXPECT_EQ(res.status, 413) << res.describe();
 }
 

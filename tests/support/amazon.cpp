@@ -1,8 +1,6 @@
 #include "support/amazon.hpp"
 
-#include <fstream>
-#include <sstream>
-
+#include "support/forms.hpp"
 #include "support/helpers.hpp"
 
 namespace kargo::itest {
@@ -10,26 +8,11 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kBoundary = "upload-test-boundary";
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(KARGO_SOURCE_DIR) + "/fixtures/snippets/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string form_field(const std::string& name, const std::string& value) {
-  return "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value +
-         "\r\n";
-}
-
 std::string upload_form(const std::string& name, const std::string& format, const std::string& file,
                         const std::string& extra_fields) {
   return form_field("name", name) + form_field("format", format) +
          form_field("viewability_config", R"({"phase":"phase_1","vendors":["double_verify"]})") +
-         extra_fields + "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
-         file + "\"\r\n\r\n" + fixture(file) + "\r\n--" + kBoundary + "--\r\n";
+         extra_fields + form_file("file", file, snippet_fixture(file)) + form_end();
 }
 
 }  // namespace
@@ -53,7 +36,7 @@ std::string duration(const std::string& s) { return form_field("duration", s); }
 std::string create_creative(const HttpClient& http, const std::string& token, const std::string& format,
                             const std::string& file, const std::string& extra) {
   auto res = http.request("POST", "/api/creatives", upload_form("Upload " + file, format, file, extra),
-                          bearer(token, {{"Content-Type", "multipart/form-data; boundary=" + kBoundary}}));
+                          multipart_headers(token));
   if (res.status != 201) throw std::runtime_error("creative upload failed: " + res.describe());
   return res.json()["data"]["id"];
 }
