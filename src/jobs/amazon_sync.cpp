@@ -23,6 +23,7 @@
 #include "kargo/core/config.hpp"
 #include "kargo/core/error.hpp"
 #include "kargo/core/log.hpp"
+#include "kargo/core/time.hpp"
 #include "kargo/jobs/kinds.hpp"
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/resource_cache.hpp"
@@ -63,11 +64,18 @@ std::string first_error(const std::vector<upstream::DspItemError>& errors) {
   return errors.empty() ? "refused" : errors[0].code + ": " + errors[0].message;
 }
 
+// Today (UTC) as YYYY-MM-DD, comparable with the stored dates as text.
+std::string today() {
+  return format_date(
+      std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())));
+}
+
 std::string start_time(const std::string& date) { return date + "T00:00:00Z"; }
 std::string end_time(const std::string& date) { return date + "T23:59:59Z"; }
 
 // What Amazon's delivery state means for the local status (nothing when it agrees with ours).
-void mirror(const upstream::DspCampaignInfo& info, const std::string& before, store::SyncOutcome& outcome) {
+void mirror(const upstream::DspCampaignInfo& info, const std::string& before, bool flight_started,
+            store::SyncOutcome& outcome) {
   if (info.delivery_status == "ENDED") {
     outcome.mirrored_status = "completed";
     outcome.reason = "Amazon DSP reports the campaign ended";
@@ -75,7 +83,9 @@ void mirror(const upstream::DspCampaignInfo& info, const std::string& before, st
     outcome.mirrored_status = before == "active" ? "paused" : before;
     outcome.budget_spent = true;
     outcome.reason = "Amazon DSP reports the budget spent";
-  } else if (before == "active" && info.state == "ACTIVE" && info.delivery_status == "NOT_DELIVERING") {
+  } else if (before == "active" && info.state == "ACTIVE" && info.delivery_status == "NOT_DELIVERING" &&
+             flight_started) {
+    // Before its start date an ACTIVE campaign does not deliver yet: that is not a stop.
     outcome.mirrored_status = "paused";
     outcome.reason = "Amazon DSP stopped delivery";
   }
@@ -99,7 +109,7 @@ class CampaignSync {
       auto listed = ctx_.amazon.list_campaigns(account, {.campaign_ids = {*src->amazon_campaign_id}});
       if (!listed.empty()) existing = listed[0];
     }
-    if (existing) mirror(*existing, before, outcome);
+    if (existing) mirror(*existing, before, src->start_date <= today(), outcome);
     const std::string target = outcome.mirrored_status.value_or(before);
 
     std::string campaign_id;

@@ -28,11 +28,14 @@ struct SyncWorld {
   }
 
   // A campaign associated with the given creatives (ready once one is processed).
-  std::string campaign(const std::vector<std::string>& creative_ids, const std::string& name = "Sync test") {
+  // Dates in 2030 by default: the end-date tick leaves it alone and Amazon has nothing to deliver
+  // yet; `start_date` in the past puts it in flight.
+  std::string campaign(const std::vector<std::string>& creative_ids, const std::string& name = "Sync test",
+                       const std::string& start_date = "2030-01-01") {
     json body{{"name", name},
               {"advertiser_id", kAccount},
               {"budget", 5000},
-              {"start_date", "2030-01-01"},
+              {"start_date", start_date},
               {"end_date", "2030-03-31"},
               {"creative_ids", creative_ids}};
     auto res = http->post_json("/api/campaigns", body, bearer(token));
@@ -188,11 +191,11 @@ TEST(AmazonSync, CreatesCampaignAdGroupsCreativesAndAssociationsOnceThenOnlyPatc
 
 TEST(AmazonSync, MirrorsAmazonDeliveryStateEndedStoppedAndBudgetSpent) {
   SyncWorld w;
-  auto stopped = w.campaign({w.runway()}, "Stopped by Amazon");
+  auto stopped = w.campaign({w.runway()}, "Stopped by Amazon", "2026-01-01");  // in flight
   auto spent = w.campaign({w.runway()}, "Out of budget");
-  w.transition(stopped, "activate");
-  w.transition(spent, "activate");
-  ASSERT_EQ(w.sync({stopped, spent})["status"], "succeeded");
+  auto not_started = w.campaign({w.runway()}, "Not started yet");  // starts in 2030
+  for (const auto& id : {stopped, spent, not_started}) w.transition(id, "activate");
+  ASSERT_EQ(w.sync({stopped, spent, not_started})["status"], "succeeded");
   auto knob = [&](const std::string& id, const json& patch) {
     std::string amazon_id = w.get(id)["amazon_campaign_id"];
     auto res = send_json(w.sb, "PATCH", "/_sandbox/dsp/campaigns/" + amazon_id, patch, {});
@@ -201,7 +204,10 @@ TEST(AmazonSync, MirrorsAmazonDeliveryStateEndedStoppedAndBudgetSpent) {
   // Amazon stops delivering an ACTIVE campaign -> paused; budget spent -> paused and spent.
   knob(stopped, {{"deliveryStatus", "NOT_DELIVERING"}});
   knob(spent, {{"deliveryStatus", "OUT_OF_BUDGET"}});
-  ASSERT_EQ(w.sync({stopped, spent})["status"], "succeeded");
+  knob(not_started, {{"deliveryStatus", "NOT_DELIVERING"}});
+  ASSERT_EQ(w.sync({stopped, spent, not_started})["status"], "succeeded");
+  // An ACTIVE campaign that has not reached its start date does not deliver yet: it stays active.
+  EXPECT_EQ(w.get(not_started)["status"], "active");
   auto s = w.get(stopped);
   EXPECT_EQ(s["status"], "paused") << s;
   EXPECT_EQ(s["sync_status"], "synced");
