@@ -36,7 +36,8 @@
 #                        creative_transform is the one-core transformer section), e.g.
 #                        BENCH_TARGETS='kargo_live|creative_process' for a quick look at one route;
 #                        goals whose base was not run are not judged
-#   KARGO_BUILD_DIR      build directory (default build)
+#   KARGO_BUILD_DIR      build directory (default build-bench: a Release build without the tests,
+#                        kept apart from test.sh's build/ so that neither switches the other's options)
 #
 # Adding a target (later issues): one line in run_targets() of the "targets" section, and a goal
 # if the target has one:
@@ -54,7 +55,7 @@ BENCH_WARMUP_SECONDS="${BENCH_WARMUP_SECONDS:-2}"
 BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
 BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 BENCH_WRK_THREADS="${BENCH_WRK_THREADS:-2}"
-BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build}"
+BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build-bench}"
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$KARGO_ROOT/$BUILD_DIR" ;; esac
 # Targets of issue 4 ("Done when").
 IDLE_RSS_LIMIT_MB=30
