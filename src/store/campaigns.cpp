@@ -291,20 +291,11 @@ CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t o
     }
     q = escaped;
   }
-  // One statement: the page as one JSON array (built by PostgreSQL) and the total.
-  const std::string sql = std::string("WITH page AS (SELECT c.* FROM campaigns c ") + where +
-                          "ORDER BY c.created_at DESC, c.id DESC LIMIT $6 OFFSET $7) "
-                          "SELECT (SELECT coalesce(json_agg(" +
-                          kSummary +
-                          " ORDER BY c.created_at DESC, c.id DESC), '[]')::text FROM page c), "
-                          "(SELECT count(*) FROM campaigns c " +
-                          where + ")";
+  const std::string sql = newest_first_page_sql("campaigns", "c", where, kSummary, 6);
   CampaignPage page;
   db_.transact([&](pqxx::transaction_base& tx) {
-    auto row =
-        tx.exec_params1(sql, f.status, f.phase, f.viewability_phase, f.advertiser_id, q, limit, offset);
-    page.items_json = row[0].as<std::string>();
-    page.total = row[1].as<size_t>();
+    page = read_page(
+        tx.exec_params1(sql, f.status, f.phase, f.viewability_phase, f.advertiser_id, q, limit, offset));
   });
   return page;
 }
@@ -660,9 +651,7 @@ CampaignPage CampaignStore::history(const std::string& id, size_t limit, size_t 
   CampaignPage page;
   db_.transact([&](pqxx::transaction_base& tx) {
     if (tx.exec_params(kExists, id).empty()) throw not_found(id);
-    auto row = tx.exec_params1(kHistory, id, limit, offset);
-    page.items_json = row[0].as<std::string>();
-    page.total = row[1].as<size_t>();
+    page = read_page(tx.exec_params1(kHistory, id, limit, offset));
   });
   return page;
 }

@@ -147,17 +147,10 @@ CreativePage CreativeStore::list(const CreativeFilter& f, size_t limit, size_t o
       "AND cc.campaign_id = $1)) AND ($2::text IS NULL OR c.format = $2) AND ($3::text IS NULL OR "
       "c.media_type = $3) "
       "AND ($4::text IS NULL OR c.status = $4) ";
-  const std::string sql = std::string("WITH page AS (SELECT * FROM creatives c ") + where +
-                          "ORDER BY c.created_at DESC, c.id DESC LIMIT $5 OFFSET $6) "
-                          "SELECT (SELECT coalesce(json_agg(" KARGO_CREATIVE_JSON
-                          " ORDER BY c.created_at DESC, c.id DESC), '[]')::text FROM page c), "
-                          "(SELECT count(*) FROM creatives c " +
-                          where + ")";
+  const std::string sql = newest_first_page_sql("creatives", "c", where, KARGO_CREATIVE_JSON, 5);
   CreativePage page;
   db_.transact([&](pqxx::transaction_base& tx) {
-    auto row = tx.exec_params1(sql, f.campaign_id, f.format, f.media_type, f.status, limit, offset);
-    page.items_json = row[0].as<std::string>();
-    page.total = row[1].as<size_t>();
+    page = read_page(tx.exec_params1(sql, f.campaign_id, f.format, f.media_type, f.status, limit, offset));
   });
   return page;
 }

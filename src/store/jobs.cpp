@@ -156,17 +156,10 @@ JobPage JobStore::list(const std::optional<std::string>& kind, const std::option
                        size_t limit, size_t offset) {
   const std::string where =
       "WHERE ($1::text IS NULL OR j.kind = $1) AND ($2::text IS NULL OR j.status = $2) ";
-  const std::string sql = std::string("WITH page AS (SELECT * FROM jobs j ") + where +
-                          "ORDER BY j.created_at DESC, j.id DESC LIMIT $3 OFFSET $4) "
-                          "SELECT (SELECT coalesce(json_agg(" KARGO_JOB_JSON
-                          " ORDER BY j.created_at DESC, j.id DESC), '[]')::text "
-                          "FROM page j), (SELECT count(*) FROM jobs j " +
-                          where + ")";
+  const std::string sql = newest_first_page_sql("jobs", "j", where, KARGO_JOB_JSON, 3);
   JobPage page;
   db_.transact([&](pqxx::transaction_base& tx) {
-    auto row = tx.exec_params1(sql, kind, status, limit, offset);
-    page.items_json = row[0].as<std::string>();
-    page.total = row[1].as<size_t>();
+    page = read_page(tx.exec_params1(sql, kind, status, limit, offset));
   });
   return page;
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "kargo/store/page.hpp"
 
 #include "kargo/domain/campaign.hpp"
 #include "kargo/store/idempotency.hpp"
@@ -64,10 +65,7 @@ struct SyncOutcome {
   nlohmann::json details = nlohmann::json::object();  // for the audit entry
 };
 
-struct CampaignPage {
-  std::string items_json = "[]";  // a JSON array, serialised by PostgreSQL
-  size_t total = 0;
-};
+using CampaignPage = JsonPage;
 
 class CampaignStore {
  public:

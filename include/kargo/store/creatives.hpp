@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "kargo/store/page.hpp"
 
 namespace kargo::store {
 
@@ -21,10 +22,7 @@ struct CreativeFilter {
   std::optional<std::string> campaign_id, format, media_type, status;
 };
 
-struct CreativePage {
-  std::string items_json = "[]";
-  size_t total = 0;
-};
+using CreativePage = JsonPage;
 
 struct CreativePreview {
   std::string processed_code;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "kargo/store/page.hpp"
 
 namespace pqxx {
 class transaction_base;
@@ -42,10 +43,7 @@ struct JobCounts {
   int64_t running = 0;
 };
 
-struct JobPage {
-  std::string items_json = "[]";
-  size_t total = 0;
-};
+using JobPage = JsonPage;
 
 class JobStore {
  public:

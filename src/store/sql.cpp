@@ -1,0 +1,34 @@
+#include "sql.hpp"
+
+#include <pqxx/pqxx>
+
+namespace kargo::store {
+
+std::string newest_first_page_sql(std::string_view table, std::string_view alias, std::string_view where,
+                                  std::string_view item_json, int limit_param) {
+  // Built with append only: GCC 12 warns falsely (-Wrestrict) on `"$" + std::to_string(n)`.
+  const std::string a(alias);
+  std::string order("ORDER BY ");
+  order.append(a).append(".created_at DESC, ").append(a).append(".id DESC");
+  std::string limit("$"), offset("$");
+  limit.append(std::to_string(limit_param));
+  offset.append(std::to_string(limit_param + 1));
+  std::string sql;
+  sql.append("WITH page AS (SELECT * FROM ")
+      .append(table)
+      .append(" ")
+      .append(a)
+      .append(" ")
+      .append(where)
+      .append(" ");
+  sql.append(order).append(" LIMIT ").append(limit).append(" OFFSET ").append(offset).append(") ");
+  sql.append("SELECT (SELECT coalesce(json_agg(").append(item_json).append(" ").append(order);
+  sql.append("), '[]')::text FROM page ").append(a).append("), (SELECT count(*) FROM ").append(table);
+  sql.append(" ").append(a).append(" ").append(where);
+  sql.append(")");
+  return sql;
+}
+
+JsonPage read_page(const pqxx::row& row) { return {row[0].as<std::string>(), row[1].as<size_t>()}; }
+
+}  // namespace kargo::store
