@@ -254,7 +254,7 @@ TEST(AmazonSync, FailureAfterTheRetriesShowsErrorWithTheReasonAndALaterSyncClear
   EXPECT_TRUE(c["amazon_campaign_id"].is_string());
 }
 
-// The process running the sync is killed with SIGKILL while Amazon answers its ad group create
+// The process running the sync is killed with SIGKILL while Amazon answers its ad group calls
 // slowly: another worker retries the job after the lease expires and nothing exists twice.
 TEST(AmazonSync, WorkerKilledMidSyncCreatesNothingTwice) {
   SyncWorld w(EnvOverrides{{"JOB_LEASE_SECONDS", "3"}});
@@ -266,7 +266,9 @@ TEST(AmazonSync, WorkerKilledMidSyncCreatesNothingTwice) {
   auto res = w.request_sync({{"campaign_ids", {id}}});
   ASSERT_EQ(res.status, 202) << res.describe();
   std::string job_id = res.json()["data"]["job_id"];
-  ASSERT_TRUE(wait_until([&] { return count_requests(w.sb, "POST", "/dsp/v1/adGroups") >= 1; }, 60s));
+  // The fault delays the first POST under /dsp/v1/adGroups, whichever it is (the look-up by
+  // externalId, /dsp/v1/adGroups/list, or the create): kill the server while that call hangs.
+  ASSERT_TRUE(wait_until([&] { return received_under(w.sb, "POST", "/dsp/v1/adGroups"); }, 60s));
   w.server->kill();
 
   ServerProcess rescuer({.mode = "worker", .env = w.env});

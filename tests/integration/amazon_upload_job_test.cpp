@@ -94,7 +94,9 @@ TEST(AmazonUpload, WorkerKilledMidUploadLosesNothingAndUploadsNothingTwice) {
                        {{"creative_ids", {runway, video}}, {"advertiser_id", "adv-1001"}}, bearer(token));
     ASSERT_EQ(res.status, 202) << res.describe();
     job_id = res.json()["data"]["job_id"];
-    ASSERT_TRUE(wait_until([&] { return count_requests(sb, "POST", "/dsp/v1/adCreatives") >= 1; }, 20s));
+    // The fault delays the first POST under /dsp/v1/adCreatives, whichever it is (the look-up by
+    // externalId or the create): kill the server while that call hangs.
+    ASSERT_TRUE(wait_until([&] { return received_under(sb, "POST", "/dsp/v1/adCreatives"); }, 20s));
     api.kill();  // SIGKILL mid-upload
   }
   ServerProcess rescuer({.mode = "worker", .env = env});

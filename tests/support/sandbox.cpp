@@ -113,6 +113,13 @@ std::vector<nlohmann::json> sandbox_requests(const HttpClient& http, const std::
   return doc["requests"].get<std::vector<nlohmann::json>>();
 }
 
+bool received_under(const HttpClient& http, std::string_view method, const std::string& path_prefix) {
+  for (const auto& r : sandbox_requests(http, path_prefix)) {
+    if (r["method"] == method) return true;
+  }
+  return false;
+}
+
 size_t count_requests(const HttpClient& http, std::string_view method, std::string_view path) {
   size_t n = 0;
   for (const auto& r : sandbox_requests(http, std::string(path))) {

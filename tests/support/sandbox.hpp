@@ -62,6 +62,9 @@ HttpResponse send_json(const HttpClient& http, std::string_view method, std::str
 void add_fault(const HttpClient& http, const nlohmann::json& fault);
 // GET /_sandbox/requests?path_prefix=...: the logged requests, oldest first.
 std::vector<nlohmann::json> sandbox_requests(const HttpClient& http, const std::string& path_prefix = "/");
+// Whether the sandbox has received a `method` request on any path under `path_prefix` (a fault's
+// own matching rule: the first such request is the one a fault applies to).
+bool received_under(const HttpClient& http, std::string_view method, const std::string& path_prefix);
 // How many logged requests had exactly this method and path (query ignored).
 size_t count_requests(const HttpClient& http, std::string_view method, std::string_view path);
 // POST /_sandbox/tokens/expire: every issued access token stops working now.
