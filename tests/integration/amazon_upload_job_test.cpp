@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "support/amazon.hpp"
 #include "support/fixtures.hpp"
@@ -121,6 +122,24 @@ TEST(AmazonUpload, WorkerKilledMidUploadLosesNothingAndUploadsNothingTwice) {
     EXPECT_TRUE(
         http.get("/api/creatives/" + id, bearer(token)).json()["data"]["amazon_creative_id"].is_string());
   }
+}
+
+// A process without Amazon credentials leaves Amazon jobs to a configured one: it must not claim
+// them and fail them as "not configured" (they would lose their attempts on a shared database).
+TEST(AmazonUpload, AProcessWithoutAmazonCredentialsLeavesAmazonJobsQueued) {
+  FreshDatabase db;
+  db.migrate();
+  db.sql(
+      "INSERT INTO jobs (id, kind, payload, max_attempts, created_by) VALUES "
+      "('job_0000000000aa', 'amazon_upload', '{}', 5, 'test')");
+  ServerProcess server({.mode = "worker", .env = {{"DATABASE_URL", db.url()}, {"JOB_CONCURRENCY", "1"}}});
+  ASSERT_TRUE(server.wait_for_log(
+      [](const json& l) {
+        return l.value("msg", "") == "amazon jobs not run by this process: Amazon DSP is not configured";
+      },
+      20s));
+  std::this_thread::sleep_for(2s);  // claim cycles of the runner
+  EXPECT_EQ(db.sql("SELECT status || ' ' || attempts FROM jobs WHERE id = 'job_0000000000aa'"), "queued 0\n");
 }
 
 }  // namespace
