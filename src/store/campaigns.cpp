@@ -265,15 +265,7 @@ std::optional<std::string> CampaignStore::load_in(pqxx::transaction_base& tx, co
   return rows[0][0].as<std::string>();
 }
 
-std::optional<std::string> CampaignStore::get(const std::string& id) {
-  std::optional<std::string> out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    out.reset();
-    auto rows = tx.exec_params(kDetail, id);
-    if (!rows.empty()) out = rows[0][0].as<std::string>();
-  });
-  return out;
-}
+std::optional<std::string> CampaignStore::get(const std::string& id) { return fetch_text(db_, kDetail, id); }
 
 CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t offset) {
   // Filters are bound parameters; a NULL parameter switches its condition off.

@@ -114,15 +114,7 @@ std::string CreativeStore::reprocessed(const std::string& id, const json& fields
   return out;
 }
 
-std::optional<std::string> CreativeStore::get(const std::string& id) {
-  std::optional<std::string> out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    out.reset();
-    auto rows = tx.exec_params(kGet, id);
-    if (!rows.empty()) out = rows[0][0].as<std::string>();
-  });
-  return out;
-}
+std::optional<std::string> CreativeStore::get(const std::string& id) { return fetch_text(db_, kGet, id); }
 
 std::optional<json> CreativeStore::config_of(const std::string& id) {
   std::optional<json> out;

@@ -142,15 +142,7 @@ bool JobStore::fail(const std::string& id, const std::string& owner, const std::
   return owned;
 }
 
-std::optional<std::string> JobStore::get(const std::string& id) {
-  std::optional<std::string> out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    out.reset();
-    auto rows = tx.exec_params(kGet, id);
-    if (!rows.empty()) out = rows[0][0].as<std::string>();
-  });
-  return out;
-}
+std::optional<std::string> JobStore::get(const std::string& id) { return fetch_text(db_, kGet, id); }
 
 JobPage JobStore::list(const std::optional<std::string>& kind, const std::optional<std::string>& status,
                        size_t limit, size_t offset) {

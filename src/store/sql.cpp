@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "kargo/store/database.hpp"
+
 namespace kargo::store {
 
 std::string newest_first_page_sql(std::string_view table, std::string_view alias, std::string_view where,
@@ -27,6 +29,16 @@ std::string newest_first_page_sql(std::string_view table, std::string_view alias
   sql.append(" ").append(a).append(" ").append(where);
   sql.append(")");
   return sql;
+}
+
+std::optional<std::string> fetch_text(Database& db, const char* sql, const std::string& id) {
+  std::optional<std::string> out;
+  db.transact([&](pqxx::transaction_base& tx) {
+    out.reset();  // a retried transaction starts afresh
+    auto rows = tx.exec_params(sql, id);
+    if (!rows.empty()) out = rows[0][0].as<std::string>();
+  });
+  return out;
 }
 
 JsonPage read_page(const pqxx::row& row) { return {row[0].as<std::string>(), row[1].as<size_t>()}; }
