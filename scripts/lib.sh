@@ -12,6 +12,10 @@ KARGO_DEB_PACKAGES=(
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
 )
 
+# ccache keys paths relative to the checkout's parent folder, so clones and worktrees side by side
+# (CI's fresh clone, a developer's second checkout) share one cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$KARGO_ROOT")}"
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
