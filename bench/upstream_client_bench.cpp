@@ -209,7 +209,7 @@ void bench_kargo(const Args& args) {
   KargoClient kargo(channel, kargo_options);
   Driver driver(
       [&](std::function<void(bool)> done) {
-        kargo.fetch_snippet(args.url, [done = std::move(done)](SnippetResult r) {
+        kargo.fetch_snippet(args.url, {}, [done = std::move(done)](SnippetResult r) {
           done(std::holds_alternative<Snippet>(r));
         });
       },

@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include "kargo/api/routes.hpp"
-#include "kargo/app/context.hpp"
 #include "kargo/auth/auth_service.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/http/envelope.hpp"
@@ -10,22 +9,23 @@
 
 namespace kargo::api {
 
-void register_auth_routes(http::Router& router, AppContext& ctx) {
+void AuthRoutes::add_to(http::Router& router) {
+  auto& auth = auth_;
   // Password hashing is slow on purpose: both routes run on the blocking pool.
-  router.add("POST", "/api/auth/token", {.authenticated = false}, [&ctx](http::Request& req) {
+  router.add("POST", "/api/auth/token", {.authenticated = false}, [&auth](http::Request& req) {
     auto body = http::json_body(req);
     Validator v(body);
     auto username = v.string("username", {.required = true, .min_length = 1, .max_length = 256});
     auto password = v.string("password", {.required = true, .min_length = 1, .max_length = 1024});
     v.check();
-    auto token = ctx.auth.login(*username, *password);
+    auto token = auth.login(*username, *password);
     return http::ok(
         req,
         {{"access_token", token.access_token}, {"token_type", "bearer"}, {"expires_in", token.expires_in}});
   });
 
   router.add("POST", "/api/auth/users", {.min_role = Role::kAdmin, .idempotent_create = true},
-             [&ctx](http::Request& req) {
+             [&auth](http::Request& req) {
                auto body = http::json_body(req);
                Validator v(body);
                auto username =
@@ -36,7 +36,7 @@ void register_auth_routes(http::Router& router, AppContext& ctx) {
                auto role = v.enumeration("role", {"viewer", "editor", "admin"}, {.required = true});
                v.check();
                NewUser user{*username, *password, *parse_role(*role)};
-               ctx.auth.create_user(user, req.principal->subject);
+               auth.create_user(user, req.principal->subject);
                return http::ok(req, {{"username", user.username}, {"role", *role}}, 201, "user created");
              });
 }

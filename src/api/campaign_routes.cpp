@@ -1,19 +1,14 @@
-// /api/campaigns (contract section 3). Rules live in domain/campaign, SQL in store/campaigns; the
-// handlers read the request, call the store, keep the shared cache right and build the envelope.
+// /api/campaigns (contract section 3). The rules and the cache live in service/campaigns, the SQL
+// in store/campaigns; the handlers read the request, call the service and build the envelope.
 #include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "kargo/api/routes.hpp"
-#include "kargo/app/context.hpp"
-#include "kargo/core/digest.hpp"
-#include "kargo/core/error_codes.hpp"
 #include "kargo/core/validator.hpp"
-#include "kargo/domain/campaign.hpp"
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
-#include "kargo/store/campaigns.hpp"
-#include "kargo/store/resource_cache.hpp"
+#include "kargo/service/campaigns.hpp"
 
 namespace kargo::api {
 namespace {
@@ -27,16 +22,18 @@ constexpr http::RouteOptions kEditorCreate{.min_role = Role::kEditor, .idempoten
 // The {id} path parameter; a malformed id is unknown (404), not a 422.
 std::string campaign_id(const http::Request& req) {
   std::string id(req.param("id"));
-  if (!is_resource_id(id, "camp_")) throw Error(codes::kNotFound, "campaign " + id + " not found");
+  service::require_campaign_id(id);
   return id;
 }
 
-// `creative_ids` of a body: an optional array of 1-64 character strings, at most 100.
-std::vector<std::string> creative_ids(Validator& v, bool required) {
-  auto ids = v.string_array("creative_ids", {.min_length = 1, .max_length = 64}, {.required = required});
+// `creative_ids` of an association body: 1-100 ids of 1-64 characters.
+std::vector<std::string> creative_ids(const json& body) {
+  Validator v(body);
+  auto ids = v.string_array("creative_ids", {.min_length = 1, .max_length = 64}, {.required = true});
   if (ids && ids->size() > 100) v.add("creative_ids", "must hold at most 100 ids");
-  if (ids && required && ids->empty()) v.add("creative_ids", "must not be empty");
-  return ids.value_or(std::vector<std::string>{});
+  if (ids && ids->empty()) v.add("creative_ids", "must not be empty");
+  v.check();
+  return *ids;
 }
 
 // The expected version: `version` in the body or `If-Match` (a bare or quoted number).
@@ -58,17 +55,13 @@ std::optional<int64_t> expected_version(const http::Request& req, Validator& v) 
   return from_body;
 }
 
-// GET /api/campaigns's query: the filter, the page and the page's cache key.
-struct ListQuery {
-  store::CampaignFilter filter;
-  http::Page page;
-  std::string key;  // every value that decides the page's content, each length-prefixed
-};
-
-ListQuery list_query(const http::Request& req) {
+// GET /api/campaigns's query.
+service::CampaignQuery list_query(const http::Request& req) {
   Validator v;
-  ListQuery out;
-  out.page = http::pagination(req, v);
+  service::CampaignQuery out;
+  auto page = http::pagination(req, v);
+  out.limit = page.limit;
+  out.offset = page.offset;
   auto& f = out.filter;
   auto one_of = [&](std::string_view name, std::initializer_list<std::string_view> allowed) {
     auto value = req.query_param(name);
@@ -93,135 +86,92 @@ ListQuery list_query(const http::Request& req) {
     if (!q->empty()) f.q = std::string(*q);
   }
   v.check();
-  out.key = std::to_string(out.page.limit) + ":" + std::to_string(out.page.offset);
-  for (const auto* value : {&f.status, &f.phase, &f.viewability_phase, &f.advertiser_id, &f.q}) {
-    if (!value->has_value()) {
-      out.key.append(":-");
-      continue;
-    }
-    out.key.append(":").append(std::to_string((*value)->size())).append("=").append(**value);
-  }
   return out;
 }
 
 }  // namespace
 
-void register_campaign_routes(http::Router& router, AppContext& ctx) {
-  auto& store = ctx.campaigns;
-  auto& cache = ctx.campaign_cache;
+void CampaignRoutes::add_to(http::Router& router) {
+  auto& campaigns = campaigns_;
 
-  router.add("POST", "/api/campaigns", kEditorCreate, [&](http::Request& req) {
-    auto body = http::json_body(req);
-    Validator v(body);
-    auto ids = creative_ids(v, false);
-    json fields;
-    try {
-      fields = domain::validate_new_campaign(body);
-    } catch (const Error& e) {
-      // One 422 with the campaign's fields and the creative_ids problems together.
-      for (const auto& d : e.details()) v.add(d.field, d.message);
-    }
-    v.check();
+  router.add("POST", "/api/campaigns", kEditorCreate, [&campaigns](http::Request& req) {
     auto render = [&req](const std::string& resource) {
       auto res = http::ok_serialized(req, resource, 201, "campaign created");
-      return std::make_pair(res.status, res.body);
+      return StoredAnswer{res.status, res.body};
     };
-    auto created = store.create(fields, ids, req.principal->subject, req.idempotency, render);
-    cache.invalidate_pages();
+    auto created = campaigns.create(http::json_body(req), req.principal->subject, req.idempotency, render);
     return http::ok_serialized(req, created, 201, "campaign created");
   });
 
   // Pages are cached like single campaigns (one async Redis round trip on a hit, on the I/O
-  // thread); every campaign write retires them (ResourceCache: the collection generation).
-  router.add_async(
-      "GET", "/api/campaigns", kViewer, [&](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
-        auto q = list_query(req);
-        cache.get_page_async(q.key, [&req, &store, &cache, reply, q](store::ResourceCache::PageLookup hit) {
-          if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
-          reply->blocking([&req, &store, &cache, q, generation = std::move(hit.generation)] {
-            auto result = store.list(q.filter, q.page.limit, q.page.offset);
-            auto data = http::list_data_serialized("campaigns", result.items_json, result.total, q.page);
-            cache.put_page(q.key, generation, data);
-            return http::ok_serialized(req, data);
-          });
-        });
-      });
-
-  // The hottest read: answered from the shared cache without leaving the I/O thread (one async
-  // Redis GET); a miss reads PostgreSQL on the blocking pool and fills the cache.
-  router.add_async("GET", "/api/campaigns/{id}", kViewer,
-                   [&](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
-                     auto id = campaign_id(req);
-                     cache.get_async(id, [&req, &store, &cache, reply, id](std::optional<std::string> hit) {
-                       if (hit) return reply->respond(http::ok_serialized(req, *hit));
-                       reply->blocking([&req, &store, &cache, id] {
-                         auto generation = cache.generation(id);
-                         auto doc = store.get(id);
-                         if (!doc) throw Error(codes::kNotFound, "campaign " + id + " not found");
-                         cache.put(id, generation, *doc);
-                         return http::ok_serialized(req, *doc);
+  // thread); a miss reads PostgreSQL on the database pool.
+  router.add_async("GET", "/api/campaigns", kViewer,
+                   [&campaigns](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
+                     auto q = list_query(req);
+                     campaigns.cached_page(q, [&req, &campaigns, reply, q](service::PageHit hit) {
+                       if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
+                       reply->blocking([&req, &campaigns, q, generation = std::move(hit.generation)] {
+                         return http::ok_serialized(req, campaigns.page(q, generation));
                        });
                      });
                    });
 
-  router.add("PUT", "/api/campaigns/{id}", kEditor, [&](http::Request& req) {
+  // The hottest read: answered from the shared cache without leaving the I/O thread (one async
+  // Redis GET); a miss reads PostgreSQL on the database pool and fills the cache.
+  router.add_async("GET", "/api/campaigns/{id}", kViewer,
+                   [&campaigns](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
+                     auto id = campaign_id(req);
+                     campaigns.cached(id, [&req, &campaigns, reply, id](std::optional<std::string> hit) {
+                       if (hit) return reply->respond(http::ok_serialized(req, *hit));
+                       reply->blocking([&req, &campaigns, id] { return http::ok_serialized(req, campaigns.get(id)); });
+                     });
+                   });
+
+  router.add("PUT", "/api/campaigns/{id}", kEditor, [&campaigns](http::Request& req) {
     auto id = campaign_id(req);
     auto body = http::json_body(req);
     Validator v(body);
     auto version = expected_version(req, v);
     v.check();
-    auto updated = store.update(id, body, version, req.principal->subject);
-    cache.invalidate(id);
-    return http::ok_serialized(req, updated, 200, "campaign updated");
+    return http::ok_serialized(req, campaigns.update(id, body, version, req.principal->subject), 200,
+                               "campaign updated");
   });
 
-  router.add("DELETE", "/api/campaigns/{id}", kEditor, [&](http::Request& req) {
+  router.add("DELETE", "/api/campaigns/{id}", kEditor, [&campaigns](http::Request& req) {
     auto id = campaign_id(req);
-    store.remove(id, req.principal->subject);
-    cache.invalidate(id);
+    campaigns.remove(id, req.principal->subject);
     return http::ok(req, {{"id", id}, {"deleted", true}}, 200, "campaign deleted");
   });
 
-  router.add("POST", "/api/campaigns/{id}/activate", kEditor, [&](http::Request& req) {
-    auto id = campaign_id(req);
-    auto doc = store.transition(id, "active", domain::Trigger::kActivate, req.principal->subject);
-    cache.invalidate(id);
-    return http::ok_serialized(req, doc, 200, "campaign activated");
+  router.add("POST", "/api/campaigns/{id}/activate", kEditor, [&campaigns](http::Request& req) {
+    return http::ok_serialized(req, campaigns.activate(campaign_id(req), req.principal->subject), 200,
+                               "campaign activated");
   });
 
-  router.add("POST", "/api/campaigns/{id}/pause", kEditor, [&](http::Request& req) {
-    auto id = campaign_id(req);
-    auto doc = store.transition(id, "paused", domain::Trigger::kPause, req.principal->subject);
-    cache.invalidate(id);
-    return http::ok_serialized(req, doc, 200, "campaign paused");
+  router.add("POST", "/api/campaigns/{id}/pause", kEditor, [&campaigns](http::Request& req) {
+    return http::ok_serialized(req, campaigns.pause(campaign_id(req), req.principal->subject), 200,
+                               "campaign paused");
   });
 
-  router.add("POST", "/api/campaigns/{id}/creatives", kEditor, [&](http::Request& req) {
+  router.add("POST", "/api/campaigns/{id}/creatives", kEditor, [&campaigns](http::Request& req) {
     auto id = campaign_id(req);
-    auto body = http::json_body(req);
-    Validator v(body);
-    auto ids = creative_ids(v, true);
-    v.check();
-    auto doc = store.associate(id, ids, req.principal->subject);
-    cache.invalidate(id);
-    return http::ok_serialized(req, doc, 200, "creatives associated");
+    auto ids = creative_ids(http::json_body(req));
+    return http::ok_serialized(req, campaigns.associate(id, ids, req.principal->subject), 200,
+                               "creatives associated");
   });
 
-  router.add("DELETE", "/api/campaigns/{id}/creatives/{creative_id}", kEditor, [&](http::Request& req) {
+  router.add("DELETE", "/api/campaigns/{id}/creatives/{creative_id}", kEditor, [&campaigns](http::Request& req) {
     auto id = campaign_id(req);
-    auto doc = store.dissociate(id, std::string(req.param("creative_id")), req.principal->subject);
-    cache.invalidate(id);
+    auto doc = campaigns.dissociate(id, std::string(req.param("creative_id")), req.principal->subject);
     return http::ok_serialized(req, doc, 200, "creative removed from the campaign");
   });
 
-  router.add("GET", "/api/campaigns/{id}/history", kViewer, [&](http::Request& req) {
+  router.add("GET", "/api/campaigns/{id}/history", kViewer, [&campaigns](http::Request& req) {
     auto id = campaign_id(req);
     Validator v;
     auto page = http::pagination(req, v);
     v.check();
-    auto result = store.history(id, page.limit, page.offset);
-    return http::ok_serialized(req,
-                               http::list_data_serialized("history", result.items_json, result.total, page));
+    return http::ok_serialized(req, campaigns.history(id, page.limit, page.offset));
   });
 }
 

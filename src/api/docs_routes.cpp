@@ -8,7 +8,6 @@
 #include <set>
 
 #include "kargo/api/routes.hpp"
-#include "kargo/app/context.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/router.hpp"
@@ -185,7 +184,7 @@ const RenderedDocs& docs() {
 
 }  // namespace
 
-void register_docs_routes(http::Router& router, AppContext&) {
+void DocsRoutes::add_to(http::Router& router) {
   router.add("GET", "/", kPublic, [](http::Request&) {
     return http::plain_json({{"name", "kargo-amazon-dsp-integration"},
                              {"version", KARGO_VERSION},

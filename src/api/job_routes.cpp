@@ -1,26 +1,21 @@
 // /api/jobs (contract sections 6 and 7): the state of background jobs.
 #include "kargo/api/routes.hpp"
-#include "kargo/app/context.hpp"
-#include "kargo/core/error_codes.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
-#include "kargo/store/jobs.hpp"
+#include "kargo/service/jobs.hpp"
 
 namespace kargo::api {
 
-void register_job_routes(http::Router& router, AppContext& ctx) {
+void JobRoutes::add_to(http::Router& router) {
   constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
+  auto& jobs = jobs_;
 
-  router.add("GET", "/api/jobs/{id}", kViewer, [&ctx](http::Request& req) {
-    std::string id(req.param("id"));
-    auto job = ctx.jobs.get(id);
-    if (!job) throw Error(codes::kNotFound, "job " + id + " not found");
-    return http::ok_serialized(req, *job);
-  });
+  router.add("GET", "/api/jobs/{id}", kViewer,
+             [&jobs](http::Request& req) { return http::ok_serialized(req, jobs.get(std::string(req.param("id")))); });
 
-  router.add("GET", "/api/jobs", kViewer, [&ctx](http::Request& req) {
+  router.add("GET", "/api/jobs", kViewer, [&jobs](http::Request& req) {
     Validator v;
     auto page = http::pagination(req, v);
     std::optional<std::string> kind, status;
@@ -35,9 +30,7 @@ void register_job_routes(http::Router& router, AppContext& ctx) {
       status = std::string(*s);
     }
     v.check();
-    auto result = ctx.jobs.list(kind, status, page.limit, page.offset);
-    return http::ok_serialized(req,
-                               http::list_data_serialized("jobs", result.items_json, result.total, page));
+    return http::ok_serialized(req, jobs.list(kind, status, page.limit, page.offset));
   });
 }
 

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "kargo/api/routes.hpp"
-#include "kargo/app/context.hpp"
 #include "kargo/core/error_stats.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
@@ -34,9 +33,9 @@ void append_number(std::string& out, std::string_view key, Number value) {
 
 }  // namespace
 
-void register_ops_routes(http::Router& router, AppContext& ctx) {
-  router.add("GET", "/api/errors/statistics", kViewerInline, [&ctx](http::Request& req) {
-    auto s = ctx.errors.snapshot();
+void OpsRoutes::add_to(http::Router& router) {
+  router.add("GET", "/api/errors/statistics", kViewerInline, [this](http::Request& req) {
+    auto s = errors_.snapshot();
     nlohmann::json by_route = nlohmann::json::object();
     for (const auto& [route, codes] : s.by_route_and_code) by_route[route] = codes;
     return http::ok(req, {{"since", format_timestamp(s.since)},
@@ -45,12 +44,12 @@ void register_ops_routes(http::Router& router, AppContext& ctx) {
                           {"by_route", by_route}});
   });
 
-  router.add("GET", "/api/errors/recent", kViewerInline, [&ctx](http::Request& req) {
+  router.add("GET", "/api/errors/recent", kViewerInline, [this](http::Request& req) {
     Validator v;
     auto page = http::pagination(req, v);
     v.check();
     auto items = nlohmann::json::array();
-    auto [recent, total] = ctx.errors.recent(page.limit, page.offset);
+    auto [recent, total] = errors_.recent(page.limit, page.offset);
     for (const auto& e : recent) {
       items.push_back({{"request_id", e.request_id},
                        {"code", e.code},
@@ -63,11 +62,11 @@ void register_ops_routes(http::Router& router, AppContext& ctx) {
 
   // Written as text rather than through a JSON tree: this read-out is polled by dashboards and was
   // the most expensive authenticated route per request (docs/PERFORMANCE.md).
-  router.add("GET", "/api/performance/summary", kViewerInline, [&ctx](http::Request& req) {
+  router.add("GET", "/api/performance/summary", kViewerInline, [this](http::Request& req) {
     std::string routes;
     routes.reserve(1024);
     uint64_t total = 0, errors = 0;
-    for (const auto& r : ctx.metrics.route_summaries()) {
+    for (const auto& r : metrics_.route_summaries()) {
       total += r.count;
       errors += r.errors;
       double n = r.count ? static_cast<double>(r.count) : 1.0;
@@ -85,8 +84,8 @@ void register_ops_routes(http::Router& router, AppContext& ctx) {
       routes += '}';
     }
     routes += routes.empty() ? "[]" : "]";
-    double uptime = std::chrono::duration<double>(std::chrono::system_clock::now() - ctx.started_at).count();
-    std::string data = "{\"since\":\"" + format_timestamp(ctx.started_at) + '"';
+    double uptime = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at_).count();
+    std::string data = "{\"since\":\"" + format_timestamp(started_at_) + '"';
     append_number(data, "uptime_seconds", round_to(uptime, 1e3));
     append_number(data, "total_requests", total);
     append_number(data, "error_rate", total ? round_to(static_cast<double>(errors) / total, 1e4) : 0.0);

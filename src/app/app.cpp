@@ -7,26 +7,37 @@
 #include <thread>
 
 #include "kargo/api/routes.hpp"
-#include "kargo/app/context.hpp"
 #include "kargo/auth/auth_service.hpp"
 #include "kargo/core/blocking_pool.hpp"
 #include "kargo/core/config.hpp"
 #include "kargo/core/error.hpp"
 #include "kargo/core/error_stats.hpp"
+#include "kargo/core/job_kinds.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
 #include "kargo/domain/creative/macros.hpp"
 #include "kargo/http/pipeline.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
-#include "kargo/jobs/bulk_import.hpp"
 #include "kargo/jobs/kinds.hpp"
 #include "kargo/jobs/runner.hpp"
+#include "kargo/service/amazon.hpp"
+#include "kargo/service/campaigns.hpp"
+#include "kargo/service/creatives.hpp"
+#include "kargo/service/health.hpp"
+#include "kargo/service/jobs.hpp"
+#include "kargo/service/kargo.hpp"
+#include "kargo/service/sheets.hpp"
+#include "kargo/store/bulk_sources.hpp"
+#include "kargo/store/bulk_uploads.hpp"
+#include "kargo/store/campaign_sync.hpp"
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/creatives.hpp"
 #include "kargo/store/database.hpp"
+#include "kargo/store/generated_files.hpp"
 #include "kargo/store/idempotency.hpp"
 #include "kargo/store/jobs.hpp"
+#include "kargo/store/kargo_push.hpp"
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/rate_limiter.hpp"
 #include "kargo/store/redis.hpp"
@@ -74,26 +85,35 @@ class AdminBootstrap {
   std::thread thread_;
 };
 
-const char* ctx_role(Mode mode) { return mode == Mode::kServe ? "serve" : "worker"; }
+const char* process_role(Mode mode) { return mode == Mode::kServe ? "serve" : "worker"; }
 
 int run(const Config& cfg, Mode mode) {
+  const auto started_at = std::chrono::system_clock::now();
   Metrics metrics;
   ErrorStats errors;
   store::Database db(cfg.database_url, cfg.database_pool_size,
                      std::chrono::milliseconds(cfg.database_acquire_timeout_ms), &metrics,
                      std::chrono::milliseconds(cfg.database_statement_timeout_ms));
   store::Redis redis(cfg.redis_url, &metrics);
-  // One blocking thread per pooled connection: a thread never waits for a connection that
-  // another thread of the same pool holds idle.
-  BlockingPool blocking(cfg.database_pool_size, std::chrono::milliseconds(cfg.database_acquire_timeout_ms));
+  // The database pool's threads: one per pooled connection, so a thread never waits for a
+  // connection that another thread of the same pool holds idle. Database work only: upstream
+  // calls run on the upstream client's own threads (docs/ARCHITECTURE.md, "Executors").
+  BlockingPool pool(cfg.database_pool_size, std::chrono::milliseconds(cfg.database_acquire_timeout_ms));
   store::UserStore users(db);
   AuthService auth(users, cfg.secret_key, cfg.jwt_expire_minutes);
   store::RateLimiter limiter(&redis, cfg.rate_limit_per_minute, cfg.rate_limit_burst);
   store::IdempotencyRecords idempotency(db);
-  store::CampaignStore campaigns(db);
+  store::CampaignStore campaign_store(db);
+  store::CampaignSyncStore sync_store(db);
+  store::KargoPushStore push_store(db);
+  store::CreativeStore creative_store(db);
+  store::JobStore job_store(db);
+  store::BulkSheetReader sheet_sources(db);
+  store::GeneratedFileStore generated_files(db);
+  store::BulkUploadStore uploads(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   // One outbound HTTP client (its own I/O thread) and one channel per upstream: each upstream has
-  // its own circuit breaker and metrics label, all share the connection pools.
+  // its own circuit breaker, concurrency bound and metrics label; all share the connection pools.
   upstream::HttpClient http_client(upstream::HttpClientOptions::from_config(cfg));
   upstream::UpstreamChannel lwa_channel(http_client, metrics,
                                         upstream::ChannelOptions::from_config("amazon_lwa", cfg));
@@ -102,12 +122,9 @@ int run(const Config& cfg, Mode mode) {
   upstream::UpstreamChannel kargo_channel(http_client, metrics,
                                           upstream::ChannelOptions::from_config("kargo", cfg));
   upstream::LwaTokenManager amazon_tokens(lwa_channel, upstream::LwaCredentials::from_config(cfg));
-  upstream::AmazonDspClient amazon(amazon_channel, amazon_tokens,
-                                   upstream::AmazonDspOptions::from_config(cfg));
+  upstream::AmazonDspClient amazon(amazon_channel, amazon_tokens, upstream::AmazonDspOptions::from_config(cfg));
   upstream::KargoClient kargo(kargo_channel, upstream::KargoOptions::from_config(cfg));
-  upstream::UpstreamHealth upstream_health(amazon_tokens, amazon, kargo);
-  store::JobStore job_store(db);
-  store::CreativeStore creative_store(db);
+  upstream::UpstreamHealth upstream_health(http_client, amazon_tokens, amazon, kargo);
   domain::MacroTable macros = domain::MacroTable::defaults();
   try {
     if (cfg.amazon_macros_file) macros = domain::MacroTable::load_file(*cfg.amazon_macros_file);
@@ -118,42 +135,51 @@ int run(const Config& cfg, Mode mode) {
   jobs::JobRunner job_runner(job_store, metrics,
                              {.threads = cfg.job_concurrency,
                               .lease = std::chrono::seconds(cfg.job_lease_seconds),
-                              .owner_prefix = ctx_role(mode)});
+                              .owner_prefix = process_role(mode)});
 
-  AppContext ctx{cfg,
-                 metrics,
-                 errors,
-                 db,
-                 redis,
-                 blocking,
-                 auth,
-                 std::chrono::system_clock::now(),
-                 mode == Mode::kServe ? "serve" : "worker",
-                 campaigns,
-                 campaign_cache,
-                 job_store,
-                 job_runner,
-                 creative_store,
-                 macros,
+  // The services: the use cases, each built once and handed to the handlers and job kinds.
+  service::JobService job_service(job_store, [&job_runner] { job_runner.wake(); });
+  service::CampaignService campaigns(db, campaign_store, campaign_cache);
+  service::CreativeService creatives(db, creative_store, campaigns, job_service, kargo, pool, macros, metrics,
+                                     {.snippet_hosts = cfg.kargo_snippet_hosts,
+                                      .amazon_configured = cfg.amazon_configured()});
+  service::SheetService sheets(db, sheet_sources, generated_files, uploads, campaigns, job_service);
+  service::KargoService kargo_service(kargo, push_store, campaigns, pool);
+  service::AmazonService amazon_service(db, sync_store, campaign_store, creative_store, campaigns, job_service,
+                                        amazon, pool,
+                                        {.configured = cfg.amazon_configured(),
+                                         .sync_max_attempts = static_cast<int>(cfg.sync_max_attempts),
+                                         .sync_interval_seconds = cfg.sync_interval_seconds});
+  service::HealthService health(db, redis, upstream_health, job_service, pool);
 
-                 amazon,
-                 kargo,
-                 upstream_health};
+  // The handlers.
+  api::HealthRoutes health_routes(health, cfg, metrics, started_at, process_role(mode));
+  api::DocsRoutes docs_routes;
+  api::AuthRoutes auth_routes(auth);
+  api::OpsRoutes ops_routes(metrics, errors, started_at);
+  api::CampaignRoutes campaign_routes(campaigns);
+  api::JobRoutes job_routes(job_service);
+  api::CreativeRoutes creative_routes(creatives, cfg.max_upload_bytes);
+  api::IntegrationRoutes integration_routes(amazon_service, kargo_service);
+  api::BulkRoutes bulk_routes(sheets, cfg.max_upload_bytes);
   http::Router router;
-  api::register_health_routes(router, ctx);
+  health_routes.add_to(router);
   if (mode == Mode::kServe) {
-    api::register_docs_routes(router, ctx);
-    api::register_auth_routes(router, ctx);
-    api::register_ops_routes(router, ctx);
-    api::register_campaign_routes(router, ctx);
-    api::register_job_routes(router, ctx);
-    api::register_creative_routes(router, ctx);
-    api::register_integration_routes(router, ctx);
-    api::register_bulk_routes(router, ctx);
+    docs_routes.add_to(router);
+    auth_routes.add_to(router);
+    ops_routes.add_to(router);
+    campaign_routes.add_to(router);
+    job_routes.add_to(router);
+    creative_routes.add_to(router);
+    integration_routes.add_to(router);
+    bulk_routes.add_to(router);
   }
 
-  http::Pipeline pipeline(router, {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins},
-                          metrics, errors, blocking, auth, limiter, &idempotency);
+  for (const auto& route : router.routes()) metrics.declare_http_route(route->method, route->path);
+  http::Pipeline pipeline(router,
+                          {cfg.max_body_bytes, cfg.max_upload_bytes, cfg.cors_allowed_origins,
+                           std::chrono::milliseconds(cfg.request_timeout_ms)},
+                          metrics, errors, pool, auth, limiter, &idempotency);
   http::ServerOptions opts;
   opts.host = cfg.host;
   opts.port = mode == Mode::kServe ? cfg.port : cfg.worker_port;
@@ -165,53 +191,46 @@ int run(const Config& cfg, Mode mode) {
     log::critical("cannot start", {{"error", e.what()}});
     return 1;
   }
+
+  // Periodic work, off the I/O threads (on the database pool).
+  auto in_background = [&pool](const char* what, std::function<void()> work) {
+    pool.submit(
+        [what, work = std::move(work)] {
+          try {
+            work();
+          } catch (const std::exception& e) {
+            log::warn(std::string(what) + " failed", {{"error", e.what()}});
+          }
+        },
+        [] {});
+  };
   server.every(std::chrono::seconds(5), [&] {
     auto s = db.stats();
     metrics.set_db_pool(s.in_use, s.open - s.in_use);
   });
-
   // Cache invalidations that Redis missed are retried in both modes: `worker` processes write
   // campaigns too (amazon_sync).
-  server.every(std::chrono::seconds(1),
-               [&] { blocking.submit([&] { campaign_cache.flush_pending(); }, [] {}); });
+  server.every(std::chrono::seconds(1), [&] { in_background("cache flush", [&] { campaigns.flush_cache(); }); });
   if (cfg.sync_interval_seconds > 0 && cfg.amazon_configured()) {
     // The periodic Amazon sync (contract section 6). Every process checks a few times per
-    // interval; the database lets exactly one instance enqueue per tick (store::CampaignStore::
+    // interval; the database lets exactly one instance enqueue per tick (store::JobStore::
     // enqueue_tick, docs/DECISIONS.md).
     auto check = std::chrono::seconds(std::clamp(cfg.sync_interval_seconds / 4, 1u, 30u));
     server.every(check, [&] {
-      blocking.submit(
-          [&] {
-            try {
-              if (auto job =
-                      campaigns.enqueue_tick("amazon_sync_tick", cfg.sync_interval_seconds, jobs::kAmazonSync,
-                                             static_cast<int>(cfg.sync_max_attempts))) {
-                job_runner.wake();
-                log::info("sync tick: amazon_sync enqueued", {{"job_id", *job}});
-              }
-            } catch (const std::exception& e) {
-              log::warn("sync tick failed", {{"error", e.what()}});
-            }
-          },
-          [] {});
+      in_background("sync tick", [&] {
+        if (auto job = amazon_service.tick()) log::info("sync tick: amazon_sync enqueued", {{"job_id", *job}});
+      });
     });
   }
   if (mode == Mode::kServe) {
     // Campaigns whose end date passed become completed (contract section 3). Every instance may
     // run it: the update skips rows another instance holds.
     server.every(std::chrono::seconds(cfg.campaign_end_check_seconds), [&] {
-      blocking.submit(
-          [&] {
-            try {
-              for (const auto& id : campaigns.complete_ended()) {
-                campaign_cache.invalidate(id);
-                log::info("campaign completed: end date passed", {{"campaign_id", id}});
-              }
-            } catch (const std::exception& e) {
-              log::warn("completing ended campaigns failed", {{"error", e.what()}});
-            }
-          },
-          [] {});
+      in_background("completing ended campaigns", [&] {
+        for (const auto& id : campaigns.complete_ended()) {
+          log::info("campaign completed: end date passed", {{"campaign_id", id}});
+        }
+      });
     });
   }
 
@@ -220,18 +239,32 @@ int run(const Config& cfg, Mode mode) {
   if (cfg.secret_key_generated) {
     log::warn("SECRET_KEY not set: using a random key for this run (tokens end with the process)");
   }
-  log::info("listening", {{"process", ctx.process_role},
+  log::info("listening", {{"process", process_role(mode)},
                           {"host", cfg.host},
                           {"port", server.port()},
                           {"io_threads", opts.io_threads},
                           {"environment", cfg.environment}});
-  // Both `serve` and `worker` run jobs (contract section 1); the queue depth gauge is refreshed
-  // off the I/O threads.
-  jobs::register_job_kinds(job_runner, ctx);
-  jobs::register_bulk_import(job_runner, ctx);
+  // Both `serve` and `worker` run jobs (contract section 1). A process without Amazon DSP
+  // credentials does not claim the Amazon jobs: it could only fail them ("not configured") and use
+  // up their attempts, while a configured process sharing the database would have run them. Only a
+  // configured process can enqueue them (the routes answer 503 otherwise), so they wait for one.
+  jobs::AmazonUploadJob upload_job(amazon_service);
+  jobs::AmazonSyncJob sync_job(amazon_service,
+                               {.max_attempts = static_cast<int>(cfg.sync_max_attempts),
+                                .backoff = std::chrono::seconds(cfg.sync_retry_backoff_seconds)});
+  jobs::BulkImportJob import_job(sheets);
+  if (cfg.amazon_configured()) {
+    job_runner.add_kind(upload_job.definition());
+    job_runner.add_kind(sync_job.definition());
+  } else {
+    log::info("amazon jobs not run by this process: Amazon DSP is not configured",
+              {{"kinds", std::string(kinds::kAmazonUpload) + "," + kinds::kAmazonSync}});
+  }
+  job_runner.add_kind(import_job.definition());
   job_runner.start();
+  // The queue depth gauge is refreshed off the I/O threads.
   server.every(std::chrono::seconds(5), [&] {
-    blocking.submit(
+    pool.submit(
         [&] {
           try {
             job_runner.publish_queue_depth();
@@ -243,7 +276,7 @@ int run(const Config& cfg, Mode mode) {
   });
   server.run();
   job_runner.stop();
-  blocking.stop();
+  pool.stop();
   log::info("stopped");
   return 0;
 }

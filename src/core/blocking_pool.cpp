@@ -13,12 +13,13 @@ BlockingPool::BlockingPool(unsigned threads, std::chrono::milliseconds queue_tim
 
 BlockingPool::~BlockingPool() { stop(); }
 
-bool BlockingPool::submit(Task task, Task expired) {
+bool BlockingPool::submit(Task task, Task expired, const Deadline& deadline) {
+  auto expires = Deadline::after(queue_timeout_).earliest(deadline).when().value();
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= max_queue_) return false;
-    queue_.push_back(
-        {std::move(task), std::move(expired), std::chrono::steady_clock::now() + queue_timeout_});
+    auto it = queue_.insert(queue_.end(), Item{std::move(task), std::move(expired), deadline, expires});
+    by_expiry_.emplace(expires, it);
   }
   cv_.notify_one();
   monitor_cv_.notify_one();
@@ -40,22 +41,35 @@ void BlockingPool::stop() {
   if (monitor_.joinable()) monitor_.join();
 }
 
+// Removes a queued item's entry from the expiry index (the caller holds the lock).
+void BlockingPool::unlink(Queue::iterator it) {
+  auto [first, last] = by_expiry_.equal_range(it->expires);
+  for (auto e = first; e != last; ++e) {
+    if (e->second == it) {
+      by_expiry_.erase(e);
+      return;
+    }
+  }
+}
+
 void BlockingPool::monitor() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    // All tasks share one timeout, so the queue is ordered by deadline: only the front matters.
-    if (queue_.empty()) {
+    if (by_expiry_.empty()) {
       monitor_cv_.wait(lock);
       continue;
     }
-    if (queue_.front().deadline > std::chrono::steady_clock::now()) {
-      monitor_cv_.wait_until(lock, queue_.front().deadline);
+    auto first = by_expiry_.begin();
+    if (first->first > Deadline::Clock::now()) {
+      monitor_cv_.wait_until(lock, first->first);
       continue;
     }
-    Item item = std::move(queue_.front());
-    queue_.pop_front();
+    auto it = first->second;
+    by_expiry_.erase(first);
+    Task expired = std::move(it->expired);
+    queue_.erase(it);
     lock.unlock();
-    if (item.expired) item.expired();
+    if (expired) expired();
     lock.lock();
   }
 }
@@ -77,14 +91,17 @@ void BlockingPool::run() {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
-      item = std::move(queue_.front());
-      queue_.pop_front();
+      auto it = queue_.begin();
+      unlink(it);
+      item = std::move(*it);
+      queue_.erase(it);
       ++busy_;
     }
     try {
-      if (std::chrono::steady_clock::now() > item.deadline) {
+      if (Deadline::Clock::now() >= item.expires) {
         if (item.expired) item.expired();
       } else {
+        DeadlineScope scope(item.deadline);
         item.task();
       }
     } catch (const std::exception& e) {

@@ -208,6 +208,7 @@ Config load_config(const EnvLookup& env) {
   r.number("MAX_BODY_BYTES", c.max_body_bytes, 1024, 1ull << 30);
   r.number("MAX_UPLOAD_BYTES", c.max_upload_bytes, 1024, 1ull << 32);
   r.list("CORS_ALLOWED_ORIGINS", c.cors_allowed_origins);
+  r.number("REQUEST_TIMEOUT_MS", c.request_timeout_ms, 100, 600000);
   for (const auto& origin : c.cors_allowed_origins) {
     if (origin == "*") {
       if (!c.development()) {
@@ -233,6 +234,7 @@ Config load_config(const EnvLookup& env) {
   if (c.kargo_snippet_hosts.empty()) throw ConfigError("KARGO_SNIPPET_HOSTS", "must name at least one host");
   r.number("UPSTREAM_TIMEOUT_MS", c.upstream_timeout_ms, 1, 600000);
   r.number("UPSTREAM_MAX_RETRIES", c.upstream_max_retries, 0, 20);
+  r.number("UPSTREAM_MAX_CONCURRENCY", c.upstream_max_concurrency, 1, 10000);
   r.opt("UPSTREAM_CA_FILE", c.upstream_ca_file);
   if (c.upstream_ca_file) {
     // Checked here so a typo stops start-up naming the variable, not the first upstream call.
@@ -292,6 +294,7 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"max_body_bytes", std::to_string(max_body_bytes)},
       {"max_upload_bytes", std::to_string(max_upload_bytes)},
       {"cors_allowed_origins", origins},
+      {"request_timeout_ms", std::to_string(request_timeout_ms)},
       {"amazon_dsp_base_url", amazon_dsp_base_url},
       {"amazon_lwa_token_url", amazon_lwa_token_url},
       {"amazon_configured", yes_no(amazon_configured())},
@@ -300,6 +303,7 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"kargo_snippet_hosts", hosts},
       {"upstream_timeout_ms", std::to_string(upstream_timeout_ms)},
       {"upstream_max_retries", std::to_string(upstream_max_retries)},
+      {"upstream_max_concurrency", std::to_string(upstream_max_concurrency)},
       {"upstream_ca_file", upstream_ca_file.value_or("")},
       {"sync_interval_seconds", std::to_string(sync_interval_seconds)},
       {"sync_max_attempts", std::to_string(sync_max_attempts)},

@@ -205,7 +205,40 @@ struct Metrics::Impl {
   std::map<std::pair<std::string, std::string>, RouteSeries> route_series;
 };
 
-Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  // The delivery outcomes of webhook_deliveries_total are fixed: both exist from the start.
+  for (const char* status : {"delivered", "failed"}) impl_->webhook_deliveries.Add({{"status", status}});
+}
+
+void Metrics::declare_http_route(std::string_view method, std::string_view route) {
+  std::lock_guard lock(impl_->add_mutex);
+  auto m = std::string(canonical_method(method));
+  impl_->http_requests.Add({{"method", m}, {"route", std::string(route)}, {"status", "200"}});
+  impl_->http_duration.Add({{"method", m}, {"route", std::string(route)}}, kLatencyBuckets);
+}
+
+void Metrics::declare_external(std::string_view service, std::string_view endpoint) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->external_requests.Add(
+      {{"service", std::string(service)}, {"endpoint", std::string(endpoint)}, {"status", "200"}});
+  impl_->external_duration.Add({{"service", std::string(service)}, {"endpoint", std::string(endpoint)}},
+                               kLatencyBuckets);
+}
+
+void Metrics::declare_job_kind(std::string_view kind) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->jobs_depth.Add({{"kind", std::string(kind)}});
+  for (const char* status : {"succeeded", "failed", "retried"}) {
+    impl_->jobs_processed.Add({{"kind", std::string(kind)}, {"status", status}});
+  }
+}
+
+void Metrics::declare_creative(std::string_view format, std::string_view phase) {
+  std::lock_guard lock(impl_->add_mutex);
+  for (const char* status : {"success", "failed"}) {
+    impl_->creative_total.Add({{"format", std::string(format)}, {"phase", std::string(phase)}, {"status", status}});
+  }
+}
 Metrics::~Metrics() = default;
 
 void Metrics::observe_http(std::string_view method, std::string_view route, int status, double seconds) {

@@ -307,4 +307,10 @@ json validate_campaign_update(const json& body, const json& current) {
   return change;
 }
 
+std::string ad_group_type(std::string_view media_type, std::string_view device_type) {
+  if (media_type == "video") return device_type == "ctv" ? "STREAMING_TV" : "ONLINE_VIDEO";
+  if (media_type == "audio") return "AUDIO";
+  return "DISPLAY";
+}
+
 }  // namespace kargo::domain

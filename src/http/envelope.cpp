@@ -61,16 +61,19 @@ Response error_response(std::string_view request_id, const Error& error, const n
   return r;
 }
 
-Response replay(const Request& req, Response stored) {
+Response replay(const Request& req, const StoredAnswer& stored) {
+  Response r;
+  r.status = stored.status;
+  r.body = stored.body;
   // ordered_json keeps the stored key order, so a replay reads like the first answer.
-  auto doc = nlohmann::ordered_json::parse(stored.body, nullptr, false);
+  auto doc = nlohmann::ordered_json::parse(r.body, nullptr, false);
   if (doc.is_object()) {
     doc["request_id"] = req.request_id;
     doc["timestamp"] = format_timestamp(std::chrono::system_clock::now());
-    stored.body = doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    r.body = doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
-  stored.header("Idempotent-Replayed", "true");
-  return stored;
+  r.header("Idempotent-Replayed", "true");
+  return r;
 }
 
 Response plain_json(const nlohmann::json& doc, int status) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <system_error>
 #include <random>
 
 #include "kargo/core/blocking_pool.hpp"
@@ -50,6 +51,7 @@ struct Pipeline::State {
   bool token_present = false;
   RouteMatch match;
   std::optional<Error> refused;  // the server will not read this request to the end
+  std::string idempotency_key;   // claimed for this request: its answer is recorded before it is sent
 };
 
 Pipeline::Pipeline(const Router& router, PipelineOptions options, Metrics& metrics, ErrorStats& errors,
@@ -83,6 +85,7 @@ void Pipeline::handle(std::shared_ptr<Request> req, Post post, Done done, std::o
 
   st->match = router_.match(r.method, r.path);
   r.route = st->match.path_template.empty() ? kUnmatchedRoute : st->match.path_template;
+  r.deadline = request_deadline(r, st->match.route);
 
   if (auto auth = r.header("authorization"); auth && !st->refused) {
     st->token_present = true;
@@ -171,22 +174,40 @@ Response Pipeline::call_handler(const Route& route, Request& req) {
   return guarded(req, [&] { return route.handler(req); });
 }
 
+Deadline Pipeline::request_deadline(const Request& req, const Route* route) const {
+  auto timeout = route && route->options.timeout.count() > 0 ? route->options.timeout : options_.request_timeout;
+  // A caller may be less patient than we are (never more): X-Request-Timeout-Ms.
+  if (auto asked = req.header("x-request-timeout-ms")) {
+    int64_t ms = 0;
+    auto [ptr, ec] = std::from_chars(asked->data(), asked->data() + asked->size(), ms);
+    if (ec == std::errc() && ptr == asked->data() + asked->size() && ms > 0 && ms < timeout.count()) {
+      timeout = std::chrono::milliseconds(ms);
+    }
+  }
+  return Deadline::at(req.received_at + timeout);
+}
+
 // The reply object of a kAsync handler: the first of respond/fail/blocking wins.
 struct Pipeline::Reply final : AsyncReply {
   Reply(Pipeline& pipeline, std::shared_ptr<State> state) : p(pipeline), st(std::move(state)) {}
   bool claim() { return !used.exchange(true); }
   void respond(Response response) override {
     if (!claim()) return;
-    auto res = std::make_shared<Response>(std::move(response));
-    st->post([pipeline = &p, state = st, res] { pipeline->finish(state, std::move(*res)); });
+    p.answer(st, std::move(response));
   }
   void fail(const Error& error) override {
     if (used.load()) return;
+    if (error.http_status() >= 500) {
+      log::RequestScope scope(st->req->request_id);
+      log::error("request failed", {{"code", error.code().name}, {"error", error.what()}});
+    }
     respond(error_response(st->req->request_id, error));
   }
   void blocking(std::function<Response()> work) override {
     if (!claim()) return;
-    p.finish_on_pool(st, std::move(work));
+    p.on_pool(st, [pipeline = &p, st = st, work = std::move(work)] {
+      pipeline->answer(st, pipeline->guarded(*st->req, work));
+    });
   }
   Pipeline& p;
   std::shared_ptr<State> st;
@@ -207,22 +228,46 @@ void Pipeline::run_async(const std::shared_ptr<State>& st) {
   }
 }
 
-void Pipeline::finish_on_pool(const std::shared_ptr<State>& st, std::function<Response()> work) {
+void Pipeline::on_pool(const std::shared_ptr<State>& st, std::function<void()> work) {
+  // Not run: the pool's queue is full, or the task waited past the request's deadline (or the
+  // pool's queue timeout) without a free thread.
   auto busy = [this, st] {
-    st->post([this, st] {
+    bool late = st->req->deadline.passed();
+    st->post([this, st, late] {
       finish(st, error_response(st->req->request_id,
-                                Error(codes::kServiceUnavailable, "server is busy; retry shortly")
+                                Error(codes::kServiceUnavailable,
+                                      late ? "request deadline passed while waiting for the database"
+                                           : "server is busy; retry shortly")
                                     .with_header("Retry-After", "1")));
     });
   };
   bool queued = blocking_.submit(
-      [this, st, work = std::move(work)] {
+      [st, work = std::move(work)] {
         log::RequestScope scope(st->req->request_id);
-        auto res = std::make_shared<Response>(guarded(*st->req, work));
-        st->post([this, st, res] { finish(st, std::move(*res)); });
+        work();
       },
-      busy);
+      busy, st->req->deadline);
   if (!queued) busy();
+}
+
+void Pipeline::answer(const std::shared_ptr<State>& st, Response response) {
+  if (st->idempotency_key.empty()) {
+    auto res = std::make_shared<Response>(std::move(response));
+    return st->post([this, st, res] { finish(st, std::move(*res)); });
+  }
+  // Recorded (or forgotten, for a 5xx) before the client sees the answer, so a retry that follows
+  // the answer finds it. On the pool: it is a database write.
+  auto res = std::make_shared<Response>(std::move(response));
+  auto record = [this, st, res] {
+    try {
+      idempotency_->complete(st->req->principal->subject, st->idempotency_key, {res->status, res->body});
+    } catch (const std::exception& e) {
+      // The change is made; only the replay record is missing. A repeat would run again.
+      log::error("idempotency record not stored", {{"error", e.what()}});
+    }
+    st->post([this, st, res] { finish(st, std::move(*res)); });
+  };
+  if (!blocking_.submit(record, record, {})) record();
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {
@@ -244,40 +289,38 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
     }
   }
 
-  auto invoke = [this, st]() -> Response {
-    Request& req = *st->req;
-    log::RequestScope scope(req.request_id);
-    auto key = req.header("idempotency-key");
-    bool idempotent = key && st->route->options.idempotent_create && idempotency_ && req.principal;
-    try {
-      if (idempotent) {
-        if (key->empty() || key->size() > 128) {
-          throw Error::validation({{"Idempotency-Key", "must be 1-128 characters"}});
-        }
-        if (auto stored = idempotency_->begin(req.principal->subject, std::string(*key), req.method,
-                                              req.route, sha256_hex(req.body))) {
-          return replay(req, std::move(*stored));
-        }
-        req.idempotency = IdempotencyClaim{req.principal->subject, std::string(*key)};
-      }
-    } catch (const Error& e) {
-      return error_response(req.request_id, e);
+  auto key = r.header("idempotency-key");
+  if (key && opts.idempotent_create && idempotency_ && r.principal) {
+    if (key->empty() || key->size() > 128) {
+      return finish(st, error_response(r.request_id,
+                                       Error::validation({{"Idempotency-Key", "must be 1-128 characters"}})));
     }
-    Response res = call_handler(*st->route, req);
-    if (idempotent) {
+    st->idempotency_key = std::string(*key);
+    // Claim the key (a database write), then run the handler as its route says.
+    return on_pool(st, [this, st] {
+      Request& req = *st->req;
       try {
-        idempotency_->complete(req.principal->subject, std::string(*key), res);
+        if (auto stored = idempotency_->begin(req.principal->subject, st->idempotency_key, req.method,
+                                              req.route, sha256_hex(req.body))) {
+          st->idempotency_key.clear();  // a replay records nothing
+          return answer(st, replay(req, *stored));
+        }
       } catch (const Error& e) {
-        // The change is made; only the replay record is missing. A repeat would run again.
-        log::error("idempotency record not stored", {{"error", e.what()}});
+        st->idempotency_key.clear();
+        return answer(st, error_response(req.request_id, e));
       }
-    }
-    return res;
-  };
+      req.idempotency = IdempotencyClaim{req.principal->subject, st->idempotency_key};
+      if (st->route->options.execution == Execution::kAsync) return run_async(st);
+      answer(st, call_handler(*st->route, req));
+    });
+  }
 
-  if (opts.execution == Execution::kInline) return finish(st, invoke());
+  if (opts.execution == Execution::kInline) {
+    log::RequestScope scope(r.request_id);
+    return finish(st, call_handler(*st->route, r));
+  }
   if (opts.execution == Execution::kAsync) return run_async(st);
-  finish_on_pool(st, invoke);
+  on_pool(st, [this, st] { answer(st, call_handler(*st->route, *st->req)); });
 }
 
 void Pipeline::finish(const std::shared_ptr<State>& st, Response response) {

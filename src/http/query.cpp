@@ -1,5 +1,7 @@
 #include "kargo/http/query.hpp"
 
+#include "kargo/core/list_json.hpp"
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -38,15 +40,7 @@ nlohmann::json list_data(std::string_view items_name, nlohmann::json items, size
 
 std::string list_data_serialized(std::string_view items_name, std::string_view items_json, size_t total,
                                  const Page& page) {
-  std::string out;
-  out.reserve(items_json.size() + items_name.size() + 64);
-  out += "{\"";
-  out += items_name;  // a fixed name chosen by the route, never user input
-  out += "\":";
-  out += items_json;
-  out += ",\"total\":" + std::to_string(total) + ",\"limit\":" + std::to_string(page.limit) +
-         ",\"offset\":" + std::to_string(page.offset) + "}";
-  return out;
+  return list_json(items_name, items_json, total, page.limit, page.offset);
 }
 
 }  // namespace kargo::http

@@ -61,7 +61,6 @@ void Router::add(std::string method, std::string path_template, RouteOptions opt
 
 void Router::add_async(std::string method, std::string path_template, RouteOptions options,
                        AsyncHandler handler) {
-  if (options.idempotent_create) throw std::logic_error("async routes do not take Idempotency-Key");
   options.execution = Execution::kAsync;
   add(std::move(method), std::move(path_template), options, nullptr);
   routes_.back()->async_handler = std::move(handler);

@@ -1,6 +1,6 @@
 // Job `amazon_upload` (contract section 4, POST /api/creatives/upload/amazon-dsp): uploads each
-// creative as an Amazon DSP third-party creative, stores its amazon_creative_id, then polls and
-// stores its moderation status.
+// creative as an Amazon DSP third-party creative (service::AmazonService::upload_creative), then
+// polls and stores its moderation status.
 //
 // Safe to run again after a crash at any point: a creative that already has an amazon_creative_id
 // is not sent again, and one whose create reached Amazon but whose id was never stored is found
@@ -9,14 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "job_kinds.hpp"
-#include "kargo/app/context.hpp"
-#include "kargo/core/error.hpp"
-#include "kargo/core/log.hpp"
-#include "kargo/domain/creative/config.hpp"
+#include "kargo/core/job_kinds.hpp"
 #include "kargo/jobs/kinds.hpp"
-#include "kargo/store/creatives.hpp"
-#include "kargo/upstream/amazon_dsp_client.hpp"
+#include "kargo/service/amazon.hpp"
 
 namespace kargo::jobs {
 namespace {
@@ -28,7 +23,7 @@ using nlohmann::json;
 constexpr int kModerationPolls = 6;
 constexpr std::chrono::milliseconds kFirstPollDelay{500};
 
-json upload(AppContext& ctx, JobContext& job) {
+json upload(service::AmazonService& amazon, JobContext& job) {
   const auto ids = job.payload().value("creative_ids", std::vector<std::string>{});
   const std::string account = job.payload().value("advertiser_id", "");
   json& state = job.state();
@@ -42,11 +37,11 @@ json upload(AppContext& ctx, JobContext& job) {
       ++done;
       continue;
     }
-    items[id] = upload_creative(ctx, account, id);
+    items[id] = amazon.upload_creative(account, id);
     job.checkpoint(++done, total);
   }
 
-  // Moderation of everything uploaded.
+  // Moderation of everything uploaded. A job worker thread may sleep: it is the job's own.
   auto delay = kFirstPollDelay;
   for (int poll = 0; poll < kModerationPolls; ++poll) {
     bool pending = false;
@@ -54,10 +49,9 @@ json upload(AppContext& ctx, JobContext& job) {
       json& item = items[id];
       if (!item.contains("amazon_creative_id")) continue;
       if (item.value("moderation", "PENDING") != "PENDING") continue;
-      auto m = ctx.amazon.get_moderation(account, item["amazon_creative_id"]);
-      item["moderation"] = m.status;
-      ctx.creatives.set_approval(id, m.status, m.reasons);
-      if (m.status == "PENDING") pending = true;
+      auto status = amazon.moderation(account, id, item["amazon_creative_id"]);
+      item["moderation"] = status;
+      if (status == "PENDING") pending = true;
     }
     job.checkpoint(done, total);
     if (!pending) break;
@@ -81,48 +75,11 @@ json upload(AppContext& ctx, JobContext& job) {
 
 }  // namespace
 
-json upload_creative(AppContext& ctx, const std::string& account, const std::string& id) {
-  auto creative = ctx.creatives.for_upload(id);
-  if (!creative) return {{"status", "failed"}, {"error", "creative not found"}};
-  if (creative->media_type == "audio") {
-    ctx.creatives.set_upload_status(id, "failed");
-    return {{"status", "failed"}, {"error", "Amazon DSP has no upload endpoint for audio creatives"}};
-  }
-  if (!creative->amazon_dsp_ready) {
-    return {{"status", "failed"}, {"error", "creative is not processed for Amazon DSP"}};
-  }
-  if (creative->amazon_creative_id) {
-    return {
-        {"status", "uploaded"}, {"amazon_creative_id", *creative->amazon_creative_id}, {"existing", true}};
-  }
-  ctx.creatives.set_upload_status(id, "uploading");
-  upstream::DspCreative dsp;
-  dsp.name = creative->name;
-  dsp.external_id = creative->id;
-  dsp.tag_source = creative->processed_code;
-  dsp.type = creative->media_type == "display" ? upstream::DspTagType::kDisplay : upstream::DspTagType::kVast;
-  if (creative->dimensions) {
-    if (auto d = domain::parse_dimensions(*creative->dimensions)) {
-      dsp.width = d->width;
-      dsp.height = d->height;
-    }
-  }
-  auto results = ctx.amazon.create_ad_creatives(account, {dsp});
-  const auto& r = results.at(0);
-  if (!r.ok()) {
-    std::string why = r.errors.empty() ? "refused" : r.errors[0].code + ": " + r.errors[0].message;
-    ctx.creatives.set_upload_status(id, "failed");
-    return {{"status", "failed"}, {"error", why}};
-  }
-  ctx.creatives.set_amazon_creative_id(id, r.id);
-  return {{"status", "uploaded"}, {"amazon_creative_id", r.id}, {"existing", r.existing}};
-}
-
-JobKind amazon_upload_kind(AppContext& ctx) {
-  return {.name = kAmazonUpload,
+JobKind AmazonUploadJob::definition() {
+  return {.name = kinds::kAmazonUpload,
           .max_attempts = 5,
           .base_backoff = std::chrono::seconds(5),
-          .run = [&ctx](JobContext& job) { return upload(ctx, job); }};
+          .run = [this](JobContext& job) { return upload(amazon_, job); }};
 }
 
 }  // namespace kargo::jobs

@@ -159,6 +159,7 @@ JobRunner::JobRunner(store::JobStore& store, Metrics& metrics, RunnerOptions opt
 JobRunner::~JobRunner() { stop(); }
 
 void JobRunner::add_kind(JobKind kind) {
+  impl_->metrics.declare_job_kind(kind.name);
   impl_->kind_names.push_back(kind.name);
   impl_->kinds.emplace(kind.name, std::move(kind));
 }

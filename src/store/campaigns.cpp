@@ -6,7 +6,6 @@
 #include "kargo/core/error_codes.hpp"
 #include "kargo/store/audit.hpp"
 #include "kargo/store/database.hpp"
-#include "kargo/store/jobs.hpp"
 #include "sql.hpp"
 
 namespace kargo::store {
@@ -48,8 +47,6 @@ constexpr const char* kDetail =
     "FROM campaign_creatives cc JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = c.id)"
     ")::text FROM campaigns c WHERE c.id = $1";
 
-constexpr const char* kLock = "SELECT status, version, spent::float8 FROM campaigns WHERE id = $1 FOR UPDATE";
-
 constexpr const char* kInsert =
     "INSERT INTO campaigns (id, name, advertiser_id, phase, viewability_phase, viewability_config, goal_kpi, "
     "budget, currency, start_date, end_date, targeting, bidding, created_by) "
@@ -87,183 +84,40 @@ constexpr const char* kHistory =
 
 constexpr const char* kExists = "SELECT 1 FROM campaigns WHERE id = $1";
 
-constexpr const char* kKargoPushSource =
-    "SELECT c.name, c.advertiser_id, to_char(c.start_date, 'YYYY-MM-DD'), to_char(c.end_date, 'YYYY-MM-DD'), "
-    "c.goal_kpi, c.budget::float8, c.kargo_campaign_id, "
-    "(SELECT coalesce(string_agg(DISTINCT cr.format, ',' ORDER BY cr.format), '') FROM campaign_creatives cc "
-    "JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = c.id) "
-    "FROM campaigns c WHERE c.id = $1";
-
-constexpr const char* kLockKargo = "SELECT kargo_campaign_id FROM campaigns WHERE id = $1 FOR UPDATE";
-
-constexpr const char* kSetKargoId =
-    "UPDATE campaigns SET kargo_campaign_id = $2, version = version + 1, updated_at = clock_timestamp() "
-    "WHERE id = $1";
-
-constexpr const char* kSyncCampaign =
-    "SELECT c.name, c.advertiser_id, c.status, to_char(c.start_date, 'YYYY-MM-DD'), "
-    "to_char(c.end_date, 'YYYY-MM-DD'), c.goal_kpi, c.budget::float8, "
-    "coalesce((c.bidding->>'max_bid')::float8, 1.0), c.amazon_campaign_id FROM campaigns c WHERE c.id = $1";
-
-constexpr const char* kSyncAssociations =
-    "SELECT cc.creative_id, cc.ad_group_name, cc.ad_group_type, cc.status, cc.budget::float8, "
-    "cc.bid::float8, "
-    "cc.amazon_ad_group_id, cr.amazon_creative_id, cc.amazon_associated FROM campaign_creatives cc "
-    "JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = $1 ORDER BY cc.created_at, cr.id";
-
-constexpr const char* kLockForSync =
-    "SELECT status, status_before_sync FROM campaigns WHERE id = $1 FOR UPDATE";
-
-constexpr const char* kBeginSync =
-    "UPDATE campaigns SET status = 'processing', status_before_sync = $2, sync_status = 'syncing', "
-    "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
-
-constexpr const char* kSyncSucceeded =
-    "UPDATE campaigns SET status = $2, status_before_sync = NULL, sync_status = 'synced', "
-    "last_synced_at = clock_timestamp(), spent = CASE WHEN $3 THEN budget ELSE spent END, "
-    "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
-
-constexpr const char* kSyncFailed =
-    "UPDATE campaigns SET status = 'error', sync_status = 'error', version = version + 1, "
-    "updated_at = clock_timestamp() WHERE id = $1";
-
-// Amazon ids are not resource changes a reader must see versioned: they are written while the
-// campaign shows `processing`, and finish_sync() bumps the version once at the end.
-constexpr const char* kStoreAmazonCampaignId =
-    "UPDATE campaigns SET amazon_campaign_id = $2 WHERE id = $1 AND amazon_campaign_id IS DISTINCT FROM $2";
-
-constexpr const char* kStoreAdGroupId =
-    "UPDATE campaign_creatives SET amazon_ad_group_id = $3 WHERE campaign_id = $1 AND creative_id = $2";
-
-constexpr const char* kMarkAssociated =
-    "UPDATE campaign_creatives SET amazon_associated = true WHERE campaign_id = $1 AND creative_id = $2";
-
 constexpr const char* kActiveIds =
     "SELECT id FROM campaigns WHERE status = 'active' ORDER BY created_at, id LIMIT 10000";
 
-constexpr const char* kClaimTick =
-    "INSERT INTO periodic_ticks (name, bucket) "
-    "VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2)::bigint) "
-    "ON CONFLICT DO NOTHING RETURNING bucket";
+constexpr const char* kLockRow =
+    "SELECT status, version, spent::float8, name, coalesce((bidding->>'max_bid')::float8, 1.0) "
+    "FROM campaigns WHERE id = $1 FOR UPDATE";
 
-constexpr const char* kTickJobBusy =
-    "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND created_by = $2 AND status IN ('queued', "
-    "'running'))";
+constexpr const char* kUpdate =
+    "UPDATE campaigns SET "
+    "name = coalesce($2::jsonb->>'name', name), "
+    "budget = coalesce(($2::jsonb->>'budget')::numeric, budget), "
+    "goal_kpi = coalesce($2::jsonb->>'goal_kpi', goal_kpi), "
+    "start_date = coalesce(($2::jsonb->>'start_date')::date, start_date), "
+    "end_date = coalesce(($2::jsonb->>'end_date')::date, end_date), "
+    "targeting = coalesce($2::jsonb->'targeting', targeting), "
+    "bidding = coalesce($2::jsonb->'bidding', bidding), "
+    "status = coalesce($2::jsonb->>'status', status), "
+    "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
 
-Error not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
+constexpr const char* kLockLineItem =
+    "SELECT budget::float8, status FROM campaign_creatives WHERE campaign_id = $1 AND creative_id = $2 "
+    "FOR UPDATE";
 
-std::string load(pqxx::transaction_base& tx, const std::string& id) {
-  auto rows = tx.exec_params(kDetail, id);
-  if (rows.empty()) throw not_found(id);
-  return rows[0][0].as<std::string>();
-}
+constexpr const char* kUpdateLineItem =
+    "UPDATE campaign_creatives SET budget = coalesce($3::numeric, budget), status = coalesce($4, status) "
+    "WHERE campaign_id = $1 AND creative_id = $2";
 
-struct Locked {
-  std::string status;
-  int64_t version;
-  double spent;
-};
-
-Locked lock(pqxx::transaction_base& tx, const std::string& id) {
-  auto rows = tx.exec_params(kLock, id);
-  if (rows.empty()) throw not_found(id);
-  return {rows[0][0].as<std::string>(), rows[0][1].as<int64_t>(), rows[0][2].as<double>()};
-}
-
-Error transition_refused(const std::string& from, std::string_view to) {
-  return Error(codes::kConflict,
-               "campaign status cannot change from '" + from + "' to '" + std::string(to) + "'");
-}
-
-void set_status(pqxx::transaction_base& tx, const std::string& id, const std::string& from,
-                std::string_view to, domain::Trigger trigger, const std::string& actor) {
-  tx.exec_params(kSetStatus, id, std::string(to));
-  write_audit(tx, "campaign", id, "status_change", actor,
-              {{"status", {{"from", from}, {"to", to}}}, {"trigger", domain::trigger_name(trigger)}});
-}
-
-// draft -> ready once a ready creative is associated; ready -> draft when none is left.
-void settle(pqxx::transaction_base& tx, const std::string& id, const std::string& actor) {
-  auto current = lock(tx, id);
-  bool ready = tx.exec_params1(kHasReadyCreative, id)[0].as<bool>();
-  if (current.status == "draft" && ready) {
-    set_status(tx, id, "draft", "ready", domain::Trigger::kAutomatic, actor);
-  } else if (current.status == "ready" && !ready) {
-    set_status(tx, id, "ready", "draft", domain::Trigger::kAutomatic, actor);
-  }
-}
-
-std::string ad_group_type(const std::string& media_type, const std::string& device_type) {
-  if (media_type == "video") return device_type == "ctv" ? "STREAMING_TV" : "ONLINE_VIDEO";
-  if (media_type == "audio") return "AUDIO";
-  return "DISPLAY";
-}
-
-// Associates each creative (in order; the first problem stops the transaction).
-void add_creatives(pqxx::transaction_base& tx, const std::string& id, const std::string& campaign_name,
-                   double max_bid, const std::vector<std::string>& creative_ids, const std::string& actor) {
-  json added = json::array();
-  for (size_t i = 0; i < creative_ids.size(); ++i) {
-    const auto& cid = creative_ids[i];
-    auto rows = tx.exec_params(kCreativeForAssociation, cid);
-    if (rows.empty()) throw Error(codes::kNotFound, "creative " + cid + " not found");
-    const auto& r = rows[0];
-    auto status = r[4].as<std::string>();
-    if (status == "failed" || !r[5].as<bool>()) {
-      throw Error::validation({{"creative_ids[" + std::to_string(i) + "]",
-                                "creative " + cid + " is not processed (status " + status + ")"}});
-    }
-    std::string name = campaign_name + " - " + r[1].as<std::string>();
-    if (name.size() > 255) name.resize(255);
-    auto inserted = tx.exec_params(kAssociate, id, cid, name,
-                                   ad_group_type(r[2].as<std::string>(), r[3].as<std::string>()), max_bid);
-    if (!inserted.empty()) added.push_back(cid);
-  }
-  if (!added.empty()) {
-    tx.exec_params(kTouch, id);
-    write_audit(tx, "campaign", id, "associate_creatives", actor, {{"creative_ids", added}});
-  }
-}
+constexpr const char* kCompleteEnded =
+    "UPDATE campaigns c SET status = $2, version = version + 1, updated_at = clock_timestamp() "
+    "FROM (SELECT id, status FROM campaigns WHERE end_date < (now() AT TIME ZONE 'UTC')::date "
+    "AND status IN (SELECT jsonb_array_elements_text($1::jsonb)) FOR UPDATE SKIP LOCKED LIMIT 500) old "
+    "WHERE c.id = old.id RETURNING c.id, old.status";
 
 }  // namespace
-
-std::string CampaignStore::create_in(pqxx::transaction_base& tx, const json& fields,
-                                     const std::vector<std::string>& creative_ids, const std::string& actor) {
-  std::string id = random_id("camp_");
-  tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
-                 fields["phase"].get<std::string>(), fields["viewability_phase"].get<std::string>(),
-                 fields["viewability_config"].dump(), fields["goal_kpi"].get<std::string>(),
-                 fields["budget"].get<double>(), fields["currency"].get<std::string>(),
-                 fields["start_date"].get<std::string>(), fields["end_date"].get<std::string>(),
-                 fields["targeting"].dump(), fields["bidding"].dump(), actor);
-  write_audit(tx, "campaign", id, "create", actor, fields);
-  if (!creative_ids.empty()) {
-    add_creatives(tx, id, fields["name"].get<std::string>(), fields["bidding"].value("max_bid", 1.0),
-                  creative_ids, actor);
-    settle(tx, id, actor);
-  }
-  return id;
-}
-
-std::string CampaignStore::create(const json& fields, const std::vector<std::string>& creative_ids,
-                                  const std::string& actor, const std::optional<IdempotencyClaim>& claim,
-                                  const Render& render) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    out = load(tx, create_in(tx, fields, creative_ids, actor));
-    if (claim && render) {
-      auto [status, body] = render(out);
-      record_idempotent_response(tx, *claim, status, body);
-    }
-  });
-  return out;
-}
-
-std::optional<std::string> CampaignStore::load_in(pqxx::transaction_base& tx, const std::string& id) {
-  auto rows = tx.exec_params(kDetail, id);
-  if (rows.empty()) return std::nullopt;
-  return rows[0][0].as<std::string>();
-}
 
 std::optional<std::string> CampaignStore::get(const std::string& id) { return fetch_text(db_, kDetail, id); }
 
@@ -292,342 +146,14 @@ CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t o
   return page;
 }
 
-bool CampaignStore::update_in(pqxx::transaction_base& tx, const std::string& id, const json& body,
-                              std::optional<int64_t> expected_version, const std::string& actor) {
-  auto locked = lock(tx, id);
-  if (expected_version && *expected_version != locked.version) {
-    throw Error(codes::kConflict, "campaign " + id + " is at version " + std::to_string(locked.version) +
-                                      ", not " + std::to_string(*expected_version) + "; reload and retry");
-  }
-  json current = json::parse(load(tx, id));
-  json change = domain::validate_campaign_update(body, current);
-  if (change.contains("status")) {
-    std::string to = change["status"];
-    if (!domain::transition_allowed(locked.status, to, domain::Trigger::kUpdate)) {
-      throw transition_refused(locked.status, to);
-    }
-  }
-  if (change.empty()) return false;
-  // Each changed column is set from the JSON document of changes, so the statement is fixed.
-  tx.exec_params(
-      "UPDATE campaigns SET "
-      "name = coalesce($2::jsonb->>'name', name), "
-      "budget = coalesce(($2::jsonb->>'budget')::numeric, budget), "
-      "goal_kpi = coalesce($2::jsonb->>'goal_kpi', goal_kpi), "
-      "start_date = coalesce(($2::jsonb->>'start_date')::date, start_date), "
-      "end_date = coalesce(($2::jsonb->>'end_date')::date, end_date), "
-      "targeting = coalesce($2::jsonb->'targeting', targeting), "
-      "bidding = coalesce($2::jsonb->'bidding', bidding), "
-      "status = coalesce($2::jsonb->>'status', status), "
-      "version = version + 1, updated_at = clock_timestamp() WHERE id = $1",
-      id, change.dump());
-  json audit = json::object();
-  for (auto& [key, value] : change.items()) audit[key] = {{"from", current[key]}, {"to", value}};
-  write_audit(tx, "campaign", id, "update", actor, audit);
-  return true;
-}
-
-std::string CampaignStore::update(const std::string& id, const json& body,
-                                  std::optional<int64_t> expected_version, const std::string& actor) {
-  std::string out;
+std::optional<CampaignPage> CampaignStore::history(const std::string& id, size_t limit, size_t offset) {
+  std::optional<CampaignPage> page;
   db_.transact([&](pqxx::transaction_base& tx) {
-    update_in(tx, id, body, expected_version, actor);
-    out = load(tx, id);
+    page.reset();
+    if (tx.exec_params(kExists, id).empty()) return;
+    page = read_page(tx.exec_params1(kHistory, id, limit, offset));
   });
-  return out;
-}
-
-void CampaignStore::update_line_item_in(pqxx::transaction_base& tx, const std::string& id,
-                                        const std::string& creative_id, std::optional<double> budget,
-                                        const std::optional<std::string>& status, const std::string& actor) {
-  lock(tx, id);
-  auto before = tx.exec_params(
-      "SELECT budget::float8, status FROM campaign_creatives WHERE campaign_id = $1 AND creative_id = $2 "
-      "FOR UPDATE",
-      id, creative_id);
-  if (before.empty()) {
-    throw Error(codes::kNotFound, "creative " + creative_id + " is not associated with campaign " + id);
-  }
-  tx.exec_params(
-      "UPDATE campaign_creatives SET budget = coalesce($3::numeric, budget), status = coalesce($4, status) "
-      "WHERE campaign_id = $1 AND creative_id = $2",
-      id, creative_id, budget, status);
-  json changes = {{"creative_id", creative_id}};
-  if (budget) {
-    json from = before[0][0].is_null() ? json(nullptr) : json(before[0][0].as<double>());
-    changes["budget"] = {{"from", from}, {"to", *budget}};
-  }
-  if (status) changes["status"] = {{"from", before[0][1].as<std::string>()}, {"to", *status}};
-  tx.exec_params(kTouch, id);
-  write_audit(tx, "campaign", id, "update_line_item", actor, changes);
-}
-
-void CampaignStore::remove(const std::string& id, const std::string& actor) {
-  db_.transact([&](pqxx::transaction_base& tx) {
-    auto locked = lock(tx, id);
-    if (locked.status == "active") {
-      throw Error(codes::kConflict, "campaign " + id + " is active; pause it before deleting it");
-    }
-    if (locked.status == "processing") {
-      throw Error(codes::kConflict, "campaign " + id + " is being synced; try again when the sync ends");
-    }
-    tx.exec_params(kDelete, id);
-    write_audit(tx, "campaign", id, "delete", actor, {{"status", locked.status}});
-  });
-}
-
-std::string CampaignStore::transition(const std::string& id, std::string_view to, domain::Trigger trigger,
-                                      const std::string& actor) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    auto locked = lock(tx, id);
-    if (!domain::transition_allowed(locked.status, to, trigger)) throw transition_refused(locked.status, to);
-    set_status(tx, id, locked.status, to, trigger, actor);
-    out = load(tx, id);
-  });
-  return out;
-}
-
-void CampaignStore::associate_in(pqxx::transaction_base& tx, const std::string& id,
-                                 const std::vector<std::string>& creative_ids, const std::string& actor) {
-  lock(tx, id);
-  auto row = tx.exec_params1("SELECT name, (bidding->>'max_bid')::float8 FROM campaigns WHERE id = $1", id);
-  add_creatives(tx, id, row[0].as<std::string>(), row[1].is_null() ? 1.0 : row[1].as<double>(), creative_ids,
-                actor);
-  settle(tx, id, actor);
-}
-
-void CampaignStore::touch(pqxx::transaction_base& tx, const std::string& id) { tx.exec_params(kTouch, id); }
-
-void CampaignStore::settle_readiness(pqxx::transaction_base& tx, const std::string& id,
-                                     const std::string& actor) {
-  settle(tx, id, actor);
-}
-
-std::string CampaignStore::associate(const std::string& id, const std::vector<std::string>& creative_ids,
-                                     const std::string& actor) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    associate_in(tx, id, creative_ids, actor);
-    out = load(tx, id);
-  });
-  return out;
-}
-
-std::string CampaignStore::dissociate(const std::string& id, const std::string& creative_id,
-                                      const std::string& actor) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    lock(tx, id);
-    if (tx.exec_params(kDissociate, id, creative_id).empty()) {
-      throw Error(codes::kNotFound, "creative " + creative_id + " is not associated with campaign " + id);
-    }
-    tx.exec_params(kTouch, id);
-    write_audit(tx, "campaign", id, "dissociate_creative", actor, {{"creative_id", creative_id}});
-    settle(tx, id, actor);
-    out = load(tx, id);
-  });
-  return out;
-}
-
-std::vector<std::string> CampaignStore::complete_ended() {
-  std::vector<std::string> ids;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    ids.clear();
-    // SKIP LOCKED: a campaign being changed right now is picked up by the next tick.
-    auto rows = tx.exec(
-        "UPDATE campaigns c SET status = 'completed', version = version + 1, updated_at = clock_timestamp() "
-        "FROM (SELECT id, status FROM campaigns WHERE end_date < (now() AT TIME ZONE 'UTC')::date "
-        "AND status IN ('ready', 'active', 'paused') FOR UPDATE SKIP LOCKED LIMIT 500) old "
-        "WHERE c.id = old.id RETURNING c.id, old.status");
-    for (const auto& row : rows) {
-      auto id = row[0].as<std::string>();
-      write_audit(tx, "campaign", id, "status_change", "system",
-                  {{"status", {{"from", row[1].as<std::string>()}, {"to", "completed"}}},
-                   {"trigger", domain::trigger_name(domain::Trigger::kEndDate)}});
-      ids.push_back(std::move(id));
-    }
-  });
-  return ids;
-}
-
-std::optional<KargoPushSource> CampaignStore::kargo_push_source(const std::string& id) {
-  std::optional<KargoPushSource> out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    out.reset();
-    auto rows = tx.exec_params(kKargoPushSource, id);
-    if (rows.empty()) return;
-    const auto& r = rows[0];
-    KargoPushSource s{r[0].as<std::string>(),
-                      r[1].as<std::string>(),
-                      r[2].as<std::string>(),
-                      r[3].as<std::string>(),
-                      r[4].as<std::string>(),
-                      r[5].as<double>(),
-                      {},
-                      std::nullopt};
-    if (!r[6].is_null()) s.kargo_campaign_id = r[6].as<std::string>();
-    std::string formats = r[7].as<std::string>();
-    for (size_t start = 0; start < formats.size();) {
-      auto comma = formats.find(',', start);
-      if (comma == std::string::npos) comma = formats.size();
-      s.formats.push_back(formats.substr(start, comma - start));
-      start = comma + 1;
-    }
-    out = std::move(s);
-  });
-  return out;
-}
-
-std::string CampaignStore::record_kargo_push(const std::string& id, const std::string& kargo_campaign_id,
-                                             const std::string& action, const std::string& actor) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    auto rows = tx.exec_params(kLockKargo, id);
-    if (rows.empty()) throw not_found(id);
-    std::optional<std::string> before;
-    if (!rows[0][0].is_null()) before = rows[0][0].as<std::string>();
-    json changes{{"action", action}, {"kargo_campaign_id", kargo_campaign_id}};
-    if (before != kargo_campaign_id) {
-      tx.exec_params(kSetKargoId, id, kargo_campaign_id);
-      changes["kargo_campaign_id"] = {{"from", before ? json(*before) : json()}, {"to", kargo_campaign_id}};
-    }
-    write_audit(tx, "campaign", id, "kargo_push", actor, changes);
-    out = load(tx, id);
-  });
-  return out;
-}
-
-std::optional<SyncSource> CampaignStore::sync_source(const std::string& id) {
-  std::optional<SyncSource> out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    out.reset();
-    auto rows = tx.exec_params(kSyncCampaign, id);
-    if (rows.empty()) return;
-    const auto& r = rows[0];
-    SyncSource s;
-    s.id = id;
-    s.name = r[0].as<std::string>();
-    s.advertiser_id = r[1].as<std::string>();
-    s.status = r[2].as<std::string>();
-    s.start_date = r[3].as<std::string>();
-    s.end_date = r[4].as<std::string>();
-    s.goal_kpi = r[5].as<std::string>();
-    s.budget = r[6].as<double>();
-    s.max_bid = r[7].as<double>();
-    if (!r[8].is_null()) s.amazon_campaign_id = r[8].as<std::string>();
-    for (const auto& a : tx.exec_params(kSyncAssociations, id)) {
-      SyncAssociation item;
-      item.creative_id = a[0].as<std::string>();
-      item.ad_group_name = a[1].as<std::string>();
-      item.ad_group_type = a[2].as<std::string>();
-      item.status = a[3].as<std::string>();
-      if (!a[4].is_null()) item.budget = a[4].as<double>();
-      if (!a[5].is_null()) item.bid = a[5].as<double>();
-      if (!a[6].is_null()) item.amazon_ad_group_id = a[6].as<std::string>();
-      if (!a[7].is_null()) item.amazon_creative_id = a[7].as<std::string>();
-      item.amazon_associated = a[8].as<bool>();
-      s.associations.push_back(std::move(item));
-    }
-    out = std::move(s);
-  });
-  return out;
-}
-
-std::optional<std::string> CampaignStore::begin_sync(const std::string& id, const std::string& actor) {
-  std::optional<std::string> before;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    before.reset();
-    auto rows = tx.exec_params(kLockForSync, id);
-    if (rows.empty()) return;
-    auto status = rows[0][0].as<std::string>();
-    std::optional<std::string> remembered;
-    if (!rows[0][1].is_null()) remembered = rows[0][1].as<std::string>();
-    if (status == "processing") {  // a retried job: the first attempt already switched it
-      before = remembered.value_or("draft");
-      return;
-    }
-    if (!domain::transition_allowed(status, "processing", domain::Trigger::kSyncStart)) return;
-    // From `error` the campaign goes back to what it was before the failed sync, not to `error`.
-    std::string back = status;
-    if (status == "error") {
-      back = remembered.value_or(tx.exec_params1(kHasReadyCreative, id)[0].as<bool>() ? "ready" : "draft");
-    }
-    tx.exec_params(kBeginSync, id, back);
-    write_audit(tx, "campaign", id, "status_change", actor,
-                {{"status", {{"from", status}, {"to", "processing"}}},
-                 {"trigger", domain::trigger_name(domain::Trigger::kSyncStart)}});
-    before = back;
-  });
-  return before;
-}
-
-void CampaignStore::store_amazon_campaign_id(const std::string& id, const std::string& amazon_campaign_id) {
-  db_.transact(
-      [&](pqxx::transaction_base& tx) { tx.exec_params(kStoreAmazonCampaignId, id, amazon_campaign_id); });
-}
-
-void CampaignStore::store_amazon_ad_group_id(const std::string& id, const std::string& creative_id,
-                                             const std::string& amazon_ad_group_id) {
-  db_.transact([&](pqxx::transaction_base& tx) {
-    tx.exec_params(kStoreAdGroupId, id, creative_id, amazon_ad_group_id);
-  });
-}
-
-void CampaignStore::mark_amazon_associated(const std::string& id, const std::string& creative_id) {
-  db_.transact([&](pqxx::transaction_base& tx) { tx.exec_params(kMarkAssociated, id, creative_id); });
-}
-
-void CampaignStore::finish_sync(const std::string& id, const SyncOutcome& outcome, const std::string& actor) {
-  db_.transact([&](pqxx::transaction_base& tx) {
-    auto rows = tx.exec_params(kLockForSync, id);
-    if (rows.empty() || rows[0][0].as<std::string>() != "processing") return;
-    std::string back = rows[0][1].is_null() ? "draft" : rows[0][1].as<std::string>();
-    std::string to = outcome.ok ? outcome.mirrored_status.value_or(back) : "error";
-    if (!domain::transition_allowed("processing", to, domain::Trigger::kSyncEnd)) to = back;
-    json changes{{"status", {{"from", "processing"}, {"to", to}}},
-                 {"trigger", domain::trigger_name(domain::Trigger::kSyncEnd)},
-                 {"sync_status", outcome.ok ? "synced" : "error"}};
-    if (!outcome.reason.empty()) changes["reason"] = outcome.reason;
-    if (outcome.budget_spent) changes["spent"] = "budget spent at Amazon DSP";
-    for (auto& [key, value] : outcome.details.items()) changes[key] = value;
-    if (outcome.ok) {
-      tx.exec_params(kSyncSucceeded, id, to, outcome.budget_spent);
-    } else {
-      tx.exec_params(kSyncFailed, id);
-    }
-    write_audit(tx, "campaign", id, outcome.ok ? "sync" : "sync_failed", actor, changes);
-  });
-}
-
-std::vector<std::string> CampaignStore::active_ids() {
-  std::vector<std::string> ids;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    ids.clear();
-    for (const auto& row : tx.exec(kActiveIds)) ids.push_back(row[0].as<std::string>());
-  });
-  return ids;
-}
-
-std::optional<std::string> CampaignStore::enqueue_tick(const std::string& name, int64_t interval_seconds,
-                                                       const std::string& kind, int max_attempts) {
-  std::optional<std::string> job_id;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    job_id.reset();
-    auto claimed = tx.exec_params(kClaimTick, name, static_cast<double>(interval_seconds));
-    if (claimed.empty()) return;  // another instance had this tick
-    const std::string actor = "system:" + name;
-    if (tx.exec_params1(kTickJobBusy, kind, actor)[0].as<bool>()) return;
-    std::vector<std::string> ids;
-    for (const auto& row : tx.exec(kActiveIds)) ids.push_back(row[0].as<std::string>());
-    if (ids.empty()) return;
-    auto bucket = claimed[0][0].as<int64_t>();
-    job_id = JobStore::enqueue(tx, kind, {{"campaign_ids", ids}, {"trigger", name}, {"tick", bucket}}, actor,
-                               max_attempts);
-    tx.exec_params("UPDATE periodic_ticks SET job_id = $3 WHERE name = $1 AND bucket = $2", name, bucket,
-                   *job_id);
-  });
-  return job_id;
+  return page;
 }
 
 std::optional<std::string> CampaignStore::last_synced_at() {
@@ -639,13 +165,130 @@ std::optional<std::string> CampaignStore::last_synced_at() {
   return out;
 }
 
-CampaignPage CampaignStore::history(const std::string& id, size_t limit, size_t offset) {
-  CampaignPage page;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    if (tx.exec_params(kExists, id).empty()) throw not_found(id);
-    page = read_page(tx.exec_params1(kHistory, id, limit, offset));
-  });
-  return page;
+std::vector<std::string> CampaignStore::active_ids() {
+  std::vector<std::string> ids;
+  db_.transact([&](pqxx::transaction_base& tx) { ids = active_ids(tx); });
+  return ids;
+}
+
+std::vector<std::string> CampaignStore::active_ids(pqxx::transaction_base& tx) {
+  std::vector<std::string> ids;
+  for (const auto& row : tx.exec(kActiveIds)) ids.push_back(row[0].as<std::string>());
+  return ids;
+}
+
+std::optional<LockedCampaign> CampaignStore::lock(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kLockRow, id);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  return LockedCampaign{r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<double>(), r[3].as<std::string>(),
+                        r[4].as<double>()};
+}
+
+std::optional<std::string> CampaignStore::load(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kDetail, id);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+std::string CampaignStore::insert(pqxx::transaction_base& tx, const json& fields, const std::string& actor) {
+  std::string id = random_id("camp_");
+  tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
+                 fields["phase"].get<std::string>(), fields["viewability_phase"].get<std::string>(),
+                 fields["viewability_config"].dump(), fields["goal_kpi"].get<std::string>(),
+                 fields["budget"].get<double>(), fields["currency"].get<std::string>(),
+                 fields["start_date"].get<std::string>(), fields["end_date"].get<std::string>(),
+                 fields["targeting"].dump(), fields["bidding"].dump(), actor);
+  write_audit(tx, "campaign", id, "create", actor, fields);
+  return id;
+}
+
+void CampaignStore::update(pqxx::transaction_base& tx, const std::string& id, const json& change,
+                           const json& audit, const std::string& actor) {
+  // Each changed column is set from the JSON document of changes, so the statement is fixed.
+  tx.exec_params(kUpdate, id, change.dump());
+  write_audit(tx, "campaign", id, "update", actor, audit);
+}
+
+void CampaignStore::set_status(pqxx::transaction_base& tx, const std::string& id, const std::string& from,
+                               const std::string& to, std::string_view trigger, const std::string& actor) {
+  tx.exec_params(kSetStatus, id, to);
+  write_audit(tx, "campaign", id, "status_change", actor,
+              {{"status", {{"from", from}, {"to", to}}}, {"trigger", trigger}});
+}
+
+void CampaignStore::remove(pqxx::transaction_base& tx, const std::string& id, const std::string& status,
+                           const std::string& actor) {
+  tx.exec_params(kDelete, id);
+  write_audit(tx, "campaign", id, "delete", actor, {{"status", status}});
+}
+
+std::optional<AssociationCreative> CampaignStore::creative_for_association(pqxx::transaction_base& tx,
+                                                                           const std::string& creative_id) {
+  auto rows = tx.exec_params(kCreativeForAssociation, creative_id);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  return AssociationCreative{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+                             r[4].as<std::string>(), r[5].as<bool>(), r[6].as<bool>()};
+}
+
+bool CampaignStore::add_association(pqxx::transaction_base& tx, const std::string& id,
+                                    const std::string& creative_id, const std::string& ad_group_name,
+                                    const std::string& ad_group_type, double bid) {
+  return !tx.exec_params(kAssociate, id, creative_id, ad_group_name, ad_group_type, bid).empty();
+}
+
+void CampaignStore::record_associations(pqxx::transaction_base& tx, const std::string& id, const json& added,
+                                        const std::string& actor) {
+  tx.exec_params(kTouch, id);
+  write_audit(tx, "campaign", id, "associate_creatives", actor, {{"creative_ids", added}});
+}
+
+bool CampaignStore::remove_association(pqxx::transaction_base& tx, const std::string& id,
+                                       const std::string& creative_id, const std::string& actor,
+                                       const std::string& reason) {
+  if (tx.exec_params(kDissociate, id, creative_id).empty()) return false;
+  tx.exec_params(kTouch, id);
+  json audit = {{"creative_id", creative_id}};
+  if (!reason.empty()) audit["reason"] = reason;
+  write_audit(tx, "campaign", id, "dissociate_creative", actor, audit);
+  return true;
+}
+
+bool CampaignStore::has_ready_creative(pqxx::transaction_base& tx, const std::string& id) {
+  return tx.exec_params1(kHasReadyCreative, id)[0].as<bool>();
+}
+
+std::optional<LineItemRow> CampaignStore::lock_line_item(pqxx::transaction_base& tx, const std::string& id,
+                                                         const std::string& creative_id) {
+  auto rows = tx.exec_params(kLockLineItem, id, creative_id);
+  if (rows.empty()) return std::nullopt;
+  LineItemRow row;
+  if (!rows[0][0].is_null()) row.budget = rows[0][0].as<double>();
+  row.status = rows[0][1].as<std::string>();
+  return row;
+}
+
+void CampaignStore::update_line_item(pqxx::transaction_base& tx, const std::string& id,
+                                     const std::string& creative_id, std::optional<double> budget,
+                                     const std::optional<std::string>& status, const json& audit,
+                                     const std::string& actor) {
+  tx.exec_params(kUpdateLineItem, id, creative_id, budget, status);
+  tx.exec_params(kTouch, id);
+  write_audit(tx, "campaign", id, "update_line_item", actor, audit);
+}
+
+std::vector<std::string> CampaignStore::complete_ended(pqxx::transaction_base& tx,
+                                                       const std::vector<std::string>& statuses,
+                                                       const std::string& to, std::string_view trigger) {
+  std::vector<std::string> ids;
+  for (const auto& row : tx.exec_params(kCompleteEnded, json(statuses).dump(), to)) {
+    auto id = row[0].as<std::string>();
+    write_audit(tx, "campaign", id, "status_change", "system",
+                {{"status", {{"from", row[1].as<std::string>()}, {"to", to}}}, {"trigger", trigger}});
+    ids.push_back(std::move(id));
+  }
+  return ids;
 }
 
 }  // namespace kargo::store

@@ -5,7 +5,6 @@
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/store/audit.hpp"
-#include "kargo/store/campaigns.hpp"
 #include "kargo/store/database.hpp"
 #include "sql.hpp"
 
@@ -75,43 +74,58 @@ constexpr const char* kCampaignsOf =
     "SELECT cc.campaign_id, ca.status FROM campaign_creatives cc JOIN campaigns ca ON ca.id = cc.campaign_id "
     "WHERE cc.creative_id = $1 ORDER BY cc.campaign_id FOR UPDATE OF ca";
 
-Error not_found(const std::string& id) { return Error(codes::kNotFound, "creative " + id + " not found"); }
-
-std::string load(pqxx::transaction_base& tx, const std::string& id) {
-  auto rows = tx.exec_params(kGet, id);
-  if (rows.empty()) throw not_found(id);
-  return rows[0][0].as<std::string>();
-}
+constexpr const char* kMarkFailed =
+    "UPDATE creatives SET status = 'failed', amazon_dsp_ready = false, "
+    "processing_metadata = processing_metadata || jsonb_build_object('error', $2::text, 'failed_at', "
+    KARGO_TS("clock_timestamp()") "), updated_at = clock_timestamp() WHERE id = $1 RETURNING 1";
 
 }  // namespace
 
-std::string CreativeStore::create(const json& fields, const std::string& actor,
-                                  const std::optional<std::string>& campaign_id) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    std::string id = random_id("crv_");
-    tx.exec_params(kInsert, id, fields.dump(), actor);
-    json audit = {{"name", fields.value("name", "")},
-                  {"format", fields.value("format", "")},
-                  {"snippet_url", fields.value("snippet_url", "")}};
-    write_audit(tx, "creative", id, "create", actor, audit);
-    if (campaign_id) CampaignStore::associate_in(tx, *campaign_id, {id}, actor);
-    out = load(tx, id);
-  });
+std::string CreativeStore::insert(pqxx::transaction_base& tx, const json& fields, const std::string& actor) {
+  std::string id = random_id("crv_");
+  tx.exec_params(kInsert, id, fields.dump(), actor);
+  json audit = {{"name", fields.value("name", "")},
+                {"format", fields.value("format", "")},
+                {"snippet_url", fields.value("snippet_url", "")}};
+  write_audit(tx, "creative", id, "create", actor, audit);
+  return id;
+}
+
+std::optional<std::string> CreativeStore::load(pqxx::transaction_base& tx, const std::string& id) {
+  auto rows = tx.exec_params(kGet, id);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+bool CreativeStore::lock(pqxx::transaction_base& tx, const std::string& id) {
+  return !tx.exec_params("SELECT 1 FROM creatives WHERE id = $1 FOR UPDATE", id).empty();
+}
+
+std::vector<CreativeCampaign> CreativeStore::campaigns_of(pqxx::transaction_base& tx, const std::string& id) {
+  std::vector<CreativeCampaign> out;
+  for (const auto& row : tx.exec_params(kCampaignsOf, id)) {
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+  }
   return out;
 }
 
-std::string CreativeStore::reprocessed(const std::string& id, const json& fields, const std::string& actor) {
-  std::string out;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    auto campaigns = tx.exec_params(kCampaignsOf, id);
-    if (tx.exec_params(kReprocess, id, fields.dump()).empty()) throw not_found(id);
-    write_audit(tx, "creative", id, "reprocess", actor,
-                {{"creative_type", fields.value("creative_type", "")}});
-    for (const auto& row : campaigns) CampaignStore::settle_readiness(tx, row[0].as<std::string>(), actor);
-    out = load(tx, id);
-  });
-  return out;
+bool CreativeStore::replace_processing(pqxx::transaction_base& tx, const std::string& id, const json& fields,
+                                       const std::string& actor) {
+  if (tx.exec_params(kReprocess, id, fields.dump()).empty()) return false;
+  write_audit(tx, "creative", id, "reprocess", actor, {{"creative_type", fields.value("creative_type", "")}});
+  return true;
+}
+
+bool CreativeStore::mark_failed(pqxx::transaction_base& tx, const std::string& id, const std::string& reason,
+                                const std::string& actor) {
+  if (tx.exec_params(kMarkFailed, id, reason).empty()) return false;
+  write_audit(tx, "creative", id, "processing_failed", actor, {{"error", reason}});
+  return true;
+}
+
+void CreativeStore::remove(pqxx::transaction_base& tx, const std::string& id, const std::string& actor) {
+  tx.exec_params("DELETE FROM creatives WHERE id = $1", id);
+  write_audit(tx, "creative", id, "delete", actor, json::object());
 }
 
 std::optional<std::string> CreativeStore::get(const std::string& id) { return fetch_text(db_, kGet, id); }
@@ -156,34 +170,6 @@ std::optional<CreativePreview> CreativeStore::preview(const std::string& id) {
     if (!rows.empty()) out = CreativePreview{rows[0][0].as<std::string>(), rows[0][1].as<std::string>()};
   });
   return out;
-}
-
-std::vector<std::string> CreativeStore::remove(const std::string& id, const std::string& actor) {
-  std::vector<std::string> campaigns;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    campaigns.clear();
-    if (tx.exec_params("SELECT 1 FROM creatives WHERE id = $1 FOR UPDATE", id).empty()) throw not_found(id);
-    auto rows = tx.exec_params(kCampaignsOf, id);
-    for (const auto& row : rows) {
-      if (row[1].as<std::string>() == "active") {
-        throw Error(codes::kConflict, "creative " + id + " is in active campaign " +
-                                          row[0].as<std::string>() +
-                                          "; pause the campaign or remove the creative from it first");
-      }
-    }
-    tx.exec_params("DELETE FROM campaign_creatives WHERE creative_id = $1", id);
-    for (const auto& row : rows) {
-      auto campaign = row[0].as<std::string>();
-      CampaignStore::touch(tx, campaign);
-      write_audit(tx, "campaign", campaign, "dissociate_creative", actor,
-                  {{"creative_id", id}, {"reason", "creative deleted"}});
-      CampaignStore::settle_readiness(tx, campaign, actor);
-      campaigns.push_back(campaign);
-    }
-    tx.exec_params("DELETE FROM creatives WHERE id = $1", id);
-    write_audit(tx, "creative", id, "delete", actor, json::object());
-  });
-  return campaigns;
 }
 
 std::optional<CreativeUpload> CreativeStore::for_upload(const std::string& id) {

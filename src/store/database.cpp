@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "kargo/core/deadline.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
@@ -187,6 +188,14 @@ void Database::transact_serializable(const Work& work, std::optional<std::chrono
 }
 
 void Database::run(const Work& work, bool serializable, std::chrono::milliseconds timeout) {
+  // The request this transaction works for may have less time left than the statement deadline.
+  const Deadline deadline = current_deadline();
+  if (deadline.passed()) {
+    throw Error(codes::kServiceUnavailable, "request deadline passed before the database was reached",
+                "deadline passed before the transaction started")
+        .with_header("Retry-After", "1");
+  }
+  timeout = deadline.cap(timeout);
   auto start = std::chrono::steady_clock::now();
   int broken_retries = 1;
   int serialization_retries = serializable ? 3 : 0;

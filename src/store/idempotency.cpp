@@ -24,10 +24,10 @@ constexpr const char* kForget = "DELETE FROM idempotency_keys WHERE actor = $1 A
 
 }  // namespace
 
-std::optional<http::Response> IdempotencyRecords::begin(const std::string& actor, const std::string& key,
+std::optional<StoredAnswer> IdempotencyRecords::begin(const std::string& actor, const std::string& key,
                                                         std::string_view method, std::string_view route,
                                                         const std::string& body_sha256) {
-  std::optional<http::Response> stored;
+  std::optional<StoredAnswer> stored;
   db_.transact([&](pqxx::transaction_base& tx) {
     stored.reset();
     tx.exec_params(kForgetStale, actor, key);
@@ -46,10 +46,7 @@ std::optional<http::Response> IdempotencyRecords::begin(const std::string& actor
       throw Error(codes::kConflict, "a request with this Idempotency-Key is still in progress")
           .with_header("Retry-After", "1");
     }
-    http::Response r;
-    r.status = row[3].as<int>();
-    r.body = row[4].as<std::string>();
-    stored = std::move(r);
+    stored = StoredAnswer{row[3].as<int>(), row[4].as<std::string>()};
   });
   return stored;
 }
@@ -60,12 +57,12 @@ void record_idempotent_response(pqxx::transaction_base& tx, const IdempotencyCla
 }
 
 void IdempotencyRecords::complete(const std::string& actor, const std::string& key,
-                                  const http::Response& response) {
+                                  const StoredAnswer& answer) {
   db_.transact([&](pqxx::transaction_base& tx) {
-    if (response.status >= 500) {
+    if (answer.status >= 500) {
       tx.exec_params(kForget, actor, key);
     } else {
-      tx.exec_params(kStore, actor, key, response.status, response.body);
+      tx.exec_params(kStore, actor, key, answer.status, answer.body);
     }
   });
 }

@@ -77,6 +77,17 @@ std::string text_array(const std::vector<std::string>& items) {
   return out + "}";
 }
 
+constexpr const char* kClaimTick =
+    "INSERT INTO periodic_ticks (name, bucket) "
+    "VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2)::bigint) "
+    "ON CONFLICT DO NOTHING RETURNING bucket";
+
+constexpr const char* kTickJobBusy =
+    "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND created_by = $2 AND status IN ('queued', "
+    "'running'))";
+
+constexpr const char* kTickJob = "UPDATE periodic_ticks SET job_id = $3 WHERE name = $1 AND bucket = $2";
+
 }  // namespace
 
 std::string JobStore::enqueue(pqxx::transaction_base& tx, const std::string& kind, const json& payload,
@@ -165,6 +176,27 @@ std::vector<JobCounts> JobStore::counts() {
     }
   });
   return out;
+}
+
+std::optional<std::string> JobStore::enqueue_tick(const std::string& name, int64_t interval_seconds,
+                                                  const std::string& kind, int max_attempts,
+                                                  const TickPayload& payload) {
+  std::optional<std::string> job_id;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    job_id.reset();
+    auto claimed = tx.exec_params(kClaimTick, name, static_cast<double>(interval_seconds));
+    if (claimed.empty()) return;  // another instance had this tick
+    const std::string actor = "system:" + name;
+    if (tx.exec_params1(kTickJobBusy, kind, actor)[0].as<bool>()) return;
+    auto body = payload(tx);
+    if (!body) return;
+    auto bucket = claimed[0][0].as<int64_t>();
+    (*body)["trigger"] = name;
+    (*body)["tick"] = bucket;
+    job_id = enqueue(tx, kind, *body, actor, max_attempts);
+    tx.exec_params(kTickJob, name, bucket, *job_id);
+  });
+  return job_id;
 }
 
 }  // namespace kargo::store

@@ -66,7 +66,7 @@ int64_t TokenBucket::full_at_epoch(int64_t now) const {
 }
 
 struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
-  using Done = std::function<void(http::RateDecision)>;
+  using Done = std::function<void(RateDecision)>;
   struct KeyState {
     std::vector<Done> waiting;
   };
@@ -98,7 +98,7 @@ struct RateLimiter::Impl : std::enable_shared_from_this<RateLimiter::Impl> {
   // Hands out `granted` of the batch's requests; the rest are refused.
   void distribute(std::vector<Done>& batch, uint64_t granted, const TokenBucket& after, int64_t now) {
     for (size_t i = 0; i < batch.size(); ++i) {
-      http::RateDecision d;
+      RateDecision d;
       d.limit = static_cast<uint64_t>(capacity);
       d.reset_epoch = after.full_at_epoch(now);
       if (i < granted) {
@@ -205,7 +205,7 @@ RateLimiter::RateLimiter(Redis* redis, unsigned per_minute, unsigned burst)
 
 RateLimiter::~RateLimiter() = default;
 
-void RateLimiter::acquire(const std::string& key, std::function<void(http::RateDecision)> done) {
+void RateLimiter::acquire(const std::string& key, std::function<void(RateDecision)> done) {
   if (!impl_->redis) {
     std::vector<Impl::Done> one{std::move(done)};
     return impl_->decide_locally(key, one);
@@ -216,7 +216,7 @@ void RateLimiter::acquire(const std::string& key, std::function<void(http::RateD
       auto& l = lease->second;
       if (l.tokens > 0 && now_ms() < l.expires_ms) {
         --l.tokens;
-        http::RateDecision d;
+        RateDecision d;
         d.allowed = true;
         d.limit = static_cast<uint64_t>(impl_->capacity);
         d.remaining = static_cast<uint64_t>(std::floor(l.after.tokens)) + l.tokens;

@@ -384,7 +384,16 @@ struct AmazonDspClient::Impl {
 };
 
 AmazonDspClient::AmazonDspClient(UpstreamChannel& channel, LwaTokenManager& tokens, AmazonDspOptions options)
-    : impl_(std::make_unique<Impl>(channel, tokens, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(channel, tokens, std::move(options))) {
+  // The endpoint labels this client's calls use (metrics templates, never raw paths).
+  for (const char* endpoint :
+       {"/dsp/v1/campaigns", "/dsp/v1/campaigns/list", "/dsp/v1/adGroups", "/dsp/v1/adGroups/list",
+        "/dsp/v1/adCreatives", "/dsp/v1/adCreatives/list", "/dsp/v1/adCreatives/{id}/moderation",
+        "/dsp/v1/adCreatives/associations/adGroups", "/reporting/reports", "/reporting/reports/{reportId}",
+        "/reporting/reports/{reportId}/download"}) {
+    channel.declare_endpoint(endpoint);
+  }
+}
 
 AmazonDspClient::~AmazonDspClient() = default;
 

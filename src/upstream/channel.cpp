@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <future>
+#include <mutex>
 
 #include "kargo/core/config.hpp"
 #include "kargo/core/error_codes.hpp"
@@ -39,6 +41,8 @@ ChannelOptions ChannelOptions::from_config(std::string service, const Config& co
   ChannelOptions o;
   o.service = std::move(service);
   o.retry.max_retries = config.upstream_max_retries;
+  o.max_in_flight = config.upstream_max_concurrency;
+  o.max_queue_wait = std::chrono::milliseconds(config.upstream_timeout_ms) * 3;
   return o;
 }
 
@@ -58,6 +62,8 @@ Error status_error(std::string_view service, const HttpResponse& response) {
 
 namespace {
 
+class Pending;
+
 // The channel's state, shared by the channel and its calls in flight (UpstreamChannel::Impl).
 struct ChannelState {
   ChannelState(HttpClient& c, Metrics& m, ChannelOptions o, CircuitBreaker::Clock clock,
@@ -76,12 +82,40 @@ struct ChannelState {
     if (published.exchange(state) != state) metrics.set_circuit_state(options.service, state);
   }
 
+  // A slot for one attempt: true at once when one is free; else `waiter` is queued and started
+  // (Pending::send) when one frees, unless its wait expires first.
+  bool take_slot(const std::shared_ptr<Pending>& waiter) {
+    std::lock_guard lock(mutex);
+    if (in_flight < options.max_in_flight) {
+      ++in_flight;
+      return true;
+    }
+    waiting.push_back(waiter);
+    return false;
+  }
+  // Frees a slot, or hands it straight to the first waiter still in line.
+  std::shared_ptr<Pending> release_slot();
+  // A waiter gave up (its deadline passed): true when it was still in line.
+  bool leave_line(const Pending* waiter) {
+    std::lock_guard lock(mutex);
+    for (auto it = waiting.begin(); it != waiting.end(); ++it) {
+      if (it->get() == waiter) {
+        waiting.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
   HttpClient& client;
   Metrics& metrics;
   ChannelOptions options;
   CircuitBreaker breaker;
   RetryPolicy policy;
   std::atomic<int> published{-1};
+  std::mutex mutex;
+  unsigned in_flight = 0;
+  std::deque<std::shared_ptr<Pending>> waiting;
 };
 
 // One call through the channel: attempts, the waits between them, the final answer. Holds the
@@ -102,10 +136,13 @@ class Pending : public std::enable_shared_from_this<Pending> {
         break;
     }
     if (call_.request.request_id.empty()) call_.request.request_id = std::string(log::current_request_id());
-    if (call_.budget) deadline_ = Clock::now() + *call_.budget;
+    Deadline deadline = call_.deadline.is_set() ? call_.deadline : current_deadline();
+    if (call_.budget) deadline = deadline.earliest(Deadline::after(*call_.budget));
+    deadline_ = deadline.when();
   }
 
   void attempt() {
+    if (deadline_ && Clock::now() >= *deadline_) return finish_late("before the call could start");
     if (!ch_->breaker.allow()) {
       ch_->publish_state();
       if (last_) return finish(std::move(*last_));  // opened during our retries: report why
@@ -114,23 +151,33 @@ class Pending : public std::enable_shared_from_this<Pending> {
       Error e(codes::kExternalApi, ch_->options.service + ": circuit open",
               ch_->options.service + ": circuit open after repeated failures; call to " + call_.endpoint +
                   " refused");
-      auto refused = std::make_shared<UpstreamResult>(
+      return deliver_later(UpstreamResult(
           std::move(e).with_status(503).with_header("Retry-After",
                                                     std::to_string(std::max<int64_t>(1, wait.count()))),
-          0);
-      // Through the client, so the callback runs on a client thread like every other answer.
-      ch_->client.schedule(milliseconds(0), [self = shared_from_this(), refused](bool) {
-        self->deliver(std::move(*refused));
-      });
-      return;
+          0));
     }
     ch_->publish_state();
+    if (!ch_->take_slot(shared_from_this())) return wait_in_line();
+    send();
+  }
+
+  // Starts the attempt; the caller holds a slot for it.
+  void send() {
+    if (deadline_ && Clock::now() >= *deadline_) {  // waited in line past its deadline
+      if (auto next = ch_->release_slot()) next->send();
+      return finish_late("waiting for a free slot");
+    }
     OutboundRequest request = call_.request;
+    auto timeout = request.timeout.value_or(ch_->client.options().timeout);
+    cut_by_deadline_ = false;
     if (deadline_) {
       auto left = std::chrono::duration_cast<milliseconds>(*deadline_ - Clock::now());
-      auto timeout = request.timeout.value_or(ch_->client.options().timeout);
-      request.timeout = std::max(milliseconds(1), std::min(timeout, left));
+      if (left < timeout) {
+        timeout = std::max(milliseconds(1), left);
+        cut_by_deadline_ = true;
+      }
     }
+    request.timeout = timeout;
     ++attempts_;
     auto started = Clock::now();
     ch_->client.send(std::move(request), [self = shared_from_this(), started](HttpResult r) {
@@ -139,13 +186,34 @@ class Pending : public std::enable_shared_from_this<Pending> {
   }
 
  private:
+  // No slot is free: wait in line until one is handed over or the wait expires.
+  void wait_in_line() {
+    auto wait = ch_->options.max_queue_wait;
+    if (deadline_) wait = std::min(wait, std::chrono::duration_cast<milliseconds>(*deadline_ - Clock::now()));
+    ch_->client.schedule(std::max(milliseconds(0), wait), [self = shared_from_this()](bool) {
+      if (!self->ch_->leave_line(self.get())) return;  // it got a slot meanwhile
+      self->ch_->metrics.count_external(self->ch_->options.service, self->call_.endpoint, "queue_timeout");
+      Error e(codes::kExternalApi,
+              self->ch_->options.service + ": too many calls in flight; retry shortly",
+              self->ch_->options.service + ": no free slot of " +
+                  std::to_string(self->ch_->options.max_in_flight) + " for " + self->call_.endpoint +
+                  " before the call's deadline");
+      self->deliver(UpstreamResult(std::move(e).with_status(503).with_header("Retry-After", "1"),
+                                   self->attempts_));
+    });
+  }
+
   void on_result(HttpResult result, Clock::time_point started) {
+    if (auto next = ch_->release_slot()) next->send();
     double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     std::string status =
         result.ok() ? std::to_string(result.response().status) : std::string(to_string(result.error().kind));
     ch_->metrics.observe_external(ch_->options.service, call_.endpoint, status, seconds);
-    ch_->breaker.record(circuit_outcome(result));
+    bool late = cut_by_deadline_ && !result.ok() && result.error().kind == FailureKind::kTimeout;
+    // A timeout the caller's deadline imposed says nothing about the upstream's health.
+    ch_->breaker.record(late ? CircuitOutcome::kIgnored : circuit_outcome(result));
     ch_->publish_state();
+    if (late) return finish_late("waiting for the answer");
 
     auto delay = ch_->policy.next_delay(attempts_ - 1, result, idempotent_);
     if (delay && deadline_ && Clock::now() + *delay >= *deadline_) delay.reset();  // no time left
@@ -166,6 +234,24 @@ class Pending : public std::enable_shared_from_this<Pending> {
       }
       self->attempt();
     });
+  }
+
+  // The call's deadline passed: 503, so the client may retry later; not the upstream's failure.
+  void finish_late(std::string_view when) {
+    const std::string& service = ch_->options.service;
+    std::string external = service + ": no answer within the request's deadline";
+    {
+      log::RequestScope scope(call_.request.request_id);
+      log::warn("upstream call out of time", {{"service", service},
+                                              {"endpoint", call_.endpoint},
+                                              {"attempts", attempts_},
+                                              {"when", when}});
+    }
+    deliver_later(UpstreamResult(Error(codes::kExternalApi, external,
+                                       external + " (" + call_.endpoint + ", " + std::string(when) + ")")
+                                     .with_status(503)
+                                     .with_header("Retry-After", "1"),
+                                 attempts_));
   }
 
   void finish(HttpResult result) {
@@ -195,8 +281,17 @@ class Pending : public std::enable_shared_from_this<Pending> {
     deliver(UpstreamResult(std::move(*error), attempts_, failure));
   }
 
+  // Through the client, so the callback runs on a client thread like every other answer (never on
+  // the caller's thread inside call()).
+  void deliver_later(UpstreamResult result) {
+    auto shared = std::make_shared<UpstreamResult>(std::move(result));
+    ch_->client.schedule(milliseconds(0),
+                         [self = shared_from_this(), shared](bool) { self->deliver(std::move(*shared)); });
+  }
+
   void deliver(UpstreamResult result) {
     auto done = std::move(done_);
+    if (!done) return;
     try {
       done(std::move(result));
     } catch (const std::exception& e) {
@@ -210,10 +305,22 @@ class Pending : public std::enable_shared_from_this<Pending> {
   UpstreamCall call_;
   UpstreamChannel::Callback done_;
   bool idempotent_ = true;
+  bool cut_by_deadline_ = false;  // this attempt's timeout is what was left of the deadline
   unsigned attempts_ = 0;
   std::optional<Clock::time_point> deadline_;
   std::optional<HttpResult> last_;  // the failed attempt we are waiting to retry
 };
+
+std::shared_ptr<Pending> ChannelState::release_slot() {
+  std::lock_guard lock(mutex);
+  if (!waiting.empty()) {
+    auto next = std::move(waiting.front());
+    waiting.pop_front();
+    return next;  // the slot passes to it: in_flight stays
+  }
+  --in_flight;
+  return nullptr;
+}
 
 }  // namespace
 
@@ -246,6 +353,10 @@ UpstreamResult UpstreamChannel::call_sync(UpstreamCall call) {
   auto future = promise.get_future();
   this->call(std::move(call), [&promise](UpstreamResult r) { promise.set_value(std::move(r)); });
   return future.get();
+}
+
+void UpstreamChannel::declare_endpoint(std::string_view endpoint) {
+  impl_->metrics.declare_external(impl_->options.service, endpoint);
 }
 
 CircuitState UpstreamChannel::circuit_state() const {

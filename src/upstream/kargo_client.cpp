@@ -2,7 +2,6 @@
 
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <future>
 #include <nlohmann/json.hpp>
 
 #include "json_answer.hpp"
@@ -93,10 +92,6 @@ struct KargoClient::Impl {
       headers.emplace_back("Authorization", "Bearer " + *options.api_key);
   }
 
-  void require_configured() const {
-    if (!options.api_key || options.api_key->empty()) throw kargo_not_configured();
-  }
-
   // The campaign API's headers: the snippet headers with Accept: application/json.
   HeaderList api_headers() const {
     HeaderList h = headers;
@@ -133,7 +128,7 @@ struct KargoClient::Impl {
                    std::move(res.url)};
   }
 
-  void fetch_snippet(const std::string& url, SnippetCallback done) {
+  void fetch_snippet(const std::string& url, const Deadline& deadline, SnippetCallback done) {
     auto parsed = parse_url(url);
     if (!parsed) return done(snippet_problem("must be an absolute http(s) URL"));
     if (!host_allowed(*parsed, options.snippet_hosts)) {
@@ -154,26 +149,38 @@ struct KargoClient::Impl {
                           *refused = to.authority();
                           return false;
                         }},
+        .deadline = deadline,
     };
     channel.call(std::move(call), [this, refused, done = std::move(done)](UpstreamResult r) {
       done(snippet_outcome(std::move(r), *refused));
     });
   }
 
-  HttpResponse send(const std::string& method, const std::string& target, const std::string& endpoint,
-                    std::string body, std::optional<std::chrono::milliseconds> budget = std::nullopt) {
-    require_configured();
+  // A campaign API call. `read` turns Kargo's answer into the caller's value (it may throw a
+  // kargo::Error: the answer is unusable or says no); it runs on the client thread.
+  template <class T>
+  void send(const std::string& method, const std::string& target, const std::string& endpoint,
+            std::string body, const Deadline& deadline, std::function<T(HttpResponse&)> read,
+            Completion<T> done) {
+    if (!configured()) return done(kargo_not_configured());
     OutboundRequest request{.method = method,
                             .url = options.base_url + target,
                             .headers = api_headers(),
                             .body = std::move(body),
                             .max_response_bytes = options.max_response_bytes};
     if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
-    HttpResponse res =
-        channel.call_sync({.endpoint = endpoint, .request = std::move(request), .budget = budget}).value();
-    if (res.status == 401 || res.status == 403) throw key_rejected(res);
-    return res;
+    channel.call({.endpoint = endpoint, .request = std::move(request), .deadline = deadline},
+                 [read = std::move(read), done = std::move(done)](UpstreamResult r) {
+                   if (!r.ok()) return done(r.error());
+                   done(capture<T>([&] {
+                     HttpResponse& res = r.response();
+                     if (res.status == 401 || res.status == 403) throw key_rejected(res);
+                     return read(res);
+                   }));
+                 });
   }
+
+  bool configured() const { return options.api_key && !options.api_key->empty(); }
 
   UpstreamChannel& channel;
   KargoOptions options;
@@ -181,88 +188,113 @@ struct KargoClient::Impl {
 };
 
 KargoClient::KargoClient(UpstreamChannel& channel, KargoOptions options)
-    : impl_(std::make_shared<Impl>(channel, std::move(options))) {}
+    : impl_(std::make_shared<Impl>(channel, std::move(options))) {
+  for (const char* endpoint : {kSnippetEndpoint, kCampaignsEndpoint, kCampaignEndpoint}) {
+    channel.declare_endpoint(endpoint);
+  }
+}
 
 KargoClient::~KargoClient() = default;
 
-bool KargoClient::configured() const { return impl_->options.api_key && !impl_->options.api_key->empty(); }
+bool KargoClient::configured() const { return impl_->configured(); }
 CircuitState KargoClient::circuit_state() const { return impl_->channel.circuit_state(); }
 const KargoOptions& KargoClient::options() const { return impl_->options; }
 
-void KargoClient::fetch_snippet(const std::string& url, SnippetCallback done) {
+void KargoClient::fetch_snippet(const std::string& url, const Deadline& deadline, SnippetCallback done) {
   // The completion holds the Impl alive: the client may go away while a fetch is in flight.
-  impl_->fetch_snippet(url, [keep = impl_, done = std::move(done)](SnippetResult r) { done(std::move(r)); });
+  impl_->fetch_snippet(url, deadline,
+                       [keep = impl_, done = std::move(done)](SnippetResult r) { done(std::move(r)); });
+}
+
+void KargoClient::list_campaigns(int page, int per_page, const Deadline& deadline,
+                                 Completion<KargoCampaignPage> done) {
+  std::string target = std::string(kCampaignsEndpoint) + "?page=" + std::to_string(page) +
+                       "&per_page=" + std::to_string(per_page);
+  impl_->send<KargoCampaignPage>(
+      "GET", target, kCampaignsEndpoint, "", deadline,
+      [](HttpResponse& res) {
+        JsonAnswer in(kService, std::string("GET ") + kCampaignsEndpoint);
+        if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+        auto doc = in.parse(res);
+        if (!doc.is_object()) in.malformed("the body is not a JSON object");
+        KargoCampaignPage out;
+        const auto& list = in.array(doc, "campaigns");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          const auto& c = in.element(list, i, "campaigns");
+          out.campaigns.push_back(
+              {in.id(c, "id"), in.string(c, "name"), in.optional_string(c, "status").value_or(""),
+               in.optional_string(c, "advertiser_id").value_or(""),
+               in.optional_string(c, "start_date").value_or(""), in.optional_string(c, "end_date").value_or(""),
+               in.optional_number(c, "budget")});
+        }
+        out.total = in.integer(doc, "total");
+        if (out.total < 0) in.malformed("total is negative");
+        return out;
+      },
+      std::move(done));
+}
+
+void KargoClient::create_campaign(const KargoCampaignFields& fields, const Deadline& deadline,
+                                  Completion<KargoCreateResult> done) {
+  // Not retried once sent; a repeat is made safe by external_id (409 below), not by the channel.
+  impl_->send<KargoCreateResult>(
+      "POST", kCampaignsEndpoint, kCampaignsEndpoint, fields_json(fields).dump(), deadline,
+      [](HttpResponse& res) -> KargoCreateResult {
+        JsonAnswer in(kService, std::string("POST ") + kCampaignsEndpoint);
+        if (res.status == 200 || res.status == 201) {
+          auto doc = in.parse(res);
+          return {in.id(doc.is_object() ? doc : json::object(), "id"), false};
+        }
+        if (res.status == 409) {
+          auto doc = JsonAnswer::try_object(res.body);
+          if (doc && doc->contains("id")) return {in.id(*doc, "id"), true};
+          in.malformed("a 409 that does not name the existing campaign", res.body);
+        }
+        refuse(res, std::string("POST ") + kCampaignsEndpoint);
+      },
+      std::move(done));
+}
+
+void KargoClient::update_campaign(const std::string& id, const KargoCampaignFields& fields,
+                                  const Deadline& deadline, Completion<bool> done) {
+  std::string target =
+      std::string(kCampaignsEndpoint) + "/" + boost::urls::encode(id, boost::urls::unreserved_chars);
+  impl_->send<bool>(
+      "PUT", target, kCampaignEndpoint, fields_json(fields).dump(), deadline,
+      [](HttpResponse& res) {
+        if (res.status == 200 || res.status == 204) return true;
+        if (res.status == 404) return false;
+        refuse(res, std::string("PUT ") + kCampaignEndpoint);
+      },
+      std::move(done));
+}
+
+void KargoClient::probe(const Deadline& deadline, Completion<Done> done) {
+  impl_->send<Done>(
+      "GET", std::string(kCampaignsEndpoint) + "?page=1&per_page=1", kCampaignsEndpoint, "", deadline,
+      [](HttpResponse& res) {
+        if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+        return Done{};
+      },
+      std::move(done));
 }
 
 Snippet KargoClient::fetch_snippet(const std::string& url) {
-  if (impl_->channel.on_client_thread()) {
-    throw Error(codes::kInternal, "internal error",
-                "KargoClient::fetch_snippet (blocking) on a client thread");
-  }
-  std::promise<SnippetResult> promise;
-  auto future = promise.get_future();
-  impl_->fetch_snippet(url, [&promise](SnippetResult r) { promise.set_value(std::move(r)); });
-  auto result = future.get();
-  if (auto* e = std::get_if<Error>(&result)) throw *e;
-  return std::move(std::get<Snippet>(result));
+  return await_result<Snippet>([&](Completion<Snippet> done) { fetch_snippet(url, {}, std::move(done)); });
 }
 
 KargoCampaignPage KargoClient::list_campaigns(int page, int per_page) {
-  impl_->require_configured();
-  JsonAnswer in(kService, std::string("GET ") + kCampaignsEndpoint);
-  auto res = impl_->send("GET",
-                         std::string(kCampaignsEndpoint) + "?page=" + std::to_string(page) +
-                             "&per_page=" + std::to_string(per_page),
-                         kCampaignsEndpoint, "");
-  if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
-  auto doc = in.parse(res);
-  if (!doc.is_object()) in.malformed("the body is not a JSON object");
-  KargoCampaignPage out;
-  const auto& list = in.array(doc, "campaigns");
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const auto& c = in.element(list, i, "campaigns");
-    out.campaigns.push_back(
-        {in.id(c, "id"), in.string(c, "name"), in.optional_string(c, "status").value_or(""),
-         in.optional_string(c, "advertiser_id").value_or(""),
-         in.optional_string(c, "start_date").value_or(""), in.optional_string(c, "end_date").value_or(""),
-         in.optional_number(c, "budget")});
-  }
-  out.total = in.integer(doc, "total");
-  if (out.total < 0) in.malformed("total is negative");
-  return out;
+  return await_result<KargoCampaignPage>(
+      [&](Completion<KargoCampaignPage> done) { list_campaigns(page, per_page, {}, std::move(done)); });
 }
 
 KargoCreateResult KargoClient::create_campaign(const KargoCampaignFields& fields) {
-  impl_->require_configured();
-  JsonAnswer in(kService, std::string("POST ") + kCampaignsEndpoint);
-  // Not retried once sent; a repeat is made safe by external_id (409 below), not by the channel.
-  auto res = impl_->send("POST", kCampaignsEndpoint, kCampaignsEndpoint, fields_json(fields).dump());
-  if (res.status == 200 || res.status == 201) {
-    auto doc = in.parse(res);
-    return {in.id(doc.is_object() ? doc : json::object(), "id"), false};
-  }
-  if (res.status == 409) {
-    auto doc = JsonAnswer::try_object(res.body);
-    if (doc && doc->contains("id")) return {in.id(*doc, "id"), true};
-    in.malformed("a 409 that does not name the existing campaign", res.body);
-  }
-  refuse(res, std::string("POST ") + kCampaignsEndpoint);
+  return await_result<KargoCreateResult>(
+      [&](Completion<KargoCreateResult> done) { create_campaign(fields, {}, std::move(done)); });
 }
 
 bool KargoClient::update_campaign(const std::string& id, const KargoCampaignFields& fields) {
-  impl_->require_configured();
-  std::string target =
-      std::string(kCampaignsEndpoint) + "/" + boost::urls::encode(id, boost::urls::unreserved_chars);
-  auto res = impl_->send("PUT", target, kCampaignEndpoint, fields_json(fields).dump());
-  if (res.status == 200 || res.status == 204) return true;
-  if (res.status == 404) return false;
-  refuse(res, std::string("PUT ") + kCampaignEndpoint);
-}
-
-void KargoClient::probe(std::chrono::milliseconds budget) {
-  auto res = impl_->send("GET", std::string(kCampaignsEndpoint) + "?page=1&per_page=1", kCampaignsEndpoint,
-                         "", budget);
-  if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+  return await_result<bool>([&](Completion<bool> done) { update_campaign(id, fields, {}, std::move(done)); });
 }
 
 }  // namespace kargo::upstream

@@ -213,7 +213,9 @@ struct LwaTokenManager::Impl : std::enable_shared_from_this<Impl> {
 };
 
 LwaTokenManager::LwaTokenManager(UpstreamChannel& channel, LwaCredentials credentials, LwaOptions options)
-    : impl_(std::make_shared<Impl>(channel, std::move(credentials), options)) {}
+    : impl_(std::make_shared<Impl>(channel, std::move(credentials), options)) {
+  channel.declare_endpoint(kEndpoint);
+}
 
 LwaTokenManager::~LwaTokenManager() = default;
 

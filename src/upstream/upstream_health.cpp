@@ -1,10 +1,10 @@
 #include "kargo/upstream/upstream_health.hpp"
 
-#include <functional>
-#include <future>
 #include <mutex>
+#include <vector>
 
 #include "kargo/upstream/amazon_dsp_client.hpp"
+#include "kargo/upstream/http_client.hpp"
 #include "kargo/upstream/kargo_client.hpp"
 #include "kargo/upstream/lwa_token_manager.hpp"
 
@@ -17,98 +17,114 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// One upstream's last probe, and the lock that lets one caller probe at a time.
+// The circuit is read live, not from the cache: it is in memory and changes with every call.
+UpstreamCheck with_circuit(UpstreamCheck check, CircuitState live) {
+  check.circuit = live;
+  if (check.status == "not_configured") return check;
+  if (live == CircuitState::kOpen) {
+    check.status = "down";
+    if (check.error.empty()) check.error = "circuit open after repeated failures";
+  } else if (live == CircuitState::kHalfOpen && check.status == "ok") {
+    check.status = "degraded";
+    check.error = "circuit half-open: probing the upstream";
+  }
+  return check;
+}
+
+// One upstream's last probe and the callers waiting for the probe in flight. Shared with the
+// probe's callbacks, which may outlive the UpstreamHealth.
 struct Probe {
-  std::mutex probing;
   std::mutex mutex;
   std::optional<UpstreamCheck> last;
   Clock::time_point at{};
+  bool probing = false;
+  std::vector<UpstreamHealth::Callback> waiting;
+
+  // The probe's answer (the first of the result and the budget timer): cached, handed to every
+  // waiter.
+  void settle(const UpstreamCheck& check) {
+    std::vector<UpstreamHealth::Callback> callers;
+    {
+      std::lock_guard lock(mutex);
+      if (!probing) return;  // the other of result and timer came first
+      probing = false;
+      last = check;
+      at = Clock::now();
+      callers.swap(waiting);
+    }
+    for (auto& c : callers) c(check);
+  }
 };
 
 }  // namespace
 
 struct UpstreamHealth::Impl {
-  UpstreamCheck cached(Probe& p, std::chrono::milliseconds ttl, const std::function<UpstreamCheck()>& probe,
-                       CircuitState live) {
-    auto fresh = [&]() -> std::optional<UpstreamCheck> {
-      std::lock_guard lock(p.mutex);
-      if (p.last && Clock::now() - p.at < ttl) return p.last;
-      return std::nullopt;
-    };
-    auto check = fresh();
-    if (!check) {
-      std::lock_guard one(p.probing);
-      check = fresh();  // another caller may have probed while we waited
-      if (!check) {
-        check = probe();
-        std::lock_guard lock(p.mutex);
-        p.last = check;
-        p.at = Clock::now();
+  // Answers from the cache, joins the probe in flight, or starts one with `start`, which must call
+  // its argument (a settle function) once with the outcome.
+  void check(const std::shared_ptr<Probe>& p, const std::function<CircuitState()>& live, Callback done,
+             const std::function<void(std::function<void(UpstreamCheck)>)>& start) {
+    auto answer = [live, done = std::move(done)](UpstreamCheck c) { done(with_circuit(std::move(c), live())); };
+    std::optional<UpstreamCheck> cached;
+    {
+      std::lock_guard lock(p->mutex);
+      if (p->last && Clock::now() - p->at < ttl) {
+        cached = p->last;
+      } else {
+        p->waiting.push_back(answer);
+        if (p->probing) return;
+        p->probing = true;
       }
     }
-    // The circuit is read live, not from the cache: it is in memory and changes with every call.
-    check->circuit = live;
-    if (check->status == "not_configured") return *check;
-    if (live == CircuitState::kOpen) {
-      check->status = "down";
-      if (check->error.empty()) check->error = "circuit open after repeated failures";
-    } else if (live == CircuitState::kHalfOpen && check->status == "ok") {
-      check->status = "degraded";
-      check->error = "circuit half-open: probing the upstream";
-    }
-    return *check;
+    if (cached) return answer(*cached);  // outside the lock: the callback may take a while
+    client.schedule(budget, [p, b = budget](bool) {
+      p->settle({"degraded", true, std::nullopt, {}, "no answer within " + std::to_string(b.count()) + " ms"});
+    });
+    start([p](UpstreamCheck c) { p->settle(c); });
   }
 
+  HttpClient& client;
   LwaTokenManager& tokens;
   AmazonDspClient& amazon;
   KargoClient& kargo;
   std::chrono::milliseconds ttl, budget;
-  Probe amazon_probe, kargo_probe;
+  std::shared_ptr<Probe> amazon_probe = std::make_shared<Probe>();
+  std::shared_ptr<Probe> kargo_probe = std::make_shared<Probe>();
 };
 
-UpstreamHealth::UpstreamHealth(LwaTokenManager& tokens, AmazonDspClient& amazon, KargoClient& kargo,
-                               std::chrono::milliseconds ttl, std::chrono::milliseconds budget)
-    : impl_(new Impl{tokens, amazon, kargo, ttl, budget}) {}
+UpstreamHealth::UpstreamHealth(HttpClient& client, LwaTokenManager& tokens, AmazonDspClient& amazon,
+                               KargoClient& kargo, std::chrono::milliseconds ttl, std::chrono::milliseconds budget)
+    : impl_(new Impl{client, tokens, amazon, kargo, ttl, budget}) {}
 
 UpstreamHealth::~UpstreamHealth() = default;
 
-UpstreamCheck UpstreamHealth::amazon_dsp() {
+void UpstreamHealth::amazon_dsp(Callback done) {
   auto& i = *impl_;
-  auto probe = [&]() -> UpstreamCheck {
-    if (!i.amazon.configured()) return {"not_configured", false, std::nullopt, {}, ""};
-    auto start = Clock::now();
-    // Shared with the token callback, which may finish after this probe gave up waiting.
-    auto promise = std::make_shared<std::promise<TokenResult>>();
-    auto future = promise->get_future();
-    i.tokens.token([promise](TokenResult r) { promise->set_value(std::move(r)); });
-    if (future.wait_for(i.budget) != std::future_status::ready) {
-      return {"degraded",
-              true,
-              std::nullopt,
-              {},
-              "no access token within " + std::to_string(i.budget.count()) + " ms"};
-    }
-    auto result = future.get();
-    double ms = ms_since(start);
-    if (auto* e = std::get_if<Error>(&result)) return {"down", true, ms, {}, e->external_message()};
-    return {"ok", true, ms, {}, ""};
-  };
-  return i.cached(i.amazon_probe, i.ttl, probe, i.amazon.circuit_state());
+  if (!i.amazon.configured()) return done({"not_configured", false, std::nullopt, i.amazon.circuit_state(), ""});
+  i.check(
+      i.amazon_probe, [&amazon = i.amazon] { return amazon.circuit_state(); }, std::move(done),
+      [&tokens = i.tokens](std::function<void(UpstreamCheck)> settle) {
+        auto start = Clock::now();
+        tokens.token([start, settle = std::move(settle)](TokenResult r) {
+          double ms = ms_since(start);
+          if (auto* e = std::get_if<Error>(&r)) return settle({"down", true, ms, {}, e->external_message()});
+          settle({"ok", true, ms, {}, ""});
+        });
+      });
 }
 
-UpstreamCheck UpstreamHealth::kargo() {
+void UpstreamHealth::kargo(Callback done) {
   auto& i = *impl_;
-  auto probe = [&]() -> UpstreamCheck {
-    if (!i.kargo.configured()) return {"not_configured", false, std::nullopt, {}, ""};
-    auto start = Clock::now();
-    try {
-      i.kargo.probe(i.budget);
-      return {"ok", true, ms_since(start), {}, ""};
-    } catch (const Error& e) {
-      return {"down", true, ms_since(start), {}, e.external_message()};
-    }
-  };
-  return i.cached(i.kargo_probe, i.ttl, probe, i.kargo.circuit_state());
+  if (!i.kargo.configured()) return done({"not_configured", false, std::nullopt, i.kargo.circuit_state(), ""});
+  i.check(
+      i.kargo_probe, [&kargo = i.kargo] { return kargo.circuit_state(); }, std::move(done),
+      [&kargo = i.kargo, budget = i.budget](std::function<void(UpstreamCheck)> settle) {
+        auto start = Clock::now();
+        kargo.probe(Deadline::after(budget), [start, settle = std::move(settle)](Result<Done> r) {
+          double ms = ms_since(start);
+          if (auto* e = std::get_if<Error>(&r)) return settle({"down", true, ms, {}, e->external_message()});
+          settle({"ok", true, ms, {}, ""});
+        });
+      });
 }
 
 }  // namespace kargo::upstream

@@ -103,17 +103,6 @@ DspCampaign campaign(const std::string& name, const std::string& external_id) {
           .kpi = "REACH"};
 }
 
-// Runs `fn`, which must throw a kargo::Error; returns it.
-template <typename Fn>
-Error expect_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no kargo::Error was thrown";
-  return Error(codes::kInternal, "none");
-}
 
 // ---------------------------------------------------------------------------------------------
 // Login with Amazon

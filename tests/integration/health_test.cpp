@@ -291,3 +291,40 @@ TEST(Worker, ServesHealthOnWorkerPortButNoApi) {
 
 }  // namespace
 }  // namespace kargo::itest
+
+namespace kargo::itest {
+namespace {
+
+// Alerts on absent() or rate() must behave on a fresh process: every family of contract section 8
+// is in the very first scrape, with zero series where nothing happened yet.
+TEST(FirstScrape, EveryContractMetricFamilyIsExportedBeforeAnythingHappened) {
+  ServerProcess server({.env = {{"KARGO_API_KEY", "test-key"}}});
+  HttpClient http(server.port());
+  auto res = http.get("/health/metrics");
+  ASSERT_EQ(res.status, 200) << res.describe();
+  auto samples = parse_prometheus(res.body);
+  for (const char* family :
+       {"http_requests_total", "http_request_duration_seconds_count", "http_requests_in_flight",
+        "external_api_requests_total", "external_api_request_duration_seconds_count", "external_api_circuit_state",
+        "db_pool_connections", "db_query_duration_seconds_count", "redis_errors_total",
+        "creative_processing_total", "creative_processing_duration_seconds_count", "jobs_queue_depth",
+        "jobs_processed_total", "webhook_deliveries_total", "rate_limited_requests_total",
+        "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"}) {
+    EXPECT_TRUE(has_metric(samples, family)) << family << " missing from the first scrape";
+  }
+  // Zero series carry real label values: the routes, upstreams, job kinds and formats.
+  EXPECT_TRUE(has_metric(samples, "http_requests_total"));
+  EXPECT_EQ(metric_sum(samples, "external_api_requests_total", {{"service", "kargo"}, {"endpoint", "/snippet"}}),
+            0.0);
+  EXPECT_EQ(metric_sum(samples, "jobs_processed_total", {{"kind", "bulk_import"}, {"status", "failed"}}), 0.0);
+  EXPECT_EQ(metric_sum(samples, "creative_processing_total", {{"format", "runway"}, {"phase", "phase_1"}}), 0.0);
+  bool kargo_endpoint = false;
+  for (const auto& s : samples) {
+    if (s.name == "external_api_requests_total" && s.labels.count("service") && s.labels.at("service") == "kargo")
+      kargo_endpoint = true;
+  }
+  EXPECT_TRUE(kargo_endpoint) << res.body;
+}
+
+}  // namespace
+}  // namespace kargo::itest

@@ -50,16 +50,6 @@ struct KargoRig {
   KargoClient kargo;
 };
 
-template <typename Fn>
-Error expect_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no kargo::Error was thrown";
-  return Error(codes::kInternal, "none");
-}
 
 // The one detail of a 422 on snippet_url.
 std::string snippet_problem(const Error& e) {
@@ -104,7 +94,7 @@ TEST(KargoSnippets, FetchesWithoutAnApiKeyToo) {
 TEST(KargoSnippets, AsyncFetchRunsTheCallbackOnce) {
   KargoRig rig;
   std::promise<upstream::SnippetResult> done;
-  rig.kargo.fetch_snippet(rig.url("/snippet/dm/81510"),
+  rig.kargo.fetch_snippet(rig.url("/snippet/dm/81510"), {},
                           [&](upstream::SnippetResult r) { done.set_value(std::move(r)); });
   auto f = done.get_future();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);

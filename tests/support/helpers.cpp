@@ -242,7 +242,7 @@ std::string psql(const std::string& url, const std::string& sql) {
 
 }  // namespace
 
-void run_sql(const std::string& sql) { psql(required_env("DATABASE_URL"), sql); }
+std::string run_sql(const std::string& sql) { return psql(required_env("DATABASE_URL"), sql); }
 
 FreshDatabase::FreshDatabase()
     : server_(parse_pg_url(required_env("DATABASE_URL"))), name_(unique_name("db")) {

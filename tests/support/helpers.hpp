@@ -14,6 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "kargo/core/error_codes.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -40,6 +43,19 @@ std::set<std::string> invalid_fields(const HttpResponse& res);
 
 // obj[key] when it is a string, else "" (log lines carry nulls, e.g. "request_id": null).
 std::string json_string(const nlohmann::json& obj, const std::string& key);
+
+// Runs `fn`, which must throw a kargo::Error; returns it (a test failure, and a 500, when it does
+// not throw one).
+template <typename Fn>
+Error expect_error(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no kargo::Error was thrown";
+  return Error(codes::kInternal, "none");
+}
 
 // --- JWTs made by hand, so tests do not trust the server's own signing code ---
 std::string base64url(std::string_view data);
@@ -80,7 +96,7 @@ PgUrl parse_pg_url(const std::string& url);
 CommandResult psql_admin(const PgUrl& server, const std::string& sql);
 // Runs `sql` on the test database (DATABASE_URL) with psql; throws with psql's error on failure.
 // For rows the API does not write (creatives made elsewhere, report data, a stale upstream id).
-void run_sql(const std::string& sql);
+std::string run_sql(const std::string& sql);
 
 // A database of its own on the shared PostgreSQL (DATABASE_URL's server), dropped at the end of
 // the test: for tests that must not see other tests' rows or have their jobs claimed by other

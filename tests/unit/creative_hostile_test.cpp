@@ -95,8 +95,11 @@ TEST(CreativeHostileTest, ProcessesModerateNestingAndManySiblings) {
 TEST(CreativeHostileTest, SurvivesBinaryAndBrokenMarkup) {
   std::string junk;
   for (int i = 0; i < 4096; ++i) junk += static_cast<char>((i * 7919) % 256);
-  EXPECT_NO_THROW(transform(junk, creative_config("runway", "phase_1"), MacroTable::defaults()));
+  // Binary is not a snippet: a clear 422 on "snippet" (it could not be stored as text), never a crash.
+  EXPECT_EQ(refused(junk, "runway")[0], (FieldError{"snippet", "must not contain NUL characters"}));
   EXPECT_EQ(refused(junk, "instream_video")[0].field, "snippet");
+  std::string latin1 = "<div>caf\xe9</div>";
+  EXPECT_EQ(refused(latin1, "runway")[0], (FieldError{"snippet", "must be UTF-8 text"}));
   for (const std::string html :
        {"<img src=\"//pixel.adsafeprotected.com/x", "<script>adsafeprotected", "<!-- adsafeprotected",
         "<noscript><img src=//pixel.adsafeprotected.com/x>", "<a href='x'<img src=//adsafeprotected.com>",

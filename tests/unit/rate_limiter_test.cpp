@@ -44,9 +44,9 @@ TEST(TokenBucket, ClockGoingBackwardsGrantsNothingExtra) {
 TEST(LocalRateLimiter, WithoutRedisLimitsPerKey) {
   kargo::store::RateLimiter limiter(nullptr, 3, 0);
   int allowed = 0;
-  kargo::http::RateDecision last;
+  kargo::RateDecision last;
   for (int i = 0; i < 5; ++i) {
-    limiter.acquire("user:a", [&](kargo::http::RateDecision d) {
+    limiter.acquire("user:a", [&](kargo::RateDecision d) {
       allowed += d.allowed;
       last = d;
     });
@@ -56,6 +56,6 @@ TEST(LocalRateLimiter, WithoutRedisLimitsPerKey) {
   EXPECT_EQ(last.limit, 3u);
   EXPECT_GE(last.retry_after_seconds, 1);
   bool other = false;
-  limiter.acquire("user:b", [&](kargo::http::RateDecision d) { other = d.allowed; });
+  limiter.acquire("user:b", [&](kargo::RateDecision d) { other = d.allowed; });
   EXPECT_TRUE(other);
 }

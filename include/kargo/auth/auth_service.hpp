@@ -3,14 +3,14 @@
 //
 //   AuthService auth(users, secret_key, 60);
 //   auto t = auth.login("alice", "pw");      // throws Error(401) on bad credentials
-//   auth.verify(t.access_token, reason);     // http::TokenVerifier for the pipeline
+//   auth.verify(t.access_token, reason);     // TokenVerifier (core/ports.hpp) for the pipeline
 
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
 #include "kargo/core/principal.hpp"
-#include "kargo/http/pipeline.hpp"
+#include "kargo/core/ports.hpp"
 
 namespace kargo::store {
 class UserStore;
@@ -29,7 +29,7 @@ struct NewUser {
   Role role = Role::kViewer;
 };
 
-class AuthService final : public http::TokenVerifier {
+class AuthService final : public TokenVerifier {
  public:
   AuthService(store::UserStore& users, std::string secret_key, unsigned expire_minutes);
 

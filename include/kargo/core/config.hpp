@@ -50,6 +50,7 @@ struct Config {
   std::size_t max_body_bytes = 1u << 20;
   std::size_t max_upload_bytes = 20u << 20;
   std::vector<std::string> cors_allowed_origins;
+  unsigned request_timeout_ms = 30000;  // a request's deadline (bulk sheet routes have longer ones)
 
   std::string amazon_dsp_base_url = "https://advertising-api.amazon.com";
   std::string amazon_lwa_token_url = "https://api.amazon.com/auth/o2/token";
@@ -59,6 +60,7 @@ struct Config {
   std::vector<std::string> kargo_snippet_hosts{"snippet.kargo.com"};
   unsigned upstream_timeout_ms = 10000;
   unsigned upstream_max_retries = 4;
+  unsigned upstream_max_concurrency = 64;  // calls in flight per upstream; more wait in line
   std::optional<std::string> upstream_ca_file;  // PEM CA bundle for outbound TLS; none = system store
   unsigned sync_interval_seconds = 300;
   unsigned sync_max_attempts = 3;            // amazon_sync attempts before campaigns show `error`

@@ -56,6 +56,14 @@ class Metrics {
   void job_processed(std::string_view kind, std::string_view status);
   void webhook_delivery(std::string_view status);
 
+  // Zero series, so every family of contract section 8 is in the first scrape (alerts on absent()
+  // or rate() behave on a fresh process). Declared where the label values become known: the
+  // routes, the upstream endpoints, the job kinds, the creative formats and phases.
+  void declare_http_route(std::string_view method, std::string_view route);
+  void declare_external(std::string_view service, std::string_view endpoint);
+  void declare_job_kind(std::string_view kind);
+  void declare_creative(std::string_view format, std::string_view phase);
+
   // Prometheus text format 0.0.4; refreshes process_* gauges first.
   std::string serialize();
   // Per (method, route): count, error rates and latency percentiles from the histograms.

@@ -54,6 +54,10 @@ nlohmann::json validate_new_campaign(const nlohmann::json& body);
 // result (start before end, budget not below spent). Unknown fields are ignored.
 nlohmann::json validate_campaign_update(const nlohmann::json& body, const nlohmann::json& current);
 
+// The Amazon DSP ad group type of an association (docs/UPSTREAMS.md): video -> ONLINE_VIDEO
+// (STREAMING_TV on ctv), audio -> AUDIO, everything else DISPLAY.
+std::string ad_group_type(std::string_view media_type, std::string_view device_type);
+
 // Rounds money to cents.
 double round_cents(double v);
 

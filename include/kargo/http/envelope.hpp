@@ -26,7 +26,7 @@ Response error_response(std::string_view request_id, const Error& error);
 Response error_response(std::string_view request_id, const Error& error, const nlohmann::json& data);
 // A stored envelope answered again (Idempotency-Key replay): same status and data, this
 // request's id and time, and `Idempotent-Replayed: true`.
-Response replay(const Request& req, Response stored);
+Response replay(const Request& req, const StoredAnswer& stored);
 // Plain JSON document without the envelope (health routes, which the contract defines bare).
 Response plain_json(const nlohmann::json& doc, int status = 200);
 

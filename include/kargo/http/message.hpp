@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "kargo/core/deadline.hpp"
+#include "kargo/core/ports.hpp"
 #include "kargo/core/principal.hpp"
 
 namespace kargo::http {
@@ -24,12 +26,7 @@ std::optional<std::string_view> find_header(const HeaderList& headers, std::stri
 using kargo::Principal;
 using kargo::Role;
 
-// The Idempotency-Key a POST create runs under (set by the pipeline once the key is claimed), so
-// a store can record the answer in the transaction that makes the change.
-struct IdempotencyClaim {
-  std::string actor;
-  std::string key;
-};
+using kargo::IdempotencyClaim;
 
 struct Request {
   std::string method;                                      // "GET", ...
@@ -45,8 +42,9 @@ struct Request {
   std::string_view route;  // route template, e.g. "/api/campaigns/{id}"; "" when unmatched
   std::vector<std::pair<std::string_view, std::string>> path_params;
   std::optional<Principal> principal;
-  std::optional<IdempotencyClaim> idempotency;
+  std::optional<IdempotencyClaim> idempotency;  // set once the pipeline claimed the key
   std::chrono::steady_clock::time_point received_at;
+  Deadline deadline;  // received_at + the route's or the client's timeout
 
   std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
   std::optional<std::string_view> query_param(std::string_view name) const;

@@ -6,6 +6,7 @@
 // It has no Beast types: the server hands it a Request and a way to post back to the
 // connection, and gets a Response.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "kargo/core/error.hpp"
+#include "kargo/core/ports.hpp"
 #include "kargo/http/message.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/http/server.hpp"
@@ -25,47 +27,20 @@ class Metrics;
 
 namespace kargo::http {
 
-struct RateDecision {
-  bool allowed = true;
-  uint64_t limit = 0;
-  uint64_t remaining = 0;
-  int64_t reset_epoch = 0;  // when the bucket is full again
-  int64_t retry_after_seconds = 0;
-};
-
-// Decides whether `key` may make one more request. `done` may run on any thread, exactly once.
-class RateLimiter {
- public:
-  virtual ~RateLimiter() = default;
-  virtual void acquire(const std::string& key, std::function<void(RateDecision)> done) = 0;
-};
-
-// Checks a bearer token. On failure returns nullopt and says why in `reason`.
-class TokenVerifier {
- public:
-  virtual ~TokenVerifier() = default;
-  virtual std::optional<Principal> verify(std::string_view token, std::string& reason) const = 0;
-};
-
-// Remembers the answers to POST creates sent with an Idempotency-Key (contract section 2).
-// Blocking: called on the blocking pool around the handler.
-class IdempotencyStore {
- public:
-  virtual ~IdempotencyStore() = default;
-  // First use of (actor, key): nullopt, run the handler. A completed earlier request with the
-  // same method, route and body: its stored response. Anything else throws Error 409.
-  virtual std::optional<Response> begin(const std::string& actor, const std::string& key,
-                                        std::string_view method, std::string_view route,
-                                        const std::string& body_sha256) = 0;
-  // Stores the handler's response (below 500) for replays, or forgets the key (500 and up) so
-  // the request can be retried.
-  virtual void complete(const std::string& actor, const std::string& key, const Response& response) = 0;
-};
+// The pipeline's ports (core/ports.hpp): implemented by store/ and auth/, handed in by the
+// composition root.
+using kargo::IdempotencyStore;
+using kargo::RateDecision;
+using kargo::RateLimiter;
+using kargo::TokenVerifier;
 
 struct PipelineOptions {
   size_t max_body_bytes = 1u << 20;
   size_t max_upload_bytes = 20u << 20;
   std::vector<std::string> cors_allowed_origins;  // "*" allowed (development only)
+  // A request's deadline (REQUEST_TIMEOUT_MS) unless its route sets its own; a client may ask for
+  // less with X-Request-Timeout-Ms.
+  std::chrono::milliseconds request_timeout{30000};
 };
 
 class Pipeline final : public Dispatcher {
@@ -94,9 +69,13 @@ class Pipeline final : public Dispatcher {
   // Runs `fn`, turning a thrown Error (or anything else) into the error response.
   Response guarded(Request& req, const std::function<Response()>& fn);
   void run_async(const std::shared_ptr<State>& st);
-  // Runs `work` on the blocking pool and finishes the request with its answer (503 when the
-  // pool is full or the task expires in the queue).
-  void finish_on_pool(const std::shared_ptr<State>& st, std::function<Response()> work);
+  // Runs `work` on the database pool under the request's deadline; answers 503 when the pool is
+  // full or the task is still queued at the deadline.
+  void on_pool(const std::shared_ptr<State>& st, std::function<void()> work);
+  // The handler's answer, from any thread: recorded for Idempotency-Key replays when the request
+  // claimed a key, then finished on the connection's thread.
+  void answer(const std::shared_ptr<State>& st, Response response);
+  Deadline request_deadline(const Request& req, const Route* route) const;
   void finish(const std::shared_ptr<State>& st, Response response);
   Response finalize(Request& req, Response response, const std::optional<RateDecision>& rate);
   void add_cors(const Request& req, Response& res) const;

@@ -8,6 +8,7 @@
 // "/api/creatives/{id}" can coexist. The template string (never the raw path) is what metrics
 // and logs label requests with.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,8 +47,11 @@ struct RouteOptions {
   bool authenticated = true;      // needs a valid bearer token
   Role min_role = Role::kViewer;  // when authenticated
   Execution execution = Execution::kBlocking;
-  bool idempotent_create = false;  // POST create: honours Idempotency-Key (needs kBlocking)
+  bool idempotent_create = false;  // POST create: honours Idempotency-Key
   bool multipart_upload = false;   // body limit MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
+  // The request's deadline, counted from its arrival; 0: REQUEST_TIMEOUT_MS. Routes that apply a
+  // whole bulk sheet in one request need longer than an interactive read.
+  std::chrono::milliseconds timeout{0};
 };
 
 struct Route {
@@ -70,7 +74,7 @@ struct RouteMatch {
 class Router {
  public:
   void add(std::string method, std::string path_template, RouteOptions options, Handler handler);
-  // A kAsync route (options.execution is set to kAsync; Idempotency-Key is not supported).
+  // A kAsync route (options.execution is set to kAsync).
   void add_async(std::string method, std::string path_template, RouteOptions options, AsyncHandler handler);
   RouteMatch match(std::string_view method, std::string_view path) const;
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }

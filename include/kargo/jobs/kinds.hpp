@@ -1,22 +1,56 @@
 #pragma once
-// The job kinds of the service, registered on the runner by the composition root (app.cpp):
+// The service's job kinds (contract section 7), each a small class that gets the services it
+// calls through its constructor and hands the runner its definition. Their names are
+// core/job_kinds.hpp.
 //   amazon_upload   creatives -> Amazon DSP third-party creatives, then their moderation status
 //   amazon_sync     campaigns -> Amazon DSP campaigns, ad groups, creatives and associations, and
 //                   Amazon's delivery state back (contract section 6)
+//   bulk_import     an uploaded bulk sheet applied (POST /api/bulk/upload-sheet?async=true)
 //
-//   jobs::register_job_kinds(runner, ctx);
+//   jobs::AmazonSyncJob sync(amazon_service, {.max_attempts = 3, .backoff = 30s});
+//   runner.add_kind(sync.definition());
 
-namespace kargo {
-struct AppContext;
-}
+#include <chrono>
+
+#include "kargo/jobs/runner.hpp"
+
+namespace kargo::service {
+class AmazonService;
+class SheetService;
+}  // namespace kargo::service
 
 namespace kargo::jobs {
 
-class JobRunner;
+class AmazonUploadJob {
+ public:
+  explicit AmazonUploadJob(service::AmazonService& amazon) : amazon_(amazon) {}
+  JobKind definition();
 
-inline constexpr const char* kAmazonUpload = "amazon_upload";
-inline constexpr const char* kAmazonSync = "amazon_sync";
+ private:
+  service::AmazonService& amazon_;
+};
 
-void register_job_kinds(JobRunner& runner, AppContext& ctx);
+class AmazonSyncJob {
+ public:
+  struct Options {
+    int max_attempts = 3;                // SYNC_MAX_ATTEMPTS
+    std::chrono::seconds backoff{30};    // SYNC_RETRY_BACKOFF_SECONDS
+  };
+  AmazonSyncJob(service::AmazonService& amazon, Options options) : amazon_(amazon), options_(options) {}
+  JobKind definition();
+
+ private:
+  service::AmazonService& amazon_;
+  Options options_;
+};
+
+class BulkImportJob {
+ public:
+  explicit BulkImportJob(service::SheetService& sheets) : sheets_(sheets) {}
+  JobKind definition();
+
+ private:
+  service::SheetService& sheets_;
+};
 
 }  // namespace kargo::jobs

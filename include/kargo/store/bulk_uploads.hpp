@@ -1,16 +1,18 @@
 #pragma once
-// Bulk sheet uploads in PostgreSQL (contract section 5, docs/BULK.md "Uploading"): the check
-// against the current campaigns and the writes of one sheet in ONE transaction (any invalid row,
-// or validate_only: nothing written), and the uploads waiting for a job (migrations/0006).
-// Blocking: blocking pool or job worker threads only.
+// Bulk sheet uploads in PostgreSQL (contract section 5, docs/BULK.md "Uploading"): what an upload
+// is checked against (the campaigns and creatives it names, locked), its stored report, and the
+// uploads waiting for a bulk_import job (migrations/0006). SQL only: service::SheetService plans
+// the upload (bulk/upload) and writes it, all in one transaction it opens. Blocking.
 //
-//   BulkUploadStore store(db);
-//   auto result = store.apply(bulk::parse_upload(book), validate_only, actor);
-//   for (const auto& id : result.written) cache.invalidate(id);   // after the commit
-//
-//   auto job_id = store.enqueue(bytes, filename, validate_only, actor);   // async: a bulk_import job
+//   db.transact([&](pqxx::transaction_base& tx) {
+//     auto campaigns = BulkUploadStore::lock_campaigns(tx, refs.campaign_ids);
+//     auto creatives = BulkUploadStore::creative_states(tx, refs.creative_ids);
+//     ...
+//   });
+//   auto job_id = uploads.enqueue(bytes, filename, validate_only, actor, kind, attempts);
 
-#include <functional>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -19,16 +21,13 @@
 
 #include "kargo/bulk/upload.hpp"
 
+namespace pqxx {
+class transaction_base;
+}
+
 namespace kargo::store {
 
 class Database;
-
-struct UploadResult {
-  nlohmann::json report;  // bulk::UploadPlan::report()
-  bool valid = false;
-  std::vector<std::string> written;  // campaigns created or changed (to invalidate after the commit)
-  bool created = false;              // a campaign was created (list pages change)
-};
 
 struct StoredUpload {
   std::string bytes;
@@ -42,15 +41,19 @@ class BulkUploadStore {
  public:
   explicit BulkUploadStore(Database& db) : db_(db) {}
 
-  // (done, total) writes; may throw to abandon the transaction (a job that lost its lease).
-  using Progress = std::function<void(int done, int total)>;
-  // Locks the campaigns the sheet names, plans the upload against them and, when every row is
-  // valid and not `validate_only`, writes it (each campaign with its audit entries), all in one
-  // transaction. With `upload_id` (a job), the report is stored with the upload in the same
-  // transaction, and an upload that already has one answers it without writing again.
-  UploadResult apply(const bulk::ParsedUpload& upload, bool validate_only, const std::string& actor,
-                     const std::optional<std::string>& upload_id = std::nullopt,
-                     const Progress& progress = nullptr);
+  // --- in the caller's transaction ---
+  // The report an earlier attempt of the upload's job stored (the upload row is locked).
+  static std::optional<nlohmann::json> lock_report(pqxx::transaction_base& tx, const std::string& upload_id);
+  // The named campaigns that exist, locked in id order (two uploads naming the same campaigns lock
+  // them in the same order), as resources.
+  static std::map<std::string, nlohmann::json> lock_campaigns(pqxx::transaction_base& tx,
+                                                              const std::set<std::string>& ids);
+  static std::map<std::string, bulk::CreativeState> creative_states(pqxx::transaction_base& tx,
+                                                                    const std::set<std::string>& ids);
+  // Keeps the report with the upload and drops its bytes.
+  static void record_report(pqxx::transaction_base& tx, const std::string& upload_id,
+                            const nlohmann::json& report);
+
   // Stores the bytes and enqueues the `kind` job for them in one transaction; returns the job id.
   std::string enqueue(std::string_view bytes, const std::string& filename, bool validate_only,
                       const std::string& actor, const std::string& kind, int max_attempts);

@@ -3,16 +3,22 @@
 // upload and moderation state, and the campaigns each one is associated with. Resources come back
 // as JSON text built by PostgreSQL. Blocking: blocking pool or job threads only.
 //
+// SQL only: service::CreativeService opens the transactions that change creatives and applies the
+// rules (associations, readiness of campaigns, the 409 for active campaigns).
+//
 //   CreativeStore creatives(db);
-//   auto doc = creatives.create(fields, actor);        // fields: the columns, as the API names them
 //   auto preview = creatives.preview(id);              // {processed_code, media_type}
-//   creatives.remove(id, actor);                       // 409 while in an active campaign
+//   db.transact([&](pqxx::transaction_base& tx) { auto id = CreativeStore::insert(tx, fields, actor); });
 
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 #include "kargo/store/page.hpp"
+
+namespace pqxx {
+class transaction_base;
+}
 
 namespace kargo::store {
 
@@ -23,6 +29,10 @@ struct CreativeFilter {
 };
 
 using CreativePage = JsonPage;
+
+struct CreativeCampaign {
+  std::string campaign_id, status;
+};
 
 struct CreativePreview {
   std::string processed_code;
@@ -41,25 +51,33 @@ class CreativeStore {
  public:
   explicit CreativeStore(Database& db) : db_(db) {}
 
-  // Inserts a processed creative. `fields` holds name, format, media_type, dimensions, width,
-  // height, device_type, snippet_url, duration, vast_version, branded_canvas, cache_buster,
-  // amazon_macros, click_tracking, viewability_config, creative_type, amazon_dsp_ready,
-  // original_snippet, processed_code, processing_metadata and optionally advertiser_id.
-  // With `campaign_id`, associates it in the same transaction (404 unknown campaign).
-  std::string create(const nlohmann::json& fields, const std::string& actor,
-                     const std::optional<std::string>& campaign_id = std::nullopt);
-  // Replaces the processing result of an existing creative (re-processing); campaigns that now
-  // have a ready creative become ready. Returns the resource; 404 when unknown.
-  std::string reprocessed(const std::string& id, const nlohmann::json& fields, const std::string& actor);
   std::optional<std::string> get(const std::string& id);
   // The stored config of a creative (the columns a re-process needs, and original_snippet for
   // uploaded ones, which cannot be fetched again) or nullopt.
   std::optional<nlohmann::json> config_of(const std::string& id);
   CreativePage list(const CreativeFilter& filter, size_t limit, size_t offset);
   std::optional<CreativePreview> preview(const std::string& id);
-  // 409 while associated with an active campaign; otherwise removes its associations (campaigns
-  // left without a ready creative go back to draft) and returns those campaign ids.
-  std::vector<std::string> remove(const std::string& id, const std::string& actor);
+  // --- in the caller's transaction (service::CreativeService holds the rules) ---
+  // Inserts a processed creative with its `create` audit entry; returns the id. `fields` holds
+  // name, format, media_type, dimensions, width, height, device_type, snippet_url, duration,
+  // vast_version, branded_canvas, cache_buster, amazon_macros, click_tracking, viewability_config,
+  // creative_type, amazon_dsp_ready, original_snippet, processed_code, processing_metadata and
+  // optionally advertiser_id.
+  static std::string insert(pqxx::transaction_base& tx, const nlohmann::json& fields, const std::string& actor);
+  static std::optional<std::string> load(pqxx::transaction_base& tx, const std::string& id);
+  // FOR UPDATE; false when unknown.
+  static bool lock(pqxx::transaction_base& tx, const std::string& id);
+  // The campaigns it is associated with, and their status (locked).
+  static std::vector<CreativeCampaign> campaigns_of(pqxx::transaction_base& tx, const std::string& id);
+  // Replaces the processing result (re-processing), with a `reprocess` entry; false when unknown.
+  static bool replace_processing(pqxx::transaction_base& tx, const std::string& id,
+                                 const nlohmann::json& fields, const std::string& actor);
+  // status `failed`, not amazon_dsp_ready, processing_metadata.error = reason (the processed code
+  // of the last success stays for the preview), with a `processing_failed` entry.
+  static bool mark_failed(pqxx::transaction_base& tx, const std::string& id, const std::string& reason,
+                          const std::string& actor);
+  // Deletes the row (with a `delete` entry); its associations must be gone already.
+  static void remove(pqxx::transaction_base& tx, const std::string& id, const std::string& actor);
 
   // Upload job steps.
   std::optional<CreativeUpload> for_upload(const std::string& id);

@@ -5,7 +5,10 @@
 // sees the claim and gets 409 "in progress". A claim whose request never completed (process
 // killed) is taken over after 60 s.
 
-#include "kargo/http/pipeline.hpp"
+#include <optional>
+#include <string>
+
+#include "kargo/core/ports.hpp"
 
 namespace pqxx {
 class transaction_base;
@@ -14,19 +17,18 @@ class transaction_base;
 namespace kargo::store {
 
 class Database;
-using http::IdempotencyClaim;
 
 // Stores the answer of a claimed key inside the caller's transaction (see CampaignStore::create).
 void record_idempotent_response(pqxx::transaction_base& tx, const IdempotencyClaim& claim, int status,
                                 const std::string& body);
 
-class IdempotencyRecords final : public http::IdempotencyStore {
+class IdempotencyRecords final : public IdempotencyStore {
  public:
   explicit IdempotencyRecords(Database& db) : db_(db) {}
-  std::optional<http::Response> begin(const std::string& actor, const std::string& key,
+  std::optional<StoredAnswer> begin(const std::string& actor, const std::string& key,
                                       std::string_view method, std::string_view route,
                                       const std::string& body_sha256) override;
-  void complete(const std::string& actor, const std::string& key, const http::Response& response) override;
+  void complete(const std::string& actor, const std::string& key, const StoredAnswer& answer) override;
 
  private:
   Database& db_;

@@ -14,6 +14,7 @@
 // lease owner, so a worker that lost its lease cannot overwrite the new owner's outcome.
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -74,6 +75,16 @@ class JobStore {
   JobPage list(const std::optional<std::string>& kind, const std::optional<std::string>& status, size_t limit,
                size_t offset);
   std::vector<JobCounts> counts();
+
+  // A periodic tick of `name` (the sync tick, later the report tick): in one transaction, claims
+  // tick number now / interval (INSERT ... ON CONFLICT DO NOTHING on periodic_ticks, so exactly one
+  // instance enqueues per tick) and, unless a `kind` job of an earlier tick is still queued or
+  // running, enqueues `kind` with `payload(tx)` plus {"trigger": name, "tick": n}. `payload`
+  // returns nullopt when there is nothing to do. Returns the job id, or nullopt (another instance
+  // had the tick, the last one is not done, or nothing to do).
+  using TickPayload = std::function<std::optional<nlohmann::json>(pqxx::transaction_base&)>;
+  std::optional<std::string> enqueue_tick(const std::string& name, int64_t interval_seconds,
+                                          const std::string& kind, int max_attempts, const TickPayload& payload);
 
  private:
   Database& db_;

@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "kargo/http/pipeline.hpp"
+#include "kargo/core/ports.hpp"
 
 namespace kargo::store {
 
@@ -34,11 +34,11 @@ struct TokenBucket {
   int64_t full_at_epoch(int64_t now_ms) const;
 };
 
-class RateLimiter final : public http::RateLimiter {
+class RateLimiter final : public kargo::RateLimiter {
  public:
   RateLimiter(Redis* redis, unsigned per_minute, unsigned burst);
   ~RateLimiter() override;
-  void acquire(const std::string& key, std::function<void(http::RateDecision)> done) override;
+  void acquire(const std::string& key, std::function<void(RateDecision)> done) override;
 
  private:
   struct Impl;

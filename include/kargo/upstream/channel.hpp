@@ -6,9 +6,10 @@
 //
 // A call's result is either the upstream's answer (any status except 429 / 5xx, i.e. 2xx, 3xx
 // and 4xx, after the retries that the policy allowed) or a kargo::Error EXTERNAL_API_ERROR naming
-// the service: 503 with Retry-After when the circuit is open, 502 for everything else
-// (no answer after the retries, 429 / 5xx after the retries, body too large, ...). Retries wait
-// on timers of the client's io_context; no thread sleeps.
+// the service: 503 with Retry-After when the circuit is open, when the call's deadline passed
+// (waiting for a slot or for the answer), 502 for everything else (no answer after the retries,
+// 429 / 5xx after the retries, body too large, ...). Retries and waits for a slot are timers on
+// the client's io_context; no thread sleeps or blocks.
 //
 //   UpstreamChannel kargo(client, metrics, ChannelOptions::from_config("kargo", config));
 //   UpstreamResult r = kargo.call_sync({
@@ -31,6 +32,7 @@
 #include <string_view>
 #include <variant>
 
+#include "kargo/core/deadline.hpp"
 #include "kargo/core/error.hpp"
 #include "kargo/upstream/circuit_breaker.hpp"
 #include "kargo/upstream/http_client.hpp"
@@ -57,6 +59,9 @@ struct UpstreamCall {
   // Each attempt's timeout is cut to what is left; no retry starts that could not finish waiting
   // in it. None: bounded by the retry policy only.
   std::optional<std::chrono::milliseconds> budget;
+  // The request's deadline, the same limit as an absolute time (the earlier of the two applies).
+  // Neither set: the deadline of the calling thread's DeadlineScope, if any.
+  Deadline deadline;
 };
 
 class UpstreamResult {
@@ -89,8 +94,14 @@ struct ChannelOptions {
   std::string service;  // metrics label and the name in error messages: "amazon_dsp", "kargo", ...
   RetryOptions retry;
   CircuitOptions circuit;
+  // Attempts in flight at once (UPSTREAM_MAX_CONCURRENCY). A further call waits in line (FIFO)
+  // until a slot frees or its deadline passes (then 503 with Retry-After); a call without a
+  // deadline waits at most `max_queue_wait`.
+  unsigned max_in_flight = 64;
+  std::chrono::milliseconds max_queue_wait{30000};
 
-  // max_retries from UPSTREAM_MAX_RETRIES; the contract's 5 failures / 30 s breaker.
+  // max_retries from UPSTREAM_MAX_RETRIES, max_in_flight from UPSTREAM_MAX_CONCURRENCY; the
+  // contract's 5 failures / 30 s breaker.
   static ChannelOptions from_config(std::string service, const Config& config);
 };
 
@@ -113,6 +124,9 @@ class UpstreamChannel {
   // Blocking form for job workers and BlockingPool threads; never on a server I/O thread.
   UpstreamResult call_sync(UpstreamCall call);
 
+  // An endpoint the channel's client calls: its external_api_* series exist (at zero) from the
+  // first scrape.
+  void declare_endpoint(std::string_view endpoint);
   // For /health/detailed and the integration status route.
   CircuitState circuit_state() const;
   // Whether the calling thread is one of the HttpClient's (where call_sync would deadlock).

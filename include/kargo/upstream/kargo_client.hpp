@@ -10,14 +10,17 @@
 // Kargo is 502 EXTERNAL_API_ERROR (after the retries) or 503 (circuit open).
 // Campaign calls carry `Authorization: Bearer <KARGO_API_KEY>`; without a key they are 503
 // "Kargo is not configured". Unusable answers (not JSON, wrong types) are 502, never a crash.
-// The blocking methods are for BlockingPool threads and job workers only.
+// Every call is asynchronous: the answer comes to a callback on an upstream client thread (keep
+// it short, never block in it), within the caller's deadline. The blocking forms are for job
+// worker threads only: request paths never wait on Kargo with a thread (docs/ARCHITECTURE.md,
+// "Executors").
 //
 //   KargoClient kargo(kargo_channel, KargoOptions::from_config(config));
-//   Snippet s = kargo.fetch_snippet("https://snippet.kargo.com/snippet/dm/81298");
-//   kargo.fetch_snippet(url, [](SnippetResult r) { ... });        // async, on a client thread
-//   auto page = kargo.list_campaigns(1, 20);
-//   auto created = kargo.create_campaign(fields);   // a 409 for a reused external_id: adopted
-//   kargo.update_campaign(created.id, fields);
+//   kargo.fetch_snippet(url, req.deadline, [](SnippetResult r) { ... });
+//   kargo.list_campaigns(1, 20, deadline, [](Result<KargoCampaignPage> r) { ... });
+//   kargo.create_campaign(fields, deadline, [](Result<KargoCreateResult> r) { ... });  // 409: adopted
+//   kargo.update_campaign(id, fields, deadline, [](Result<bool> r) { ... });          // false: 404
+//   Snippet s = kargo.fetch_snippet(url);   // job threads only
 
 #include <chrono>
 #include <cstddef>
@@ -29,7 +32,9 @@
 #include <variant>
 #include <vector>
 
+#include "kargo/core/deadline.hpp"
 #include "kargo/core/error.hpp"
+#include "kargo/core/result.hpp"
 #include "kargo/upstream/circuit_breaker.hpp"
 
 namespace kargo {
@@ -95,21 +100,28 @@ class KargoClient {
   CircuitState circuit_state() const;
   const KargoOptions& options() const;
 
-  // GET <url>. Needs no API key (the key is sent when there is one). Throws kargo::Error.
-  Snippet fetch_snippet(const std::string& url);
-  // Same, asynchronous: `done` runs once, on an upstream client thread (or at once, on the
-  // calling thread, when the URL is refused before any call).
-  void fetch_snippet(const std::string& url, SnippetCallback done);
-
+  // GET <url>. Needs no API key (the key is sent when there is one). `done` runs once, on an
+  // upstream client thread (or at once, on the calling thread, when the URL is refused before any
+  // call).
+  void fetch_snippet(const std::string& url, const Deadline& deadline, SnippetCallback done);
   // GET /v1/campaigns?page&per_page (page >= 1, per_page 1-100).
-  KargoCampaignPage list_campaigns(int page, int per_page);
+  void list_campaigns(int page, int per_page, const Deadline& deadline, Completion<KargoCampaignPage> done);
   // POST /v1/campaigns -> {id}; a 409 naming the campaign that already has this external_id is
   // that campaign (adopted), so repeating a create never makes a second one.
+  void create_campaign(const KargoCampaignFields& fields, const Deadline& deadline,
+                       Completion<KargoCreateResult> done);
+  // PUT /v1/campaigns/{id}: true, or false when Kargo has no campaign with this id (deleted there:
+  // 404).
+  void update_campaign(const std::string& id, const KargoCampaignFields& fields, const Deadline& deadline,
+                       Completion<bool> done);
+  // A cheap read for /health/detailed (GET /v1/campaigns?page=1&per_page=1).
+  void probe(const Deadline& deadline, Completion<Done> done);
+
+  // Blocking forms, for job worker threads (and tests) only. Throw kargo::Error.
+  Snippet fetch_snippet(const std::string& url);
+  KargoCampaignPage list_campaigns(int page, int per_page);
   KargoCreateResult create_campaign(const KargoCampaignFields& fields);
-  // PUT /v1/campaigns/{id}; false when Kargo has no campaign with this id (deleted there: 404).
   [[nodiscard]] bool update_campaign(const std::string& id, const KargoCampaignFields& fields);
-  // A cheap read for /health/detailed (GET /v1/campaigns?page=1&per_page=1) within `budget`.
-  void probe(std::chrono::milliseconds budget);
 
  private:
   struct Impl;

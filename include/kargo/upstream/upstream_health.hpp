@@ -1,8 +1,8 @@
 #pragma once
 // The amazon_dsp and kargo checks of /health/detailed (contract section 8), cached so that a
 // monitor polling the health route never hammers the upstreams: each probe runs at most once per
-// `ttl` per process (one caller probes, the others wait for it or take the cached result), and a
-// probe never takes longer than `budget`.
+// `ttl` per process (one caller probes, the others wait for its answer or take the cached result),
+// and a probe never takes longer than `budget`. Asynchronous: nobody's thread waits for a probe.
 //
 // * amazon_dsp: a valid Login with Amazon token (the cached one when it is still good, so usually no
 //   call at all) and the amazon_dsp circuit. A token refused for the credentials is "down".
@@ -10,11 +10,11 @@
 // status: "ok", "degraded" (circuit half-open, or the probe did not finish within the budget),
 // "down" (circuit open, probe failed) or "not_configured".
 //
-//   UpstreamHealth health(tokens, amazon, kargo);
-//   UpstreamCheck a = health.amazon_dsp();   // blocking (BlockingPool), at most `budget`
-//   a.status; a.latency_ms; to_string(a.circuit);
+//   UpstreamHealth health(client, tokens, amazon, kargo);
+//   health.amazon_dsp([](UpstreamCheck a) { a.status; a.latency_ms; to_string(a.circuit); });
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +23,7 @@
 
 namespace kargo::upstream {
 
+class HttpClient;
 class LwaTokenManager;
 class AmazonDspClient;
 class KargoClient;
@@ -37,15 +38,18 @@ struct UpstreamCheck {
 
 class UpstreamHealth {
  public:
-  UpstreamHealth(LwaTokenManager& tokens, AmazonDspClient& amazon, KargoClient& kargo,
+  using Callback = std::function<void(UpstreamCheck)>;
+  // `client` gives the probes their timers.
+  UpstreamHealth(HttpClient& client, LwaTokenManager& tokens, AmazonDspClient& amazon, KargoClient& kargo,
                  std::chrono::milliseconds ttl = std::chrono::seconds(10),
                  std::chrono::milliseconds budget = std::chrono::seconds(2));
   ~UpstreamHealth();
   UpstreamHealth(const UpstreamHealth&) = delete;
   UpstreamHealth& operator=(const UpstreamHealth&) = delete;
 
-  UpstreamCheck amazon_dsp();
-  UpstreamCheck kargo();
+  // `done` runs once: at once with a fresh cached check, else on an upstream client thread.
+  void amazon_dsp(Callback done);
+  void kargo(Callback done);
 
  private:
   struct Impl;

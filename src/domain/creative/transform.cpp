@@ -5,6 +5,7 @@
 #include "detect.hpp"
 #include "html_transform.hpp"
 #include "kargo/core/error.hpp"
+#include "kargo/core/validator.hpp"
 #include "vast_transform.hpp"
 
 namespace kargo::domain {
@@ -117,6 +118,18 @@ TransformResult transform(std::string_view snippet, const CreativeConfig& config
     throw Error::validation(
         {{kSnippetField, "must be at most " + std::to_string(kMaxSnippetBytes) + " bytes (1 MiB)"}});
   }
+  // Stored as text and JSON: the snippet and the name must be UTF-8 without NUL characters (a
+  // Latin-1 snippet is refused with a clear message rather than stored mangled). Checked here, so
+  // the API and `kargo-dsp process-creative` refuse exactly the same input.
+  auto text_problem = [](std::string_view text) -> std::optional<std::string> {
+    if (text.find('\0') != std::string_view::npos) return "must not contain NUL characters";
+    if (!valid_utf8(text)) return "must be UTF-8 text";
+    return std::nullopt;
+  };
+  std::vector<FieldError> problems;
+  if (auto p = text_problem(snippet)) problems.push_back({kSnippetField, *p});
+  if (auto p = text_problem(config.name)) problems.push_back({"name", *p});
+  if (!problems.empty()) throw Error::validation(std::move(problems));
   MediaType media = config.media_type();
   TransformResult r = media == MediaType::kDisplay ? transform_html(snippet, config, macros)
                                                    : transform_vast(snippet, config, macros);
