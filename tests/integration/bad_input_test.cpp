@@ -190,13 +190,23 @@ TEST_F(BadInputTest, BrokenChunkedBodyIs400) {
   expect_error(res, 400, "VALIDATION_ERROR");
 }
 
-TEST_F(BadInputTest, HugeHeadersAre413) {
+TEST_F(BadInputTest, HeadersOverTheLimitAre431) {
+  // One huge header, many small ones, and a huge request line: the header block is what counts.
   auto res = raw_exchange("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(64 * 1024, 'h') +
                           "\r\n\r\n");
-  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+  expect_error(res, 431, "HEADERS_TOO_LARGE");
   std::string request = "GET /health/live HTTP/1.1\r\nHost: t\r\n";
   for (int i = 0; i < 2000; ++i) request += "X-H" + std::to_string(i) + ": value\r\n";
-  expect_error(raw_exchange(request + "\r\n"), 413, "PAYLOAD_TOO_LARGE");
+  expect_error(raw_exchange(request + "\r\n"), 431, "HEADERS_TOO_LARGE");
+  auto line =
+      raw_exchange("GET /api/campaigns?q=" + std::string(64 * 1024, 'q') + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  expect_error(line, 431, "HEADERS_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, HeadersJustUnderTheLimitAreServed) {
+  auto res = raw_exchange("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4 * 1024, 'h') +
+                          "\r\n\r\n");
+  EXPECT_EQ(res.status, 200) << res.describe();
 }
 
 TEST_F(BadInputTest, NegativeContentLengthIs400) {
