@@ -36,13 +36,53 @@ remember() {  # remember NAME VALUE: keep the first value ever used for NAME
 remember SECRET_KEY "$(openssl rand -hex 32)"
 remember ADMIN_USERNAME "admin"
 remember ADMIN_PASSWORD "$(openssl rand -base64 18 | tr -d '/+=')"
-# Values from the environment win over the remembered ones.
-declare -A FROM_ENV=()
-for v in SECRET_KEY ADMIN_USERNAME ADMIN_PASSWORD; do FROM_ENV[$v]="${!v:-}"; done
+# dotenv_value NAME: NAME's value in .env as kargo-dsp reads it (parse_dotenv in
+# src/core/config.cpp: last line wins, "export " allowed, quotes removed, " #" starts a comment).
+dotenv_value() {
+  [ -f "$KARGO_ROOT/.env" ] || return 0
+  local line key value found=""
+  while IFS= read -r line || [ -n "$line" ]; do
+    line="${line#"${line%%[![:space:]]*}"}"
+    line="${line#export }"
+    line="${line#"${line%%[![:space:]]*}"}"
+    [[ "$line" == *=* ]] || continue
+    key="${line%%=*}"
+    key="${key%"${key##*[![:space:]]}"}"
+    [ "$key" = "$1" ] || continue
+    value="${line#*=}"
+    value="${value#"${value%%[![:space:]]*}"}"
+    value="${value%"${value##*[![:space:]]}"}"
+    if [[ ${#value} -ge 2 && ( "$value" == \"*\" || "$value" == \'*\' ) ]]; then
+      value="${value:1:${#value}-2}"
+    elif [[ "$value" == *" #"* ]]; then
+      value="${value%% #*}"
+      value="${value%"${value##*[![:space:]]}"}"
+    fi
+    found="$value"
+  done <"$KARGO_ROOT/.env"
+  printf '%s' "$found"
+}
+# Values the user set (environment first, then .env, as kargo-dsp reads them) win over the
+# remembered ones, which run.sh generated.
+declare -A CHOSEN=()
+for v in SECRET_KEY ADMIN_USERNAME ADMIN_PASSWORD; do
+  CHOSEN[$v]="${!v:-}"
+  [ -n "${CHOSEN[$v]}" ] || CHOSEN[$v]="$(dotenv_value "$v")"
+done
 set -a
 source "$STATE"
 set +a
-for v in "${!FROM_ENV[@]}"; do [ -n "${FROM_ENV[$v]}" ] && export "$v=${FROM_ENV[$v]}"; done
+for v in "${!CHOSEN[@]}"; do [ -n "${CHOSEN[$v]}" ] && export "$v=${CHOSEN[$v]}"; done
+# The password is printed only when run.sh generated it: one the user chose stays off the screen.
+if [ -n "${CHOSEN[ADMIN_PASSWORD]}" ]; then
+  SHOWN_PASSWORD="the password you set in ADMIN_PASSWORD"
+  TOKEN_PASSWORD="<your ADMIN_PASSWORD>"
+  PASSWORD_NOTE="(ADMIN_PASSWORD from the environment or .env; unset it to get a generated one)"
+else
+  SHOWN_PASSWORD="$ADMIN_PASSWORD"
+  TOKEN_PASSWORD="$ADMIN_PASSWORD"
+  PASSWORD_NOTE="(kept in .local/run.env; set ADMIN_USERNAME / ADMIN_PASSWORD / SECRET_KEY to choose your own)"
+fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
   PG_DATA="$LOCAL/pg"
@@ -96,12 +136,12 @@ if wait_http "http://127.0.0.1:$PORT/health/live" 30; then
   kargo-dsp is running on http://127.0.0.1:$PORT   (API reference: http://127.0.0.1:$PORT/docs)
 
   Admin login:  username: $ADMIN_USERNAME
-                password: $ADMIN_PASSWORD
-  (kept in .local/run.env; set ADMIN_USERNAME / ADMIN_PASSWORD / SECRET_KEY to choose your own)
+                password: $SHOWN_PASSWORD
+  $PASSWORD_NOTE
 
   Get a token:
     curl -s -X POST http://127.0.0.1:$PORT/api/auth/token -H 'Content-Type: application/json' \\
-         -d '{"username":"$ADMIN_USERNAME","password":"$ADMIN_PASSWORD"}'
+         -d '{"username":"$ADMIN_USERNAME","password":"$TOKEN_PASSWORD"}'
 
   Ctrl-C stops everything this script started.
 

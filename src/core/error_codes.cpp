@@ -12,6 +12,7 @@ const ErrorCode kMethodNotAllowed{"METHOD_NOT_ALLOWED", 405};
 const ErrorCode kConflict{"RESOURCE_CONFLICT", 409};
 const ErrorCode kGone{"RESOURCE_GONE", 410};
 const ErrorCode kPayloadTooLarge{"PAYLOAD_TOO_LARGE", 413};
+const ErrorCode kHeadersTooLarge{"HEADERS_TOO_LARGE", 431};
 const ErrorCode kRateLimited{"RATE_LIMIT_EXCEEDED", 429};
 const ErrorCode kInternal{"INTERNAL_ERROR", 500};
 const ErrorCode kExternalApi{"EXTERNAL_API_ERROR", 502};

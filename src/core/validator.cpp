@@ -46,6 +46,12 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+std::optional<std::string> text_problem(std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) return "must not contain NUL characters";
+  if (!valid_utf8(s)) return "must be UTF-8 text";
+  return std::nullopt;
+}
+
 size_t utf8_length(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) {

@@ -4,6 +4,7 @@
 
 #include "kargo/core/log.hpp"
 #include "kargo/core/time.hpp"
+#include "kargo/core/validator.hpp"
 
 namespace kargo::http {
 namespace {
@@ -83,6 +84,53 @@ Response plain_json(const nlohmann::json& doc, int status) {
   return r;
 }
 
+std::vector<FieldError> json_text_problems(const nlohmann::json& doc) {
+  std::vector<FieldError> problems;
+  if (doc.is_string()) {
+    if (auto p = text_problem(doc.get_ref<const std::string&>())) problems.push_back({"body", *p});
+    return problems;
+  }
+  // Depth-first with an explicit stack: a body may nest hundreds of thousands of levels deep.
+  // `path` is the path of the member being visited; each frame remembers its own path's length.
+  struct Frame {
+    const nlohmann::json* node;
+    nlohmann::json::const_iterator next;
+    size_t index;
+    size_t path_size;
+  };
+  std::vector<Frame> stack;
+  std::string path;
+  if (doc.is_structured()) stack.push_back({&doc, doc.cbegin(), 0, 0});
+  while (!stack.empty()) {
+    Frame& frame = stack.back();
+    if (frame.next == frame.node->cend()) {
+      stack.pop_back();
+      continue;
+    }
+    path.resize(frame.path_size);
+    if (frame.node->is_object()) {
+      const std::string& key = frame.next.key();
+      if (!path.empty()) path += '.';
+      path += key;
+      if (auto p = text_problem(key)) problems.push_back({path, "key " + *p});
+    } else {
+      path += '[';
+      path += std::to_string(frame.index);
+      path += ']';
+    }
+    const nlohmann::json& child = *frame.next;
+    ++frame.next;
+    ++frame.index;
+    // `frame` is not used past this point: the push below may move it.
+    if (child.is_string()) {
+      if (auto p = text_problem(child.get_ref<const std::string&>())) problems.push_back({path, *p});
+    } else if (child.is_structured()) {
+      stack.push_back({&child, child.cbegin(), 0, path.size()});
+    }
+  }
+  return problems;
+}
+
 nlohmann::json json_body(const Request& req) {
   auto ct = req.header("content-type");
   if (!ct) throw Error::bad_body("Content-Type must be application/json");
@@ -97,6 +145,10 @@ nlohmann::json json_body(const Request& req) {
   nlohmann::json doc = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) throw Error::bad_body("request body is not valid JSON");
   if (!doc.is_object()) throw Error::bad_body("request body must be a JSON object");
+  // Decided here, before any handler or SQL runs: PostgreSQL cannot store a NUL (invalid UTF-8
+  // never gets this far: the parser refuses it).
+  if (auto problems = json_text_problems(doc); !problems.empty())
+    throw Error::validation(std::move(problems));
   return doc;
 }
 

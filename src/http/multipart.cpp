@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "kargo/core/error.hpp"
+#include "kargo/core/validator.hpp"
 
 namespace kargo::http {
 namespace {
@@ -95,6 +96,20 @@ FormPart parse_part(std::string_view part, const MultipartLimits& limits) {
   return out;
 }
 
+// 422 on the field's name when a file name or a text field's value breaks text_problem(): both
+// may be stored as text. A file's content is the route's to judge (a bulk sheet is binary, a
+// creative checks its snippet itself).
+void check_form_text(const Form& form) {
+  std::vector<FieldError> problems;
+  for (const auto& part : form.parts) {
+    const std::string& text = part.filename ? *part.filename : part.body;
+    if (auto problem = text_problem(text)) {
+      problems.push_back({part.name, part.filename ? "file name " + *problem : *problem});
+    }
+  }
+  if (!problems.empty()) throw Error::validation(std::move(problems));
+}
+
 }  // namespace
 
 const FormPart* Form::find(std::string_view name) const {
@@ -162,7 +177,9 @@ Form parse_multipart(const Request& req, const MultipartLimits& limits) {
   auto type = req.header("content-type");
   auto boundary = type ? multipart_boundary(*type) : std::nullopt;
   if (!boundary) throw Error::bad_body("Content-Type must be multipart/form-data");
-  return parse_multipart_body(req.body, *boundary, limits);
+  Form form = parse_multipart_body(req.body, *boundary, limits);
+  check_form_text(form);
+  return form;
 }
 
 }  // namespace kargo::http

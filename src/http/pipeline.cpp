@@ -12,6 +12,7 @@
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
 #include "kargo/http/envelope.hpp"
+#include "kargo/http/query.hpp"
 
 namespace kargo::http {
 namespace {
@@ -288,6 +289,7 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
                                                  "; needs '" + std::string(role_name(opts.min_role)) + "'")));
     }
   }
+  if (auto bad = query_text_error(r)) return finish(st, error_response(r.request_id, *bad));
 
   auto key = r.header("idempotency-key");
   if (key && opts.idempotent_create && idempotency_ && r.principal) {

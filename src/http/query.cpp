@@ -21,6 +21,20 @@ std::optional<size_t> query_count(const Request& req, std::string_view name, siz
   return value;
 }
 
+std::optional<Error> query_text_error(const Request& req) {
+  std::vector<FieldError> problems;
+  for (const auto& [name, value] : req.query) {
+    auto problem = text_problem(value);
+    if (!problem) continue;
+    // A parameter repeated with bad values is named once.
+    bool named = false;
+    for (const auto& p : problems) named = named || p.field == name;
+    if (!named) problems.push_back({name, *problem});
+  }
+  if (problems.empty()) return std::nullopt;
+  return Error::validation(std::move(problems));
+}
+
 Page pagination(const Request& req, Validator& v, size_t default_limit, size_t max_limit) {
   Page page{default_limit, 0};
   if (auto limit = query_count(req, "limit", 1, max_limit, v)) page.limit = *limit;

@@ -186,7 +186,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       return reject(Error(
-          codes::kPayloadTooLarge,
+          codes::kHeadersTooLarge,
           "request headers exceed the limit of " + std::to_string(shared_.options.header_limit) + " bytes"));
     }
     if (ec.category() == beast::error_code(bhttp::error::end_of_stream).category() &&

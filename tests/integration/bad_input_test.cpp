@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "support/fixtures.hpp"
+#include "support/forms.hpp"
 
 namespace kargo::itest {
 namespace {
@@ -190,13 +191,23 @@ TEST_F(BadInputTest, BrokenChunkedBodyIs400) {
   expect_error(res, 400, "VALIDATION_ERROR");
 }
 
-TEST_F(BadInputTest, HugeHeadersAre413) {
+TEST_F(BadInputTest, HeadersOverTheLimitAre431) {
+  // One huge header, many small ones, and a huge request line: the header block is what counts.
   auto res = raw_exchange("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(64 * 1024, 'h') +
                           "\r\n\r\n");
-  expect_error(res, 413, "PAYLOAD_TOO_LARGE");
+  expect_error(res, 431, "HEADERS_TOO_LARGE");
   std::string request = "GET /health/live HTTP/1.1\r\nHost: t\r\n";
   for (int i = 0; i < 2000; ++i) request += "X-H" + std::to_string(i) + ": value\r\n";
-  expect_error(raw_exchange(request + "\r\n"), 413, "PAYLOAD_TOO_LARGE");
+  expect_error(raw_exchange(request + "\r\n"), 431, "HEADERS_TOO_LARGE");
+  auto line =
+      raw_exchange("GET /api/campaigns?q=" + std::string(64 * 1024, 'q') + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  expect_error(line, 431, "HEADERS_TOO_LARGE");
+}
+
+TEST_F(BadInputTest, HeadersJustUnderTheLimitAreServed) {
+  auto res = raw_exchange("GET /health/live HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4 * 1024, 'h') +
+                          "\r\n\r\n");
+  EXPECT_EQ(res.status, 200) << res.describe();
 }
 
 TEST_F(BadInputTest, NegativeContentLengthIs400) {
@@ -403,6 +414,136 @@ TEST_F(BadInputTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     EXPECT_EQ(res->status, 200);
     EXPECT_EQ(res->header("x-request-id").value_or(""), "ka-" + std::to_string(i));
   }
+}
+
+// --- Text PostgreSQL cannot store -------------------------------------------------------------
+// A NUL (JSON "\u0000", %00) or bytes that are not UTF-8 in any string the client sends are a 422
+// on that field, decided before any SQL runs (PostgreSQL refuses them with SQLSTATE 22P05, which
+// used to surface as a 500), and nothing is written.
+
+const std::string kNul("\0", 1);
+
+class TextInputTest : public BadInputTest {
+ protected:
+  // A 422 VALIDATION_ERROR whose details name exactly `fields`.
+  void expect_invalid(const HttpResponse& res, const std::set<std::string>& fields) {
+    expect_error(res, 422, "VALIDATION_ERROR");
+    if (res.status == 422) {
+      EXPECT_EQ(invalid_fields(res), fields) << res.describe();
+    }
+  }
+  // A valid create body for a campaign of its own advertiser, so that a test can count its
+  // campaigns while other tests create theirs.
+  nlohmann::json campaign_body(const std::string& advertiser) {
+    return {{"name", "Text rules"},
+            {"advertiser_id", advertiser},
+            {"budget", 1000},
+            {"start_date", "2026-02-01"},
+            {"end_date", "2026-02-28"}};
+  }
+  HttpResponse create_campaign(const nlohmann::json& body) {
+    return http().post_json("/api/campaigns", body, bearer(admin_token()));
+  }
+  size_t campaigns_of(const std::string& advertiser) {
+    auto res = http().get("/api/campaigns?advertiser_id=" + advertiser, bearer(admin_token()));
+    EXPECT_EQ(res.status, 200) << res.describe();
+    return res.status == 200 ? res.json()["data"]["total"].get<size_t>() : SIZE_MAX;
+  }
+  size_t creatives_of(const std::string& campaign_id) {
+    auto res = http().get("/api/creatives?campaign_id=" + campaign_id, bearer(admin_token()));
+    EXPECT_EQ(res.status, 200) << res.describe();
+    return res.status == 200 ? res.json()["data"]["total"].get<size_t>() : SIZE_MAX;
+  }
+  // A runway upload form attached to `campaign_id`, with `name` and the file's name as given.
+  std::string runway_form(const std::string& campaign_id, const std::string& name,
+                          const std::string& filename) {
+    return form_field("name", name) + form_field("format", "runway") + form_field("dimensions", "320x50") +
+           form_field("viewability_config", R"({"phase":"phase_1","vendors":["double_verify"]})") +
+           form_field("campaign_id", campaign_id) +
+           form_file("file", filename, snippet_fixture("runway_81298.html")) + form_end();
+  }
+};
+
+TEST_F(TextInputTest, NulInATopLevelFieldOfACreateIs422AndNothingIsCreated) {
+  auto advertiser = unique_name("adv");
+  auto body = campaign_body(advertiser);
+  body["name"] = "Summer" + kNul + "Sale";
+  expect_invalid(create_campaign(body), {"name"});
+  EXPECT_EQ(campaigns_of(advertiser), 0u);
+  body["name"] = "Summer Sale";
+  EXPECT_EQ(create_campaign(body).status, 201) << "the same body without the NUL is fine";
+  EXPECT_EQ(campaigns_of(advertiser), 1u);
+}
+
+TEST_F(TextInputTest, NulInAnObjectKeyIs422OnThePathOfThatKey) {
+  auto advertiser = unique_name("adv");
+  auto body = campaign_body(advertiser);
+  body["targeting"] = {{"key" + kNul, "x"}};
+  body["extra" + kNul] = 1;
+  expect_invalid(create_campaign(body), {"targeting.key" + kNul, "extra" + kNul});
+  EXPECT_EQ(campaigns_of(advertiser), 0u);
+}
+
+TEST_F(TextInputTest, NulInAKeywordOfAnUpdateIs422AndTheCampaignIsUnchanged) {
+  auto advertiser = unique_name("adv");
+  auto body = campaign_body(advertiser);
+  body["targeting"] = {{"keywords", {"shoes", "boots"}}};
+  auto created = create_campaign(body);
+  ASSERT_EQ(created.status, 201) << created.describe();
+  std::string id = created.json()["data"]["id"];
+  auto before = http().get("/api/campaigns/" + id, bearer(admin_token())).json()["data"];
+
+  nlohmann::json change = {{"name", "Renamed"},
+                           {"targeting", {{"keywords", {"shoes", "bo" + kNul + "ots", "sandals"}}}},
+                           {"version", 1}};
+  auto res = http().request("PUT", "/api/campaigns/" + id, change.dump(),
+                            bearer(admin_token(), {{"Content-Type", "application/json"}}));
+  expect_invalid(res, {"targeting.keywords[1]"});
+  auto after = http().get("/api/campaigns/" + id, bearer(admin_token())).json()["data"];
+  EXPECT_EQ(after["version"], 1);
+  EXPECT_EQ(after["name"], before["name"]);
+  EXPECT_EQ(after["targeting"], before["targeting"]);
+}
+
+TEST_F(TextInputTest, NulInTheUsernameOfATokenRequestIs422) {
+  auto res = http().post_json("/api/auth/token", {{"username", admin().username + kNul}, {"password", "x"}});
+  expect_invalid(res, {"username"});
+  EXPECT_FALSE(login(http(), admin()).empty()) << "the admin still logs in";
+}
+
+TEST_F(TextInputTest, NulInAMultipartFileNameOrTextFieldIs422AndNoCreativeIsStored) {
+  auto campaign = create_campaign(campaign_body(unique_name("adv")));
+  ASSERT_EQ(campaign.status, 201) << campaign.describe();
+  std::string campaign_id = campaign.json()["data"]["id"];
+  auto upload = [&](const std::string& form) {
+    return http().request("POST", "/api/creatives", form, multipart_headers(admin_token()));
+  };
+  expect_invalid(upload(runway_form(campaign_id, "Runway", "runway" + kNul + ".html")), {"file"});
+  expect_invalid(upload(runway_form(campaign_id, "Run" + kNul + "way", "runway.html")), {"name"});
+  expect_invalid(upload(runway_form(campaign_id, "Runway", "runway\xff.html")), {"file"});
+  expect_invalid(upload(runway_form(campaign_id + kNul, "Runway", "runway.html")), {"campaign_id"});
+  EXPECT_EQ(creatives_of(campaign_id), 0u);
+  auto good = upload(runway_form(campaign_id, "Runway", "runway.html"));
+  EXPECT_EQ(good.status, 201) << "the same form without the NUL is fine: " << good.describe();
+  EXPECT_EQ(creatives_of(campaign_id), 1u);
+}
+
+TEST_F(TextInputTest, NulOrInvalidUtf8InAQueryParameterIs422OnThatParameter) {
+  auto list = [&](const std::string& query) {
+    return http().get("/api/campaigns?" + query, bearer(admin_token()));
+  };
+  expect_invalid(list("q=%00"), {"q"});
+  expect_invalid(list("q=%FF"), {"q"});
+  expect_invalid(list("q=caf%E9"), {"q"});
+  expect_invalid(list("advertiser_id=%00"), {"advertiser_id"});
+  expect_invalid(list("q=a%00b&advertiser_id=%C0%80&limit=5"), {"q", "advertiser_id"});
+  EXPECT_EQ(list("q=caf%C3%A9").status, 200) << "UTF-8 text is fine";
+  expect_invalid(http().get("/api/creatives?campaign_id=%00", bearer(admin_token())), {"campaign_id"});
+}
+
+TEST_F(TextInputTest, QueryTextIsCheckedAfterAuthentication) {
+  // Without a token the answer is the 401 of the route, not a verdict on its query.
+  expect_error(http().get("/api/campaigns?q=%00"), 401, "AUTHENTICATION_ERROR");
 }
 
 }  // namespace

@@ -98,3 +98,78 @@ TEST(HeaderLine, CarriageReturnsAndLineFeedsAreDroppedFromValues) {
   res.add_head_line("X-Plain", "value");
   EXPECT_EQ(res.head_lines, "X-Plain: value\r\n");
 }
+
+namespace {
+// The details of the 422 json_body() throws for `body`, or a failure when it does not throw one.
+std::vector<FieldError> json_body_details(const std::string& body) {
+  try {
+    http::json_body(json_request(body));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.http_status(), 422) << body;
+    EXPECT_STREQ(e.code().name, "VALIDATION_ERROR");
+    return e.details();
+  }
+  ADD_FAILURE() << "accepted " << body;
+  return {};
+}
+const std::string kNulMessage = "must not contain NUL characters";
+}  // namespace
+
+TEST(JsonTextProblems, NamesEveryNulStringByItsPath) {
+  auto doc = json::parse(R"({"name": "a\u0000b",
+                             "targeting": {"keywords": ["ok", "x", "\u0000"], "geo": {"city": "\u0000"}},
+                             "rows": [[1, "\u0000"], {"note": "\u0000"}],
+                             "fine": ["text", 1, null, true, {"deep": ["ok"]}]})");
+  EXPECT_EQ(http::json_text_problems(doc), (std::vector<FieldError>{{"name", kNulMessage},
+                                                                    {"rows[0][1]", kNulMessage},
+                                                                    {"rows[1].note", kNulMessage},
+                                                                    {"targeting.geo.city", kNulMessage},
+                                                                    {"targeting.keywords[2]", kNulMessage}}));
+  EXPECT_TRUE(http::json_text_problems(json::parse(R"({"a": ["b", {"c": "d"}], "e": {}})")).empty());
+}
+
+TEST(JsonTextProblems, NamesANulKeyByThePathOfThatKey) {
+  auto doc = json::parse(R"({"targeting": {"ke\u0000y": ["\u0000"]}, "\u0000": 1})");
+  EXPECT_EQ(http::json_text_problems(doc),
+            (std::vector<FieldError>{{std::string("\0", 1), "key " + kNulMessage},
+                                     {std::string("targeting.ke\0y", 14), "key " + kNulMessage},
+                                     {std::string("targeting.ke\0y[0]", 17), kNulMessage}}));
+}
+
+TEST(JsonTextProblems, WalksDeepNestingWithoutRecursion) {
+  // As deep as a 1 MiB body can nest: a recursive walk would overflow the stack.
+  constexpr size_t kDepth = 200000;
+  std::string text = std::string(kDepth, '[') + "\"\\u0000\"" + std::string(kDepth, ']');
+  auto doc = json::parse("{\"a\": " + text + "}");
+  auto problems = http::json_text_problems(doc);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].field.size(), 1 + 3 * kDepth);  // "a" and kDepth times "[0]"
+}
+
+TEST(JsonBody, NulInAStringOrKeyIs422OnItsPathBeforeAnyHandlerRuns) {
+  EXPECT_EQ(json_body_details(R"({"name": "\u0000"})"), (std::vector<FieldError>{{"name", kNulMessage}}));
+  EXPECT_EQ(json_body_details(R"({"targeting": {"keywords": ["a", "b\u0000"]}, "name": "ok"})"),
+            (std::vector<FieldError>{{"targeting.keywords[1]", kNulMessage}}));
+  EXPECT_EQ(json_body_details(R"({"creative_config": {"name": "x\u0000", "format": "\u0000"}})"),
+            (std::vector<FieldError>{{"creative_config.format", kNulMessage},
+                                     {"creative_config.name", kNulMessage}}));
+}
+
+TEST(JsonBody, InvalidUtf8IsRefusedByTheParserAs400) {
+  // nlohmann checks UTF-8 while it parses: raw bytes that are not UTF-8 (an overlong NUL among
+  // them) and escaped lone surrogates never become strings.
+  for (std::string bad :
+       {"{\"name\": \"\xff\"}", "{\"name\": \"caf\xe9\"}", "{\"name\": \"\xc0\x80\"}",
+        "{\"name\": \"\xed\xa0\x80\"}", "{\"\xff\": 1}", R"({"name": "\ud800"})", R"({"name": "\udc00x"})"}) {
+    try {
+      http::json_body(json_request(bad));
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.http_status(), 400) << bad;
+      ASSERT_EQ(e.details().size(), 1u);
+      EXPECT_EQ(e.details()[0].field, "body");
+    }
+  }
+  auto doc = http::json_body(json_request(R"({"name": "caf\u00e9 \ud83d\ude00"})"));
+  EXPECT_EQ(doc["name"], "caf\xc3\xa9 \xf0\x9f\x98\x80") << "escaped non-ASCII and surrogate pairs are fine";
+}

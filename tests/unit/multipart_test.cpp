@@ -102,3 +102,53 @@ TEST(Multipart, FormBooleansAcceptCheckboxOnAndOffInAnyCase) {
   for (const char* no : {"false", "False", "0", "off", "OFF"}) EXPECT_EQ(http::form_boolean(no), false) << no;
   for (const char* bad : {"", "yes", "2", "checked", " on"}) EXPECT_FALSE(http::form_boolean(bad)) << bad;
 }
+
+namespace {
+// The details of the 422 parse_multipart() throws for `body`, or a failure when it does not.
+std::vector<FieldError> form_text_details(const std::string& body) {
+  http::Request req;
+  req.headers.emplace_back("content-type", "multipart/form-data; boundary=b0undary");
+  req.body = body;
+  try {
+    http::parse_multipart(req);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.http_status(), 422);
+    return e.details();
+  }
+  ADD_FAILURE() << "accepted " << body;
+  return {};
+}
+std::string text_part(const std::string& name, const std::string& value) {
+  return "Content-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value;
+}
+std::string file_part(const std::string& name, const std::string& filename, const std::string& content) {
+  return "Content-Disposition: form-data; name=\"" + name + "\"; filename=\"" + filename +
+         "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + content;
+}
+}  // namespace
+
+TEST(Multipart, NulOrInvalidUtf8InATextFieldOrFileNameIs422OnTheFieldName) {
+  EXPECT_EQ(form_text_details(form({text_part("name", std::string("a\0b", 3)), text_part("format", "ok"),
+                                    text_part("campaign_id", "caf\xe9")})),
+            (std::vector<FieldError>{{"name", "must not contain NUL characters"},
+                                     {"campaign_id", "must be UTF-8 text"}}));
+  EXPECT_EQ(form_text_details(form({file_part("file", std::string("a\0.html", 7), "<div></div>")})),
+            (std::vector<FieldError>{{"file", "file name must not contain NUL characters"}}));
+  EXPECT_EQ(form_text_details(form({file_part("file", "\xff.html", "<div></div>")})),
+            (std::vector<FieldError>{{"file", "file name must be UTF-8 text"}}));
+}
+
+TEST(Multipart, FileContentIsLeftToTheRoute) {
+  http::Request req;
+  req.headers.emplace_back("content-type", "multipart/form-data; boundary=b0undary");
+  req.body = form({file_part("file", "sheet.xlsx", std::string("PK\3\4\0\0\xff\xfe", 8)),
+                   text_part("name", "caf\xc3\xa9")});
+  auto f = http::parse_multipart(req);
+  ASSERT_NE(f.find("file"), nullptr);
+  EXPECT_EQ(f.find("file")->body.size(), 8u);
+}
+
+TEST(Multipart, ParsingTheBodyAloneLeavesTextChecksToParseMultipart) {
+  // parse_multipart_body() only ever refuses with 400 (the fuzz target relies on it).
+  EXPECT_EQ(status_of(form({text_part("name", std::string("\0", 1))})), 200);
+}

@@ -112,3 +112,23 @@ TEST(Validator, NonObjectBodyIsOneError) {
   ASSERT_EQ(v.errors().size(), 1u);
   EXPECT_EQ(v.errors()[0].field, "body");
 }
+
+TEST(TextProblem, AcceptsUtf8TextWithoutNul) {
+  for (std::string_view ok : {"", "plain", "caf\xc3\xa9", "\xf0\x9f\x98\x80 emoji", "tab\tand\nnewline"}) {
+    EXPECT_EQ(text_problem(ok), std::nullopt) << ok;
+  }
+}
+
+TEST(TextProblem, RefusesNulAnywhere) {
+  for (std::string_view nul : {std::string_view("\0", 1), std::string_view("a\0", 2),
+                               std::string_view("\0b", 2), std::string_view("a\0b", 3)}) {
+    EXPECT_EQ(text_problem(nul).value_or("accepted"), "must not contain NUL characters");
+  }
+}
+
+TEST(TextProblem, RefusesMalformedUtf8) {
+  // A lone 0xFF, Latin-1, a truncated sequence, an overlong NUL, a UTF-16 surrogate, past U+10FFFF.
+  for (std::string_view bad : {"\xff", "caf\xe9", "\xc3", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    EXPECT_EQ(text_problem(bad).value_or("accepted"), "must be UTF-8 text");
+  }
+}

@@ -11,7 +11,8 @@ extern const ErrorCode kNotFound;            // 404
 extern const ErrorCode kMethodNotAllowed;    // 405
 extern const ErrorCode kConflict;            // 409
 extern const ErrorCode kGone;                // 410
-extern const ErrorCode kPayloadTooLarge;     // 413
+extern const ErrorCode kPayloadTooLarge;     // 413 (the body)
+extern const ErrorCode kHeadersTooLarge;     // 431 (request line + headers)
 extern const ErrorCode kRateLimited;         // 429
 extern const ErrorCode kInternal;            // 500
 extern const ErrorCode kExternalApi;         // 502 (or 503 when not configured / circuit open)

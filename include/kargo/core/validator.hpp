@@ -86,5 +86,11 @@ class Validator {
 size_t utf8_length(std::string_view s);
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool valid_utf8(std::string_view s);
+// The rule for every text the client sends that may reach PostgreSQL (JSON strings and keys,
+// multipart file names and text fields, query values): PostgreSQL text cannot hold a NUL
+// (SQLSTATE 22P05) and must be valid UTF-8. Returns the message for the field's detail, or
+// nullopt when the text is fine.
+//   if (auto problem = text_problem(value)) v.add("name", *problem);
+std::optional<std::string> text_problem(std::string_view s);
 
 }  // namespace kargo

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string_view>
+#include <vector>
 
 #include "kargo/core/error.hpp"
 #include "kargo/http/message.hpp"
@@ -31,7 +32,11 @@ Response replay(const Request& req, const StoredAnswer& stored);
 Response plain_json(const nlohmann::json& doc, int status = 200);
 
 // Parses the body as a JSON object: 400 VALIDATION_ERROR (field "body") when the content type
-// is not JSON, the body is not JSON, or it is not an object.
+// is not JSON, the body is not JSON (invalid UTF-8 included), or it is not an object; 422
+// VALIDATION_ERROR with json_text_problems() when a string or key breaks text_problem() (a NUL).
 nlohmann::json json_body(const Request& req);
+// Every string and object key in `doc` that text_problem() refuses, named by its JSON path:
+// "name", "targeting.keywords[2]", "creatives[0].name"; a bad key names the member it opens.
+std::vector<FieldError> json_text_problems(const nlohmann::json& doc);
 
 }  // namespace kargo::http

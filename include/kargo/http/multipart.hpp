@@ -51,7 +51,10 @@ std::optional<std::string> multipart_boundary(std::string_view content_type);
 // Parses `body` split by `boundary`. Throws Error::bad_body with a clear message.
 Form parse_multipart_body(std::string_view body, std::string_view boundary,
                           const MultipartLimits& limits = {});
-// Checks the request's Content-Type and parses its body.
+// Checks the request's Content-Type and parses its body, then refuses text that PostgreSQL cannot
+// store: a file name, or the value of a text field (a part without a file name), that breaks
+// text_problem() (a NUL, invalid UTF-8) is a 422 VALIDATION_ERROR on the part's field name. A
+// file's content is not checked: it is the route's to judge.
 Form parse_multipart(const Request& req, const MultipartLimits& limits = {});
 
 }  // namespace kargo::http

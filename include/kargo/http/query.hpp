@@ -27,6 +27,10 @@ Page pagination(const Request& req, Validator& v, size_t default_limit = 20, siz
 // A non-negative whole number from the query string, or nullopt (and an error in `v`).
 std::optional<size_t> query_count(const Request& req, std::string_view name, size_t min, size_t max,
                                   Validator& v);
+// 422 VALIDATION_ERROR naming every query parameter whose decoded value breaks text_problem() (a
+// NUL from %00, invalid UTF-8 from %FF), or nullopt. The pipeline asks it for every route right
+// before the handler runs, so no handler passes such a value on to PostgreSQL.
+std::optional<Error> query_text_error(const Request& req);
 // {"<items_name>": items, "total": n, "limit": l, "offset": o}
 nlohmann::json list_data(std::string_view items_name, nlohmann::json items, size_t total, const Page& page);
 // The same document around an already serialised JSON array (for http::ok_serialized).
