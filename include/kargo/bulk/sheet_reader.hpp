@@ -20,8 +20,9 @@
 // read holds the rows it returns, charged against ReadLimits::max_kept_bytes as they are built,
 // plus one parser of at most 16 MiB (the longest XML tag it accepts), one 64 KiB buffer and
 // libzip's directory: never the inflated text. A cell holds at most kMaxCellChars characters
-// (Excel's own limit); a longer one is a WorkbookError naming the cell. After a large read the
-// freed memory is returned to the system (malloc_trim).
+// (Excel's own limit); a longer one is a WorkbookError naming the cell. After a large read (an
+// archive over kLargeArchiveBytes, or more than 16 MiB inflated) the freed memory is returned to
+// the system (malloc_trim).
 //
 // Text. Every cell is UTF-8 without NUL (PostgreSQL cannot store NUL): expat refuses anything
 // else in xlsx and the csv reader checks each field, both with a WorkbookError naming the cell.
@@ -49,8 +50,10 @@ inline constexpr size_t kLargeArchiveBytes = 1 << 20;
 inline constexpr int kLargeReadSlots = 2;
 
 struct ReadLimits {
-  uint64_t max_inflated_bytes = 200ull << 20;  // the entries read, together, checked while inflating
-  size_t max_data_rows = 50000;                // data rows over all sheets (headers not counted)
+  // All entries together: the sizes the zip declares, before anything is read, and the bytes
+  // really inflated, while reading (a forged zip can understate its sizes).
+  uint64_t max_inflated_bytes = 200ull << 20;
+  size_t max_data_rows = 50000;  // data rows over all sheets (headers not counted)
   // What the returned sheets may take in memory (cells, their text, rows), checked while reading.
   // 50 000 rows of a generated Orders sheet take about 45 MiB (xlsx) or 38 MiB (csv).
   uint64_t max_kept_bytes = 128ull << 20;
