@@ -8,7 +8,7 @@ KARGO_DEB_PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libboost-system1.81-dev libboost-json1.81-dev
   libssl-dev libpqxx-dev libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libsodium-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev zlib1g-dev
-  libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev clang libclang-rt-14-dev
+  libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev libexpat1-dev clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
 )
 

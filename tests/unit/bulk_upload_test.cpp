@@ -3,6 +3,7 @@
 // libxlsxwriter never writes (inline strings, the 1904 date system, missing cell references).
 #include <gtest/gtest.h>
 
+#include "bulk_support.hpp"
 #include "kargo/bulk/bulk_sheet.hpp"
 #include "kargo/bulk/sheet.hpp"
 #include "kargo/bulk/sheet_reader.hpp"
@@ -11,6 +12,7 @@
 using namespace kargo;
 using namespace kargo::bulk;
 using namespace std::chrono_literals;
+using kargo::bulk_test::hand_made_xlsx;
 using nlohmann::json;
 
 namespace {
@@ -40,26 +42,6 @@ Workbook every_cell_kind() {
   s.rows.push_back(third);
   book.add_sheet("Second", {"A"}).rows.push_back({std::string("x")});
   return book;
-}
-
-std::string hand_made_xlsx(const std::string& workbook_pr, const std::string& sheet_data) {
-  std::string workbook =
-      R"(<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" )"
-      R"(xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">)" +
-      workbook_pr + R"(<sheets><sheet name="Hand" sheetId="1" r:id="rId7"/></sheets></workbook>)";
-  std::string rels =
-      R"(<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">)"
-      R"(<Relationship Id="rId7" Type="worksheet" Target="/xl/worksheets/custom.xml"/></Relationships>)";
-  std::string styles =
-      R"(<styleSheet><numFmts count="1"><numFmt numFmtId="170" formatCode="&quot;day&quot; 0.0"/></numFmts>)"
-      R"(<cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="170"/></cellXfs></styleSheet>)";
-  std::string sheet =
-      R"(<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>)" +
-      sheet_data + "</x:sheetData></x:worksheet>";
-  return write_zip({{"xl/workbook.xml", workbook},
-                    {"xl/_rels/workbook.xml.rels", rels},
-                    {"xl/styles.xml", styles},
-                    {"xl/worksheets/custom.xml", sheet}});
 }
 
 }  // namespace

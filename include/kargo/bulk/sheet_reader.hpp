@@ -7,10 +7,29 @@
 //   if (const auto* orders = book.find("Orders"))
 //     for (const auto& row : orders->rows) use(row.number, row.cells);   // number 2 = first data row
 //
-// The xlsx part is hand-written on libzip (read_zip) and pugixml: Debian packages no C++ library
-// that reads xlsx (libxlsxwriter only writes; OpenXLSX, xlnt and the like are not packaged), and a
-// bulk sheet needs only a small part of SpreadsheetML: shared and inline strings, numbers,
-// booleans, and dates told apart from numbers by their cell style's number format.
+// The xlsx part is hand-written on libzip and expat: Debian packages no C++ library that reads
+// xlsx (libxlsxwriter only writes; OpenXLSX, xlnt and the like are not packaged), and a bulk sheet
+// needs only a small part of SpreadsheetML: shared and inline strings, numbers, booleans, and
+// dates told apart from numbers by their cell style's number format.
+//
+// Memory. An upload's archive may inflate to hundreds of MiB of XML from a few hundred KB, so
+// nothing is held whole: each zip entry is inflated in 64 KiB pieces straight into a streaming
+// parser (expat for xlsx parts, an incremental RFC 4180 reader for csv). The worksheets are read
+// first, a cell holding a shared string keeping only the string's index; then sharedStrings.xml
+// is streamed and only the strings those cells name are kept (it stops once all are found). So a
+// read holds the rows it returns, charged against ReadLimits::max_kept_bytes as they are built,
+// plus one parser of at most 16 MiB (the longest XML tag it accepts), one 64 KiB buffer and
+// libzip's directory: never the inflated text. A cell holds at most kMaxCellChars characters
+// (Excel's own limit); a longer one is a WorkbookError naming the cell. After a large read (an
+// archive over kLargeArchiveBytes, or more than 16 MiB inflated) the freed memory is returned to
+// the system (malloc_trim).
+//
+// Text. Every cell is UTF-8 without NUL (PostgreSQL cannot store NUL): expat refuses anything
+// else in xlsx and the csv reader checks each field, both with a WorkbookError naming the cell.
+//
+// Concurrency. At most kLargeReadSlots reads of archives over kLargeArchiveBytes run at once in a
+// process; a further one waits up to ReadLimits::slot_wait for a slot and then throws
+// WorkbookBusy (the caller answers 503 with Retry-After). Smaller archives never wait.
 
 #include <chrono>
 #include <cstdint>
@@ -24,9 +43,22 @@
 
 namespace kargo::bulk {
 
+// The longest cell text, in characters (Unicode code points), as in Excel.
+inline constexpr size_t kMaxCellChars = 32767;
+// An archive larger than this takes one of kLargeReadSlots to be read.
+inline constexpr size_t kLargeArchiveBytes = 1 << 20;
+inline constexpr int kLargeReadSlots = 2;
+
 struct ReadLimits {
-  uint64_t max_inflated_bytes = 200ull << 20;  // all archive entries together, checked while inflating
-  size_t max_data_rows = 50000;                // data rows over all sheets (headers not counted)
+  // All entries together: the sizes the zip declares, before anything is read, and the bytes
+  // really inflated, while reading (a forged zip can understate its sizes).
+  uint64_t max_inflated_bytes = 200ull << 20;
+  size_t max_data_rows = 50000;  // data rows over all sheets (headers not counted)
+  // What the returned sheets may take in memory (cells, their text, rows), checked while reading.
+  // 50 000 rows of a generated Orders sheet take about 45 MiB (xlsx) or 38 MiB (csv).
+  uint64_t max_kept_bytes = 128ull << 20;
+  // How long a read of a large archive waits for a free slot before WorkbookBusy.
+  std::chrono::milliseconds slot_wait = std::chrono::seconds(10);
 };
 
 struct ReadRow {
@@ -49,15 +81,35 @@ struct ReadBook {
   size_t data_rows() const;
 };
 
-// The file is not a workbook, is too big or has too many rows: the message is for the client.
+// The file is not a workbook, is too big, has too many rows or a bad cell: the message is for the
+// client.
 class WorkbookError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
+// Every large-read slot stayed taken for ReadLimits::slot_wait: try again later (503). Not a
+// WorkbookError: nothing is wrong with the file.
+class WorkbookBusy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One of the process's kLargeReadSlots, held for its lifetime. read_workbook takes one itself for
+// an archive over kLargeArchiveBytes; callers need it only to hold slots on purpose (tests).
+class LargeReadSlot {
+ public:
+  // Waits up to `wait` for a free slot; throws WorkbookBusy when none frees up.
+  explicit LargeReadSlot(std::chrono::milliseconds wait);
+  ~LargeReadSlot();
+  LargeReadSlot(const LargeReadSlot&) = delete;
+  LargeReadSlot& operator=(const LargeReadSlot&) = delete;
+};
+
 // Reads an xlsx workbook (a zip holding xl/workbook.xml) or a zip of .csv files. Throws
-// WorkbookError for anything else, for an archive that inflates past the limit and for more
-// data rows than allowed.
+// WorkbookError for anything else, for an archive that inflates past the limit, for more data
+// rows or kept bytes than allowed, and for a cell that is too long, holds NUL or is not UTF-8;
+// WorkbookBusy when a large archive found no free slot in time.
 ReadBook read_workbook(std::string_view bytes, const ReadLimits& limits = {});
 
 // A date typed as text: YYYY-MM-DD or MM/DD/YYYY (month and day may have one digit); nullopt for
