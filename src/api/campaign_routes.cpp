@@ -96,6 +96,7 @@ void CampaignRoutes::add_to(http::Router& router) {
 
   router.add("POST", "/api/campaigns", kEditorCreate, [&campaigns](http::Request& req) {
     auto render = [&req](const std::string& resource) {
+      req.idempotency_recorded = true;
       auto res = http::ok_serialized(req, resource, 201, "campaign created");
       return StoredAnswer{res.status, res.body};
     };

@@ -50,8 +50,17 @@ json form_config(const http::Form& form) {
       auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
       if (ec == std::errc() && ptr == text->data() + text->size()) value = v;
     } else if (field == "viewability_config") {
+      // JSON text inside a form field: the same text rule as a JSON body (a "\u0000" escape is a
+      // NUL once parsed), named under the field.
       auto parsed = json::parse(*text, nullptr, false);
-      if (!parsed.is_discarded()) value = std::move(parsed);
+      if (!parsed.is_discarded()) {
+        auto problems = http::json_text_problems(parsed);
+        if (!problems.empty()) {
+          for (auto& p : problems) p.field = "viewability_config." + p.field;
+          throw Error::validation(std::move(problems));
+        }
+        value = std::move(parsed);
+      }
     } else if (field == "branded_canvas" || field == "cache_buster" || field == "amazon_macros" ||
                field == "click_tracking") {
       if (auto flag = http::form_boolean(*text)) value = *flag;
@@ -75,6 +84,7 @@ void CreativeRoutes::add_to(http::Router& router) {
     std::optional<std::string> campaign_id;
     if (const auto* c = form.filled("campaign_id")) campaign_id = *c;
     auto render = [&req](const std::string& resource) {
+      req.idempotency_recorded = true;
       auto res = http::ok_serialized(req, resource, 201, "creative processed");
       return StoredAnswer{res.status, res.body};
     };
@@ -95,6 +105,7 @@ void CreativeRoutes::add_to(http::Router& router) {
                                                   }));
                      }
                      auto render = [&req, reply](const std::string& resource) {
+                       req.idempotency_recorded = true;
                        auto res = http::ok_serialized(req, resource, 201, "creative processed");
                        return StoredAnswer{res.status, res.body};
                      };

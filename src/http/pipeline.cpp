@@ -252,7 +252,7 @@ void Pipeline::on_pool(const std::shared_ptr<State>& st, std::function<void()> w
 }
 
 void Pipeline::answer(const std::shared_ptr<State>& st, Response response) {
-  if (st->idempotency_key.empty()) {
+  if (st->idempotency_key.empty() || (st->req->idempotency_recorded && response.status < 500)) {
     auto res = std::make_shared<Response>(std::move(response));
     return st->post([this, st, res] { finish(st, std::move(*res)); });
   }
@@ -296,6 +296,10 @@ void Pipeline::run_handler(const std::shared_ptr<State>& st) {
     if (key->empty() || key->size() > 128) {
       return finish(st, error_response(r.request_id,
                                        Error::validation({{"Idempotency-Key", "must be 1-128 characters"}})));
+    }
+    // The key is stored in PostgreSQL: the one text rule, like every other client text.
+    if (auto problem = text_problem(*key)) {
+      return finish(st, error_response(r.request_id, Error::validation({{"Idempotency-Key", *problem}})));
     }
     st->idempotency_key = std::string(*key);
     // Claim the key (a database write), then run the handler as its route says.

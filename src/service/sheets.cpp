@@ -32,6 +32,9 @@ constexpr const char* kXlsxType = "application/vnd.openxmlformats-officedocument
 constexpr const char* kZipType = "application/zip";
 // A whole sheet is one transaction: 50 000 rows take longer than an interactive statement deadline.
 constexpr std::chrono::minutes kApplyTimeout{5};
+// How long a read waits for one of the process's large-read slots (bulk::read_workbook).
+constexpr std::chrono::seconds kRequestSlotWait{5};
+constexpr std::chrono::minutes kJobSlotWait{10};
 
 Error sheet_not_found(const std::string& id) { return Error(codes::kNotFound, "bulk sheet " + id + " not found"); }
 
@@ -87,13 +90,18 @@ std::vector<std::string> write_plan(pqxx::transaction_base& tx, const bulk::Uplo
 
 }  // namespace
 
-bulk::ParsedUpload read_upload(std::string_view bytes) {
+bulk::ParsedUpload read_upload(std::string_view bytes, std::chrono::milliseconds slot_wait) {
   try {
-    auto book = bulk::read_workbook(
-        bytes, {.max_inflated_bytes = bulk::kMaxUploadInflatedBytes, .max_data_rows = bulk::kMaxUploadRows});
+    auto book = bulk::read_workbook(bytes, {.max_inflated_bytes = bulk::kMaxUploadInflatedBytes,
+                                            .max_data_rows = bulk::kMaxUploadRows,
+                                            .slot_wait = slot_wait});
     return bulk::parse_upload(book);
   } catch (const bulk::WorkbookError& e) {
     throw Error::validation({{"file", e.what()}});
+  } catch (const bulk::WorkbookBusy& e) {
+    // Every large-read slot is taken (docs/BULK.md "Memory and concurrent reads").
+    throw Error(codes::kServiceUnavailable, "too many large sheets are being read; retry shortly", e.what())
+        .with_header("Retry-After", "5");
   }
 }
 
@@ -151,7 +159,8 @@ store::GeneratedFile SheetService::download(const std::string& id) {
 
 UploadAnswer SheetService::upload(std::string_view bytes, const std::string& filename, bool validate_only,
                                   bool async, const std::string& actor) {
-  auto parsed = read_upload(bytes);
+  // A request waits a few seconds at most for a large-read slot (it holds a database pool thread).
+  auto parsed = read_upload(bytes, kRequestSlotWait);
   if (async) {
     auto job_id = uploads_.enqueue(bytes, filename, validate_only, actor, kinds::kBulkImport, kImportAttempts);
     jobs_.wake();
@@ -164,7 +173,8 @@ json SheetService::apply_stored(const std::string& upload_id, const std::functio
   auto upload = uploads_.fetch(upload_id);
   if (!upload) throw Error(codes::kNotFound, "upload " + upload_id + " not found");
   if (upload->report) return *upload->report;
-  auto parsed = read_upload(upload->bytes);
+  // A job thread may wait longer for a large-read slot: a busy reader is not a failed attempt.
+  auto parsed = read_upload(upload->bytes, kJobSlotWait);
   // Progress counts rows: the check of every row first (half of the total), then the writes.
   int rows = static_cast<int>(parsed.rows_processed());
   auto report = [&](int done, int total) {

@@ -52,6 +52,22 @@ constexpr const char* kInsert =
     "budget, currency, start_date, end_date, targeting, bidding, created_by) "
     "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::date, $11::date, $12::jsonb, $13::jsonb, $14)";
 
+// A campaign without creatives in ONE statement (one round trip, atomic in autocommit): the row,
+// its `create` audit entry and, when the request claimed an Idempotency-Key, the answer kept for
+// replays ($17 || resource || $18, status $16; no row matches when $19 is NULL). The resource is
+// built from the inserted row; a new campaign has no creatives and no performance rows yet.
+constexpr const char* kCreateAlone =
+    "WITH c AS (INSERT INTO campaigns (id, name, advertiser_id, phase, viewability_phase, viewability_config, "
+    "goal_kpi, budget, currency, start_date, end_date, targeting, bidding, created_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::date, $11::date, $12::jsonb, $13::jsonb, $14) "
+    "RETURNING *), "
+    "audit AS (INSERT INTO audit_log (entity_type, entity_id, action, actor, changes) "
+    "SELECT 'campaign', c.id, 'create', $14, $15::jsonb FROM c), "
+    "resource AS (SELECT json_build_object(" KARGO_CAMPAIGN_FIELDS ", 'creatives', '[]'::json)::text AS doc FROM c), "
+    "replay AS (UPDATE idempotency_keys k SET status = $16, response_body = $17 || r.doc || $18 FROM resource r "
+    "WHERE k.actor = $19 AND k.key = $20) "
+    "SELECT doc FROM resource";
+
 constexpr const char* kSetStatus =
     "UPDATE campaigns SET status = $2, version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
 
@@ -119,14 +135,52 @@ constexpr const char* kCompleteEnded =
 
 }  // namespace
 
-std::optional<std::string> CampaignStore::get(const std::string& id) { return fetch_text(db_, kDetail, id); }
+constexpr const char* kCreateStatement = "campaign_create";
 
-CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t offset) {
+CampaignStore::CampaignStore(Database& db) : db_(db) {
   // Filters are bound parameters; a NULL parameter switches its condition off.
-  const std::string where =
+  prepare_resource_reads(
+      db, "campaign", kDetail, "campaigns", "c",
       "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.phase = $2) "
       "AND ($3::text IS NULL OR c.viewability_phase = $3) AND ($4::text IS NULL OR c.advertiser_id = $4) "
-      "AND ($5::text IS NULL OR lower(c.name) LIKE '%' || lower($5) || '%') ";
+      "AND ($5::text IS NULL OR lower(c.name) LIKE '%' || lower($5) || '%') ",
+      kSummary, 6);
+  db.prepare(kCreateStatement, kCreateAlone);
+}
+
+std::string CampaignStore::create(const json& fields, const std::string& actor,
+                                  const std::optional<AnswerTemplate>& answer) {
+  std::string id = random_id("camp_");
+  std::optional<std::string> claim_actor, claim_key, prefix, suffix;
+  std::optional<int> status;
+  if (answer) {
+    claim_actor = answer->claim.actor;
+    claim_key = answer->claim.key;
+    prefix = answer->prefix;
+    suffix = answer->suffix;
+    status = answer->status;
+  }
+  std::string out;
+  // Not retried once sent: a write whose answer was lost may have committed.
+  db_.once(
+      [&](pqxx::transaction_base& tx) {
+        out = tx.exec_prepared1(kCreateStatement, id, fields["name"].get<std::string>(),
+                                fields["advertiser_id"].get<std::string>(), fields["phase"].get<std::string>(),
+                                fields["viewability_phase"].get<std::string>(), fields["viewability_config"].dump(),
+                                fields["goal_kpi"].get<std::string>(), fields["budget"].get<double>(),
+                                fields["currency"].get<std::string>(), fields["start_date"].get<std::string>(),
+                                fields["end_date"].get<std::string>(), fields["targeting"].dump(),
+                                fields["bidding"].dump(), actor, fields.dump(), status, prefix, suffix,
+                                claim_actor, claim_key)[0]
+                  .as<std::string>();
+      },
+      std::nullopt, Database::Retry::kNever);
+  return out;
+}
+
+std::optional<std::string> CampaignStore::get(const std::string& id) { return fetch_text(db_, "campaign_get", id); }
+
+CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t offset) {
   // LIKE wildcards typed by the user are matched literally.
   std::optional<std::string> q;
   if (f.q) {
@@ -137,13 +191,8 @@ CampaignPage CampaignStore::list(const CampaignFilter& f, size_t limit, size_t o
     }
     q = escaped;
   }
-  const std::string sql = newest_first_page_sql("campaigns", "c", where, kSummary, 6);
-  CampaignPage page;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    page = read_page(
-        tx.exec_params1(sql, f.status, f.phase, f.viewability_phase, f.advertiser_id, q, limit, offset));
-  });
-  return page;
+  return read_page_prepared(db_, "campaign_list", f.status, f.phase, f.viewability_phase, f.advertiser_id, q,
+                            limit, offset);
 }
 
 std::optional<CampaignPage> CampaignStore::history(const std::string& id, size_t limit, size_t offset) {

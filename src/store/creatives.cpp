@@ -128,7 +128,16 @@ void CreativeStore::remove(pqxx::transaction_base& tx, const std::string& id, co
   write_audit(tx, "creative", id, "delete", actor, json::object());
 }
 
-std::optional<std::string> CreativeStore::get(const std::string& id) { return fetch_text(db_, kGet, id); }
+CreativeStore::CreativeStore(Database& db) : db_(db) {
+  prepare_resource_reads(
+      db, "creative", kGet, "creatives", "c",
+      "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM campaign_creatives cc WHERE cc.creative_id = c.id "
+      "AND cc.campaign_id = $1)) AND ($2::text IS NULL OR c.format = $2) AND ($3::text IS NULL OR "
+      "c.media_type = $3) AND ($4::text IS NULL OR c.status = $4) ",
+      KARGO_CREATIVE_JSON, 5);
+}
+
+std::optional<std::string> CreativeStore::get(const std::string& id) { return fetch_text(db_, "creative_get", id); }
 
 std::optional<json> CreativeStore::config_of(const std::string& id) {
   std::optional<json> out;
@@ -148,17 +157,7 @@ std::optional<json> CreativeStore::config_of(const std::string& id) {
 }
 
 CreativePage CreativeStore::list(const CreativeFilter& f, size_t limit, size_t offset) {
-  const std::string where =
-      "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM campaign_creatives cc WHERE cc.creative_id = c.id "
-      "AND cc.campaign_id = $1)) AND ($2::text IS NULL OR c.format = $2) AND ($3::text IS NULL OR "
-      "c.media_type = $3) "
-      "AND ($4::text IS NULL OR c.status = $4) ";
-  const std::string sql = newest_first_page_sql("creatives", "c", where, KARGO_CREATIVE_JSON, 5);
-  CreativePage page;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    page = read_page(tx.exec_params1(sql, f.campaign_id, f.format, f.media_type, f.status, limit, offset));
-  });
-  return page;
+  return read_page_prepared(db_, "creative_list", f.campaign_id, f.format, f.media_type, f.status, limit, offset);
 }
 
 std::optional<CreativePreview> CreativeStore::preview(const std::string& id) {

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <vector>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
@@ -60,7 +61,9 @@ class Database::Watchdog {
     std::lock_guard lock(mutex_);
     uint64_t id = ++next_id_;
     active_[id] = {fd, deadline, false};
-    cv_.notify_all();
+    // Wake the watchdog only when this deadline comes before its next wake-up: transactions with
+    // the usual deadline cost no context switch.
+    if (deadline < next_wake_) cv_.notify_all();
     return id;
   }
 
@@ -95,6 +98,7 @@ class Database::Watchdog {
           next = std::min(next, e.deadline);
         }
       }
+      next_wake_ = next;
       cv_.wait_until(lock, next);
     }
   }
@@ -103,6 +107,7 @@ class Database::Watchdog {
   std::condition_variable cv_;
   std::map<uint64_t, Entry> active_;
   uint64_t next_id_ = 0;
+  std::chrono::steady_clock::time_point next_wake_ = std::chrono::steady_clock::time_point::max();  // the loop's next wake-up
   bool stop_ = false;
   std::thread thread_;
 };
@@ -116,6 +121,22 @@ struct Database::Pool {
   std::deque<std::unique_ptr<pqxx::connection>> idle;
   unsigned open = 0;
   unsigned in_use = 0;
+  // Registered prepared statements, and how many of them each open connection has prepared
+  // (pqxx prepares lazily, on first use, so preparing is a local registration).
+  std::vector<std::pair<std::string, std::string>> statements;
+  std::map<const pqxx::connection*, size_t> prepared;
+
+  void prepare_all(pqxx::connection& c) {
+    std::vector<std::pair<std::string, std::string>> missing;
+    {
+      std::lock_guard lock(mutex);
+      size_t& done = prepared[&c];
+      missing.assign(statements.begin() + static_cast<std::ptrdiff_t>(done), statements.end());
+      done = statements.size();
+    }
+    for (const auto& [name, sql] : missing) c.prepare(name, sql);
+  }
+  void forget(const pqxx::connection* c) { prepared.erase(c); }  // under the lock
 
   // Takes an idle connection, opens a new one while under the limit, or waits.
   std::unique_ptr<pqxx::connection> acquire() {
@@ -129,12 +150,16 @@ struct Database::Pool {
     if (!idle.empty()) {
       auto c = std::move(idle.front());
       idle.pop_front();
+      lock.unlock();
+      prepare_all(*c);
       return c;
     }
     ++open;
     lock.unlock();
     try {
-      return std::make_unique<pqxx::connection>(url);
+      auto c = std::make_unique<pqxx::connection>(url);
+      prepare_all(*c);
+      return c;
     } catch (const std::exception& e) {
       lock.lock();
       --open;
@@ -150,6 +175,7 @@ struct Database::Pool {
       --in_use;
       if (broken || !c || !c->is_open()) {
         --open;
+        forget(c.get());
       } else {
         idle.push_back(std::move(c));
       }
@@ -161,6 +187,7 @@ struct Database::Pool {
   void drop_idle() {
     std::lock_guard lock(mutex);
     open -= static_cast<unsigned>(idle.size());
+    for (const auto& c : idle) forget(c.get());
     idle.clear();
     cv.notify_all();
   }
@@ -181,13 +208,26 @@ Database::Database(std::string url, unsigned pool_size, std::chrono::millisecond
 Database::~Database() = default;
 
 void Database::transact(const Work& work, std::optional<std::chrono::milliseconds> timeout) {
-  run(work, false, timeout.value_or(statement_timeout_));
+  run(work, Mode::kReadCommitted, timeout.value_or(statement_timeout_));
 }
 void Database::transact_serializable(const Work& work, std::optional<std::chrono::milliseconds> timeout) {
-  run(work, true, timeout.value_or(statement_timeout_));
+  run(work, Mode::kSerializable, timeout.value_or(statement_timeout_));
+}
+void Database::once(const Work& work, std::optional<std::chrono::milliseconds> timeout, Retry retry) {
+  run(work, retry == Retry::kNever ? Mode::kAutocommitWrite : Mode::kAutocommit,
+      timeout.value_or(statement_timeout_));
 }
 
-void Database::run(const Work& work, bool serializable, std::chrono::milliseconds timeout) {
+void Database::prepare(const std::string& name, const std::string& sql) {
+  std::lock_guard lock(pool_->mutex);
+  for (const auto& [n, s] : pool_->statements) {
+    if (n == name) return;  // registered by an earlier store object of the same kind
+  }
+  pool_->statements.emplace_back(name, sql);
+}
+
+void Database::run(const Work& work, Mode mode, std::chrono::milliseconds timeout) {
+  const bool serializable = mode == Mode::kSerializable;
   // The request this transaction works for may have less time left than the statement deadline.
   const Deadline deadline = current_deadline();
   if (deadline.passed()) {
@@ -223,7 +263,11 @@ void Database::run(const Work& work, bool serializable, std::chrono::millisecond
       ~Watch() { fired(); }
     } watch{*watchdog_, watchdog_->watch(conn->sock(), std::chrono::steady_clock::now() + timeout)};
     try {
-      if (serializable) {
+      if (mode == Mode::kAutocommit || mode == Mode::kAutocommitWrite) {
+        pqxx::nontransaction tx(*conn);
+        committing = mode == Mode::kAutocommitWrite;  // sent = maybe committed: never resent
+        work(tx);
+      } else if (serializable) {
         pqxx::transaction<pqxx::serializable> tx(*conn);
         work(tx);
         committing = true;

@@ -153,18 +153,17 @@ bool JobStore::fail(const std::string& id, const std::string& owner, const std::
   return owned;
 }
 
-std::optional<std::string> JobStore::get(const std::string& id) { return fetch_text(db_, kGet, id); }
+JobStore::JobStore(Database& db) : db_(db) {
+  prepare_resource_reads(db, "job", kGet, "jobs", "j",
+                         "WHERE ($1::text IS NULL OR j.kind = $1) AND ($2::text IS NULL OR j.status = $2) ",
+                         KARGO_JOB_JSON, 3);
+}
+
+std::optional<std::string> JobStore::get(const std::string& id) { return fetch_text(db_, "job_get", id); }
 
 JobPage JobStore::list(const std::optional<std::string>& kind, const std::optional<std::string>& status,
                        size_t limit, size_t offset) {
-  const std::string where =
-      "WHERE ($1::text IS NULL OR j.kind = $1) AND ($2::text IS NULL OR j.status = $2) ";
-  const std::string sql = newest_first_page_sql("jobs", "j", where, KARGO_JOB_JSON, 3);
-  JobPage page;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    page = read_page(tx.exec_params1(sql, kind, status, limit, offset));
-  });
-  return page;
+  return read_page_prepared(db_, "job_list", kind, status, limit, offset);
 }
 
 std::vector<JobCounts> JobStore::counts() {

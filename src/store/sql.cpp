@@ -31,14 +31,21 @@ std::string newest_first_page_sql(std::string_view table, std::string_view alias
   return sql;
 }
 
-std::optional<std::string> fetch_text(Database& db, const char* sql, const std::string& id) {
+std::optional<std::string> fetch_text(Database& db, const char* statement, const std::string& id) {
   std::optional<std::string> out;
-  db.transact([&](pqxx::transaction_base& tx) {
-    out.reset();  // a retried transaction starts afresh
-    auto rows = tx.exec_params(sql, id);
+  db.once([&](pqxx::transaction_base& tx) {
+    out.reset();  // a retried call starts afresh
+    auto rows = tx.exec_prepared(statement, id);
     if (!rows.empty()) out = rows[0][0].as<std::string>();
   });
   return out;
+}
+
+void prepare_resource_reads(Database& db, std::string_view kind, const char* get_sql, std::string_view table,
+                            std::string_view alias, std::string_view where, std::string_view item_json,
+                            int limit_param) {
+  db.prepare(std::string(kind) + "_get", get_sql);
+  db.prepare(std::string(kind) + "_list", newest_first_page_sql(table, alias, where, item_json, limit_param));
 }
 
 JsonPage read_page(const pqxx::row& row) { return {row[0].as<std::string>(), row[1].as<size_t>()}; }

@@ -5,14 +5,12 @@
 #define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
 
+#include "kargo/store/database.hpp"
 #include "kargo/store/page.hpp"
-
-namespace pqxx {
-class row;
-}
 
 namespace kargo::store {
 
@@ -24,9 +22,23 @@ std::string newest_first_page_sql(std::string_view table, std::string_view alias
                                   std::string_view item_json, int limit_param);
 JsonPage read_page(const pqxx::row& row);
 
-class Database;
-// The first column of the one row `sql` ($1 = id) returns, as text; nullopt when there is no row.
-// The stores' get(id) of a resource built as JSON by PostgreSQL.
-std::optional<std::string> fetch_text(Database& db, const char* sql, const std::string& id);
+// Registers a resource's two hot reads as prepared statements: `<kind>_get` (`get_sql`, $1 = id)
+// and `<kind>_list` (newest_first_page_sql of the other arguments).
+void prepare_resource_reads(Database& db, std::string_view kind, const char* get_sql, std::string_view table,
+                            std::string_view alias, std::string_view where, std::string_view item_json,
+                            int limit_param);
+
+// Runs the prepared list statement `name` with `args` in one round trip and reads its page.
+template <class... Args>
+JsonPage read_page_prepared(Database& db, const char* name, const Args&... args) {
+  JsonPage page;
+  db.once([&](pqxx::transaction_base& tx) { page = read_page(tx.exec_prepared1(name, args...)); });
+  return page;
+}
+
+// The first column of the one row the prepared `statement` ($1 = id) returns, as text; nullopt
+// when there is no row. The stores' get(id) of a resource built as JSON by PostgreSQL: one round
+// trip (autocommit), a statement parsed and planned once per connection.
+std::optional<std::string> fetch_text(Database& db, const char* statement, const std::string& id);
 
 }  // namespace kargo::store

@@ -528,6 +528,29 @@ TEST_F(TextInputTest, NulInAMultipartFileNameOrTextFieldIs422AndNoCreativeIsStor
   EXPECT_EQ(creatives_of(campaign_id), 1u);
 }
 
+TEST_F(TextInputTest, JsonInAFormFieldFollowsTheSameTextRuleAsAJsonBody) {
+  auto campaign = create_campaign(campaign_body(unique_name("adv")));
+  ASSERT_EQ(campaign.status, 201) << campaign.describe();
+  std::string campaign_id = campaign.json()["data"]["id"];
+  // "\u0000" is six harmless bytes in the form; it is a NUL once the field's JSON is parsed.
+  std::string form = form_field("name", "Runway") + form_field("format", "runway") +
+                     form_field("dimensions", "320x50") +
+                     form_field("viewability_config",
+                                R"({"phase":"phase_2","vendors":["ias","double_verify"],"dsp_seat_id":"se\u0000at","pub_id":"p"})") +
+                     form_field("campaign_id", campaign_id) +
+                     form_file("file", "runway.html", snippet_fixture("runway_81298.html")) + form_end();
+  expect_invalid(http().request("POST", "/api/creatives", form, multipart_headers(admin_token())),
+                 {"viewability_config.dsp_seat_id"});
+  EXPECT_EQ(creatives_of(campaign_id), 0u);
+}
+
+TEST_F(TextInputTest, AnIdempotencyKeyThatIsNotUtf8TextIs422) {
+  auto body = campaign_body(unique_name("adv"));
+  auto res = http().post_json("/api/campaigns", body, bearer(admin_token(), {{"Idempotency-Key", "ab\xff" "cd"}}));
+  expect_invalid(res, {"Idempotency-Key"});
+  EXPECT_EQ(campaigns_of(body["advertiser_id"]), 0u);
+}
+
 TEST_F(TextInputTest, NulOrInvalidUtf8InAQueryParameterIs422OnThatParameter) {
   auto list = [&](const std::string& query) {
     return http().get("/api/campaigns?" + query, bearer(admin_token()));

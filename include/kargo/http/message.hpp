@@ -43,6 +43,9 @@ struct Request {
   std::vector<std::pair<std::string_view, std::string>> path_params;
   std::optional<Principal> principal;
   std::optional<IdempotencyClaim> idempotency;  // set once the pipeline claimed the key
+  // Set by a handler whose service stored the replay answer in the creating transaction (its
+  // render function ran): the pipeline then writes no second record for a successful answer.
+  bool idempotency_recorded = false;
   std::chrono::steady_clock::time_point received_at;
   Deadline deadline;  // received_at + the route's or the client's timeout
 

@@ -8,6 +8,7 @@
 //   auto file = sheets.download(sheet_id);                  // 404 unknown, 410 expired
 //   auto upload = sheets.upload(bytes, name, validate_only, async, actor);
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -80,7 +81,7 @@ class SheetService {
 
 // The workbook's sheets. Throws Error 422 (field "file") when the bytes are not an xlsx workbook
 // or csv zip, inflate past 200 MiB, hold more than 50 000 data rows, or lack the Orders sheet or a
-// column of a read sheet.
-bulk::ParsedUpload read_upload(std::string_view bytes);
+// column of a read sheet; 503 with Retry-After when no large-read slot freed within `slot_wait`.
+bulk::ParsedUpload read_upload(std::string_view bytes, std::chrono::milliseconds slot_wait);
 
 }  // namespace kargo::service

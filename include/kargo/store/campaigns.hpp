@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "kargo/core/ports.hpp"
 #include "kargo/store/page.hpp"
 
 namespace pqxx {
@@ -60,7 +61,8 @@ struct LineItemRow {
 
 class CampaignStore {
  public:
-  explicit CampaignStore(Database& db) : db_(db) {}
+  // Registers the store's prepared statements with `db`.
+  explicit CampaignStore(Database& db);
 
   // --- reads, each in its own transaction ---
   // The full resource (with `creatives`), or nullopt.
@@ -73,6 +75,18 @@ class CampaignStore {
   // Ids of the active campaigns, oldest first.
   std::vector<std::string> active_ids();
   static std::vector<std::string> active_ids(pqxx::transaction_base& tx);
+
+  // The answer an Idempotency-Key replay gets, around the resource: prefix + resource + suffix.
+  struct AnswerTemplate {
+    IdempotencyClaim claim;
+    int status = 201;
+    std::string prefix, suffix;
+  };
+  // Inserts a validated campaign without creatives (domain::validate_new_campaign) with its
+  // `create` audit entry and, with `answer`, the Idempotency-Key record: one statement, one round
+  // trip. Returns the resource.
+  std::string create(const nlohmann::json& fields, const std::string& actor,
+                     const std::optional<AnswerTemplate>& answer);
 
   // --- in the caller's transaction ---
   static std::optional<LockedCampaign> lock(pqxx::transaction_base& tx, const std::string& id);

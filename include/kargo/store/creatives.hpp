@@ -49,7 +49,8 @@ struct CreativeUpload {
 
 class CreativeStore {
  public:
-  explicit CreativeStore(Database& db) : db_(db) {}
+  // Registers the store's prepared statements with `db`.
+  explicit CreativeStore(Database& db);
 
   std::optional<std::string> get(const std::string& id);
   // The stored config of a creative (the columns a re-process needs, and original_snippet for

@@ -51,6 +51,17 @@ class Database {
   // Same, serializable, retried on serialization failures (up to 3 times).
   void transact_serializable(const Work& work,
                              std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // One statement in autocommit mode: a single round trip, no BEGIN/COMMIT. For reads, and for
+  // single-statement writes (atomic by themselves). A read is retried once on a fresh connection
+  // when the connection broke; a write (Retry::kNever) is not, since it may have committed.
+  enum class Retry { kIfBroken, kNever };
+  void once(const Work& work, std::optional<std::chrono::milliseconds> timeout = std::nullopt,
+            Retry retry = Retry::kIfBroken);
+
+  // Registers a prepared statement by name (stores do it for their hot statements, at
+  // construction): every pooled connection prepares it before first use, so the server parses and
+  // plans it once per connection. Run it with tx.exec_prepared(name, args...).
+  void prepare(const std::string& name, const std::string& sql);
 
   // Round trip time of `SELECT 1` in milliseconds; throws Error(503) when unreachable.
   double ping_ms(std::chrono::milliseconds timeout);
@@ -60,7 +71,8 @@ class Database {
  private:
   struct Pool;
   class Watchdog;
-  void run(const Work& work, bool serializable, std::chrono::milliseconds timeout);
+  enum class Mode { kReadCommitted, kSerializable, kAutocommit, kAutocommitWrite };
+  void run(const Work& work, Mode mode, std::chrono::milliseconds timeout);
   std::string url_;
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<Watchdog> watchdog_;

@@ -48,7 +48,8 @@ using JobPage = JsonPage;
 
 class JobStore {
  public:
-  explicit JobStore(Database& db) : db_(db) {}
+  // Registers the store's prepared statements with `db`.
+  explicit JobStore(Database& db);
 
   // Enqueues in the caller's transaction (so the job exists exactly when the change does).
   static std::string enqueue(pqxx::transaction_base& tx, const std::string& kind,

@@ -121,11 +121,6 @@ TransformResult transform(std::string_view snippet, const CreativeConfig& config
   // Stored as text and JSON: the snippet and the name must be UTF-8 without NUL characters (a
   // Latin-1 snippet is refused with a clear message rather than stored mangled). Checked here, so
   // the API and `kargo-dsp process-creative` refuse exactly the same input.
-  auto text_problem = [](std::string_view text) -> std::optional<std::string> {
-    if (text.find('\0') != std::string_view::npos) return "must not contain NUL characters";
-    if (!valid_utf8(text)) return "must be UTF-8 text";
-    return std::nullopt;
-  };
   std::vector<FieldError> problems;
   if (auto p = text_problem(snippet)) problems.push_back({kSnippetField, *p});
   if (auto p = text_problem(config.name)) problems.push_back({"name", *p});
