@@ -268,7 +268,10 @@ void Pipeline::answer(const std::shared_ptr<State>& st, Response response) {
     }
     st->post([this, st, res] { finish(st, std::move(*res)); });
   };
-  if (!blocking_.submit(record, record, {})) record();
+  // No thread for the record (a full pool): answer anyway; the claim stays "in progress" and a
+  // retry after 60 s runs again. Never on the monitor thread, which only posts.
+  auto skip = [this, st, res] { st->post([this, st, res] { finish(st, std::move(*res)); }); };
+  if (!blocking_.submit(record, skip, {})) skip();
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {
