@@ -174,7 +174,13 @@ REF_IDLE_RSS=$(rss_mb "$REF_PID")
 log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
 
 # --- data for the campaign targets (issue 7) -----------------------------------------------------
-CAMPAIGN_BODY='{"name":"Bench campaign","advertiser_id":"bench","budget":1000,"start_date":"2026-02-01","end_date":"2026-02-28"}'
+# Campaign dates: a month starting tomorrow (UTC), so that no bench campaign ends in the past.
+# bench/post_campaign.lua (campaign_create) reads them from the environment.
+BENCH_CAMPAIGN_START=$(date -u -d '+1 day' +%F)
+BENCH_CAMPAIGN_END=$(date -u -d '+31 days' +%F)
+export BENCH_CAMPAIGN_START BENCH_CAMPAIGN_END
+CAMPAIGN_BODY='{"name":"Bench campaign","advertiser_id":"bench","budget":1000,'
+CAMPAIGN_BODY+='"start_date":"'"$BENCH_CAMPAIGN_START"'","end_date":"'"$BENCH_CAMPAIGN_END"'"}'
 # (The resource is JSON built by PostgreSQL, `"id" : "camp_…"` with spaces: match the id itself.)
 for _ in $(seq 1 25); do
   CAMPAIGN_ID=$(curl -fsS -X POST "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN" \
