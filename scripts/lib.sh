@@ -43,11 +43,15 @@ build_project() {
   ninja -C "$dir" || die "build failed"
 }
 
-# A TCP port nobody listens on (checked with ss from iproute2).
+# A TCP port nobody listens on (checked with ss from iproute2), below the kernel's ephemeral
+# range: a port chosen there can be taken as the local port of an outgoing connection (to
+# PostgreSQL, Redis, ...) before the server that was meant to listen on it binds.
 free_port() {
-  local p
+  local p low high=45000
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  [ "$low" -gt 21000 ] && high=$((low - 1))
   for _ in $(seq 1 200); do
-    p=$(shuf -i 20000-45000 -n 1)
+    p=$(shuf -i "20000-$high" -n 1)
     ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
   done
   die "no free port found"
