@@ -11,6 +11,7 @@ KARGO_DEB_PACKAGES=(
   libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev libexpat1-dev clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
 )
+# (pgbench, which bench.sh runs, is in postgresql-15: /usr/lib/postgresql/15/bin/pgbench.)
 
 # ccache keys paths relative to the checkout's parent folder, so clones and worktrees side by side
 # (CI's fresh clone, a developer's second checkout) share one cache.
@@ -127,8 +128,9 @@ redis_start() {
 }
 
 # start_throwaway_services DIR: PostgreSQL and Redis on free ports with data under DIR, tuned
-# for speed (nothing there must survive a crash); exports DATABASE_URL, REDIS_URL and
-# THROWAWAY_REDIS_PID, THROWAWAY_REDIS_PORT. Stop them with stop_throwaway_services DIR.
+# for speed (nothing there must survive a crash); exports DATABASE_URL, REDIS_URL,
+# THROWAWAY_PG_PORT (superuser postgres, trust), THROWAWAY_REDIS_PID and THROWAWAY_REDIS_PORT.
+# Stop them with stop_throwaway_services DIR.
 start_throwaway_services() {
   local dir="$1" pg_port redis_port
   export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
@@ -136,7 +138,7 @@ start_throwaway_services() {
   pg_start "$dir/pg" "$pg_port"
   redis_port=$(free_port)
   THROWAWAY_REDIS_PID=$(redis_start "$dir/redis" "$redis_port")
-  export THROWAWAY_REDIS_PID THROWAWAY_REDIS_PORT="$redis_port"
+  export THROWAWAY_REDIS_PID THROWAWAY_REDIS_PORT="$redis_port" THROWAWAY_PG_PORT="$pg_port"
   export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$pg_port/kargo_dsp"
   export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 }
