@@ -682,8 +682,9 @@ for name in "${NAMES[@]}"; do
     cmds=$(median ${CMDS_ALL[$name]})
     other=$(printf '%s\n' ${OTHER_ALL[$name]} | sort -n | tail -1)
   }
+  # Resource ids print as {id}; a URL that ends in "/" gets its id per request from its Lua script.
   case "${URLS[$name]}" in
-    http://*) path="/${URLS[$name]#http://*/}" ;;
+    http://*) path=$(sed -E 's/(crv|camp)_[0-9a-f]{12}/{id}/g; s|/$|/{id}|' <<<"/${URLS[$name]#http://*/}") ;;
     *) path="${URLS[$name]}" ;;
   esac
   result=""
