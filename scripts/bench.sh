@@ -18,6 +18,23 @@
 # kargo-dsp fetch the runway snippet from the sandbox (KARGO_API_BASE_URL and KARGO_SNIPPET_HOSTS
 # point at it), transform it and store one creative row per request. Reported, no goal.
 #
+# Database-bound routes, measured against pgbench on the same PostgreSQL in the same run (a
+# separate database, pgbench, initialised with -s BENCH_PGBENCH_SCALE):
+#   pgbench_select         pgbench -S (select-only), -c BENCH_CONNECTIONS -j BENCH_WRK_THREADS
+#                          -M prepared; tps as req/s, p99 from pgbench --log
+#   pgbench_tpcb           pgbench's default TPC-B-like script, same settings
+#   creative_get           GET /api/creatives/{id}, one creative (creatives are never cached)
+#   creative_list20        GET /api/creatives?limit=20 (>= 25 creatives exist before the runs)
+#   campaign_get_uncached  GET /api/campaigns/{id} with a different campaign per request
+#                          (bench/get_campaign_uncached.lua over BENCH_UNCACHED_IDS copies of one
+#                          campaign, their cached copies deleted before every wrk run): every
+#                          request is a Redis cache miss that reads PostgreSQL
+#   creative_process_slow  creative_process while the sandbox answers every snippet fetch after
+#                          200 ms (POST /_sandbox/faults before, DELETE /_sandbox/faults after)
+# Goals: creative_get and campaign_get_uncached >= 50 % of pgbench_select (req/s vs tps);
+# creative_list20 and campaign_list20 p99 < 20 ms; campaign_create >= 80 % of pgbench_tpcb and
+# p99 < 50 ms.
+#
 # Options (environment):
 #   BENCH_THREADS        I/O threads of both servers (default 2)
 #   BENCH_SECONDS        length of each measured run (default 10)
@@ -36,13 +53,19 @@
 #                        creative_transform is the one-core transformer section), e.g.
 #                        BENCH_TARGETS='kargo_live|creative_process' for a quick look at one route;
 #                        goals whose base was not run are not judged
+#   BENCH_PGBENCH_SCALE  pgbench -i scale factor of the pgbench database (default 10: 1 M accounts)
+#   BENCH_UNCACHED_IDS   campaigns that campaign_get_uncached reads, one per request (default
+#                        8000 per second of the longer of BENCH_SECONDS and BENCH_WARMUP_SECONDS,
+#                        at least 10000); made only when campaign_get_uncached is selected
 #   KARGO_BUILD_DIR      build directory (default build-bench: a Release build without the tests,
 #                        kept apart from test.sh's build/ so that neither switches the other's options)
 #
 # Adding a target (later issues): one line in run_targets() of the "targets" section, and a goal
 # if the target has one:
-#   bench_target NAME URL [extra wrk args...]
-#   bench_goal   NAME MIN_PERCENT_OF_REFERENCE
+#   bench_target         NAME URL [extra wrk args...]
+#   bench_pgbench_target NAME [extra pgbench args...]
+#   bench_goal           NAME MIN_PERCENT [BASE]   (of BASE's req/s; default reference_live)
+#   bench_p99_goal       NAME MAX_P99_MS
 # e.g. bench_target campaigns_list "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN"
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -59,6 +82,9 @@ BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build-bench}"
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$KARGO_ROOT/$BUILD_DIR" ;; esac
 # Targets of issue 4 ("Done when").
 IDLE_RSS_LIMIT_MB=30
+
+# selected NAME: whether BENCH_TARGETS (an extended regex over whole target names) selects NAME.
+selected() { [[ "$1" =~ ^(${BENCH_TARGETS:-.*})$ ]]; }
 
 ensure_packages
 log "building ($BUILD_DIR, Release)"
@@ -97,9 +123,13 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 # --- dependencies ------------------------------------------------------------------------------
-# Nothing here must survive a crash, and the benchmark does not write to PostgreSQL on its paths.
+# Nothing here must survive a crash (the write targets fill the database; it goes with $TMP).
 start_throwaway_services "$TMP"
 REDIS_PID="$THROWAWAY_REDIS_PID"
+PG_PID=$(head -1 "$TMP/pg/postmaster.pid")
+PSQL=("$(pg_bin psql)" -h 127.0.0.1 -p "$THROWAWAY_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+PGBENCH="$(pg_bin pgbench)"
+[ -x "$PGBENCH" ] || die "$PGBENCH is missing (it comes with postgresql-15)"
 export SECRET_KEY="bench-secret-key-0123456789abcdef-0123456789"
 export ADMIN_USERNAME="bench-admin"
 export ADMIN_PASSWORD="bench-password-0123456789"
@@ -174,7 +204,13 @@ REF_IDLE_RSS=$(rss_mb "$REF_PID")
 log "idle RSS: kargo-dsp $KARGO_IDLE_RSS MB, reference_server $REF_IDLE_RSS MB"
 
 # --- data for the campaign targets (issue 7) -----------------------------------------------------
-CAMPAIGN_BODY='{"name":"Bench campaign","advertiser_id":"bench","budget":1000,"start_date":"2026-02-01","end_date":"2026-02-28"}'
+# Campaign dates: a month starting tomorrow (UTC), so that no bench campaign ends in the past.
+# bench/post_campaign.lua (campaign_create) reads them from the environment.
+BENCH_CAMPAIGN_START=$(date -u -d '+1 day' +%F)
+BENCH_CAMPAIGN_END=$(date -u -d '+31 days' +%F)
+export BENCH_CAMPAIGN_START BENCH_CAMPAIGN_END
+CAMPAIGN_BODY='{"name":"Bench campaign","advertiser_id":"bench","budget":1000,'
+CAMPAIGN_BODY+='"start_date":"'"$BENCH_CAMPAIGN_START"'","end_date":"'"$BENCH_CAMPAIGN_END"'"}'
 # (The resource is JSON built by PostgreSQL, `"id" : "camp_…"` with spaces: match the id itself.)
 for _ in $(seq 1 25); do
   CAMPAIGN_ID=$(curl -fsS -X POST "$KARGO_URL/api/campaigns" -H "Authorization: Bearer $TOKEN" \
@@ -187,11 +223,56 @@ code=$(curl -sS -o "$TMP/process-check.json" -w '%{http_code}' -X POST "$KARGO_U
   -d '{"creative_config":{"name":"Bench check","format":"runway","dimensions":"320x50","snippet_url":"'"$SNIPPET_URL"'",
        "viewability_config":{"phase":"phase_1"}}}')
 [ "$code" = 201 ] || die "POST /api/creatives/process answered $code: $(cat "$TMP/process-check.json")"
+# creative_get reads this creative; creative_list20 needs at least 20 (25 with the ones below).
+CREATIVE_ID=$(grep -o 'crv_[0-9a-f]\{12\}' "$TMP/process-check.json" | head -1 || true)
+[ -n "$CREATIVE_ID" ] || die "no creative id in the answer of POST /api/creatives/process"
+for i in $(seq 1 24); do
+  curl -fsS -o /dev/null -X POST "$KARGO_URL/api/creatives/process" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"creative_config":{"name":"Bench creative '"$i"'","format":"runway","dimensions":"320x50",
+         "snippet_url":"'"$SNIPPET_URL"'","viewability_config":{"phase":"phase_1"}}}' ||
+    die "POST /api/creatives/process failed while making the creatives the creative targets read"
+done
+
+# campaign_get_uncached: BENCH_UNCACHED_IDS copies of one campaign made through the API, with the
+# ids camp_bebe00000000, camp_bebe00000001, ... that bench/get_campaign_uncached.lua computes. They
+# are copied in SQL because the API makes ~900 campaigns/s; the rows are the same but for id, name
+# and created_at, and GET /api/campaigns/{id} reads them like any other.
+UNCACHED_COUNT=0
+if selected campaign_get_uncached; then
+  longest=$((BENCH_SECONDS > BENCH_WARMUP_SECONDS ? BENCH_SECONDS : BENCH_WARMUP_SECONDS))
+  UNCACHED_COUNT="${BENCH_UNCACHED_IDS:-$((8000 * longest > 10000 ? 8000 * longest : 10000))}"
+  log "copying campaign $CAMPAIGN_ID $UNCACHED_COUNT times for campaign_get_uncached"
+  "$(pg_bin psql)" "$DATABASE_URL" -v ON_ERROR_STOP=1 -qtA >/dev/null <<SQL || die "could not copy the campaigns"
+INSERT INTO campaigns (id, name, advertiser_id, phase, viewability_phase, viewability_config, goal_kpi,
+                       budget, currency, start_date, end_date, targeting, bidding, created_by)
+SELECT 'camp_bebe' || lpad(to_hex(i), 8, '0'), 'Bench uncached ' || i, c.advertiser_id, c.phase,
+       c.viewability_phase, c.viewability_config, c.goal_kpi, c.budget, c.currency, c.start_date,
+       c.end_date, c.targeting, c.bidding, c.created_by
+FROM campaigns c, generate_series(0, $UNCACHED_COUNT - 1) AS i
+WHERE c.id = '$CAMPAIGN_ID';
+ANALYZE campaigns;
+SQL
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    "$KARGO_URL/api/campaigns/camp_bebe$(printf '%08x' $((UNCACHED_COUNT - 1)))")
+  [ "$code" = 200 ] || die "GET of the last copied campaign answered $code"
+  export BENCH_UNCACHED_COUNT="$UNCACHED_COUNT" BENCH_UNCACHED_THREADS="$BENCH_WRK_THREADS"
+fi
+
+# pgbench_select / pgbench_tpcb: a pgbench database next to kargo_dsp on the same server.
+PGBENCH_SCALE="${BENCH_PGBENCH_SCALE:-10}"
+if selected pgbench_select || selected pgbench_tpcb; then
+  log "initialising the pgbench database (pgbench -i -s $PGBENCH_SCALE)"
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench" >/dev/null
+  "$PGBENCH" -h 127.0.0.1 -p "$THROWAWAY_PG_PORT" -U postgres -i -s "$PGBENCH_SCALE" -q pgbench \
+    >"$TMP/pgbench-init.txt" 2>&1 || { tail -20 "$TMP/pgbench-init.txt" >&2; die "pgbench -i failed"; }
+fi
 
 # --- wrk -----------------------------------------------------------------------------------------
 declare -a NAMES=()
 # Per target: URL and goal; space-separated per-round values; summed error counts.
-declare -A URLS=() GOAL=() GOAL_BASE=() P99_GOAL=() RPS_ALL=() P99_ALL=() CPU_ALL=() REDIS_ALL=() WRK_ALL=() CMDS_ALL=() OTHER_ALL=()
+declare -A URLS=() GOAL=() GOAL_BASE=() P99_GOAL=() RPS_ALL=() P99_ALL=() CPU_ALL=() REDIS_ALL=() PG_ALL=() WRK_ALL=()
+declare -A CMDS_ALL=() OTHER_ALL=()
 declare -A NON2XX=() SOCKET_ERRORS=()
 declare -a NOTES=()
 ROUND=1
@@ -209,7 +290,8 @@ to_ms() {
 
 # wrk and both servers share the machine's cores, so anything else that runs during a measured
 # run (another engineer's build, say) lowers the figures of that run only and skews the ratios.
-# The CPU that neither wrk nor our servers nor Redis used is reported per run ("other CPU").
+# The CPU that neither wrk nor our servers nor Redis nor PostgreSQL used is reported per run
+# ("other CPU").
 cpu_ticks() {  # "TOTAL BUSY" jiffies over all cores, from /proc/stat
   # busy = user + nice + system + steal; irq/softirq time (loopback TCP of the benchmark itself)
   # is left out of both sides because no process is charged for it.
@@ -221,12 +303,18 @@ proc_ticks() {  # utime + stime (+ waited-for children) of PID, in jiffies
 children_ticks() {  # cutime + cstime of this shell: CPU of its finished children (wrk)
   awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"
 }
-our_ticks() {  # jiffies used by the servers, Redis, and this shell's finished children (wrk)
+pg_ticks() {  # jiffies used by PostgreSQL: the postmaster, its live children and the reaped ones
+  local sum child
+  sum=$(proc_ticks "$PG_PID")  # its cutime/cstime hold the backends that have exited
+  for child in $(pgrep -P "$PG_PID" || true); do sum=$((sum + $(proc_ticks "$child"))); done
+  echo "$sum"
+}
+our_ticks() {  # jiffies used by the servers, Redis, PostgreSQL and this shell's finished children (wrk)
   local sum=0 pid
   for pid in "$KARGO_PID" "$REF_PID" "$SANDBOX_PID" "$REDIS_PID" "$$"; do
     [ -n "$pid" ] && sum=$((sum + $(proc_ticks "$pid")))
   done
-  echo "$sum"
+  echo $((sum + $(pg_ticks)))
 }
 # wait_quiet: waits (up to BENCH_QUIET_WAIT s, default 300) for one second in which the machine
 # is under 10 % busy, so that a measured run does not start in the middle of someone's build.
@@ -255,17 +343,16 @@ server_pid() {
     "$KARGO_URL"*) echo "$KARGO_PID" ;;
     "$REF_URL"*) echo "$REF_PID" ;;
     "$SANDBOX_URL"*) echo "$SANDBOX_PID" ;;
+    pgbench*) echo "$PG_PID" ;;
     *) echo "" ;;
   esac
 }
 
-# selected NAME: whether BENCH_TARGETS (an extended regex over whole target names) selects NAME.
-selected() { [[ "$1" =~ ^(${BENCH_TARGETS:-.*})$ ]]; }
-
 # bench_target NAME URL [extra wrk args...]: warm-up run, then the measured run; records under NAME
 # the requests/s, p99 (ms), non-2xx/3xx responses, socket errors, the server's CPU time per
-# request (user + system, all its threads; Redis's share separately) and the CPU that other
-# processes took during the run.
+# request (user + system, all its threads; Redis's and PostgreSQL's shares separately) and the
+# CPU that other processes took during the run. When BENCH_BEFORE_WRK names a command (set it for
+# the call: BENCH_BEFORE_WRK=cmd bench_target ...), it runs before each of the two wrk runs.
 bench_target() {
   local name="$1" url="$2"
   shift 2
@@ -278,12 +365,15 @@ bench_target() {
     die "the server of $name (PID $pid) is no longer running"
   fi
   log "round $ROUND/$BENCH_ROUNDS, wrk $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
+  [ -z "${BENCH_BEFORE_WRK:-}" ] || "$BENCH_BEFORE_WRK"
   wrk "${WRK_SETTINGS[@]}" -d"${BENCH_WARMUP_SECONDS}s" "$@" "$url" >/dev/null
-  local t0 b0 o0 s0 r0 w0 c0 t1 b1 o1 s1 r1 w1 c1
+  [ -z "${BENCH_BEFORE_WRK:-}" ] || "$BENCH_BEFORE_WRK"
+  local t0 b0 o0 s0 r0 p0 w0 c0 t1 b1 o1 s1 r1 p1 w1 c1
   read -r t0 b0 < <(cpu_ticks)
   o0=$(our_ticks)
   s0=$(proc_ticks "${pid:-0}")
   r0=$(proc_ticks "$REDIS_PID")
+  p0=$(pg_ticks)
   w0=$(children_ticks)
   c0=$(redis_commands)
   local perf_pid=""
@@ -299,6 +389,7 @@ bench_target() {
   o1=$(our_ticks)
   s1=$(proc_ticks "${pid:-0}")
   r1=$(proc_ticks "$REDIS_PID")
+  p1=$(pg_ticks)
   w1=$(children_ticks)
   c1=$(redis_commands)
   if [ -n "$perf_pid" ]; then
@@ -323,6 +414,7 @@ bench_target() {
   per_request() { awk -v d="$1" -v n="$requests" -v f="$2" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
   CPU_ALL[$name]+="$(per_request $((s1 - s0)) $((1000000 / hz))) "
   REDIS_ALL[$name]+="$(per_request $((r1 - r0)) $((1000000 / hz))) "
+  PG_ALL[$name]+="$(per_request $((p1 - p0)) $((1000000 / hz))) "
   WRK_ALL[$name]+="$(per_request $((w1 - w0)) $((1000000 / hz))) "
   CMDS_ALL[$name]+="$(awk -v d=$((c1 - c0 - 1)) -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 && d > 0 ? d / n : 0) }') "
   OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
@@ -368,10 +460,95 @@ bench_client_target() {
   per_call() { awk -v d="$1" -v n="$requests" -v f="$((1000000 / hz))" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
   CPU_ALL[$name]+="$(per_call $((s1 - s0))) "
   REDIS_ALL[$name]+="0.0 "
+  PG_ALL[$name]+="0.0 "
   WRK_ALL[$name]+="$(per_call $((w1 - w0))) "
   CMDS_ALL[$name]+="0 "
   OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
     'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
+}
+
+# bench_pgbench_target NAME [extra pgbench args...]: like bench_target, but the load is pgbench
+# against the pgbench database (-c BENCH_CONNECTIONS -j BENCH_WRK_THREADS -M prepared, a
+# BENCH_WARMUP_SECONDS run, then a BENCH_SECONDS run with --log). req/s is pgbench's tps, p99
+# comes from the per-transaction log, non2xx counts failed transactions; "srv" and "pg" are both
+# PostgreSQL's CPU per transaction (its backends included) and "wrk" is pgbench's.
+bench_pgbench_target() {
+  local name="$1"
+  shift
+  selected "$name" || return 0
+  local out="$TMP/pgbench-$name-$ROUND.txt" logs="$TMP/pgbench-$name-$ROUND.log"
+  local args=(-h 127.0.0.1 -p "$THROWAWAY_PG_PORT" -U postgres -c "$BENCH_CONNECTIONS" -j "$BENCH_WRK_THREADS"
+    -M prepared "$@")
+  wait_quiet
+  kill -0 "$PG_PID" 2>/dev/null || die "PostgreSQL (PID $PG_PID) is no longer running"
+  log "round $ROUND/$BENCH_ROUNDS, pgbench $name: ${BENCH_WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured (${args[*]:6})"
+  if [ "$BENCH_WARMUP_SECONDS" -gt 0 ]; then
+    "$PGBENCH" "${args[@]}" -T "$BENCH_WARMUP_SECONDS" pgbench >"$out" 2>&1 || { cat "$out" >&2; die "pgbench $name failed"; }
+  fi
+  local t0 b0 o0 p0 r0 w0 t1 b1 o1 p1 r1 w1
+  read -r t0 b0 < <(cpu_ticks)
+  o0=$(our_ticks)
+  p0=$(pg_ticks)
+  r0=$(proc_ticks "$REDIS_PID")
+  w0=$(children_ticks)
+  "$PGBENCH" "${args[@]}" -T "$BENCH_SECONDS" --log --log-prefix="$logs" pgbench >"$out" 2>&1 ||
+    { cat "$out" >&2; die "pgbench $name failed"; }
+  sleep 0.2  # pgbench's backends exit after it; let the postmaster reap them (their CPU moves to it)
+  read -r t1 b1 < <(cpu_ticks)
+  o1=$(our_ticks)
+  p1=$(pg_ticks)
+  r1=$(proc_ticks "$REDIS_PID")
+  w1=$(children_ticks)
+  [ -n "${URLS[$name]:-}" ] || NAMES+=("$name")
+  URLS[$name]="pgbench ${*:-tpcb-like}"
+  local tps requests failed hz p99
+  tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$out")
+  requests=$(awk -F': ' '/^number of transactions actually processed:/ { split($2, a, "/"); print a[1] + 0 }' "$out")
+  failed=$(awk '/^number of failed transactions:/ { print $5 + 0 }' "$out")
+  if [ -z "$tps" ] || [ -z "$requests" ]; then cat "$out" >&2; die "could not parse pgbench output for $name"; fi
+  # Per-transaction log lines: client_id transaction_no latency_us script_no epoch epoch_us; a
+  # failed transaction has "failed" (or its kind) instead of the latency.
+  p99=$({ cat "$logs".* 2>/dev/null || true; } | awk '$3 ~ /^[0-9]+$/ { print $3 }' | sort -n |
+    awk '{ a[NR] = $1 } END { i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1; printf "%.3f", (NR ? a[i] / 1000 : 0) }')
+  rm -f "$logs".*
+  RPS_ALL[$name]+="$tps "
+  P99_ALL[$name]+="$p99 "
+  NON2XX[$name]=$((${NON2XX[$name]:-0} + ${failed:-0}))
+  SOCKET_ERRORS[$name]=${SOCKET_ERRORS[$name]:-0}
+  hz=$(getconf CLK_TCK)
+  per_tx() { awk -v d="$1" -v n="$requests" -v f="$((1000000 / hz))" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
+  CPU_ALL[$name]+="$(per_tx $((p1 - p0))) "
+  PG_ALL[$name]+="$(per_tx $((p1 - p0))) "
+  REDIS_ALL[$name]+="$(per_tx $((r1 - r0))) "
+  WRK_ALL[$name]+="$(per_tx $((w1 - w0))) "
+  CMDS_ALL[$name]+="0 "
+  OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
+    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
+}
+
+# campaign_get_uncached: deletes the cached copies of the campaigns it reads (bench_target runs it
+# before each wrk run), so that every id is a cache miss again; counts what is cached.
+drop_uncached_campaigns() {
+  redis-cli -p "$THROWAWAY_REDIS_PORT" --scan --pattern 'cache:campaign:camp_bebe*' |
+    xargs -r -n 1000 redis-cli -p "$THROWAWAY_REDIS_PORT" UNLINK >/dev/null
+}
+cached_uncached_campaigns() {
+  redis-cli -p "$THROWAWAY_REDIS_PORT" --scan --pattern 'cache:campaign:camp_bebe*' | wc -l
+}
+
+# creative_process_slow: every snippet fetch answered after 200 ms (a sandbox fault with a delay
+# and no status: the answer is the normal one, late). fault_remaining: what is left of its count.
+SLOW_FAULT_COUNT=1000000
+slow_upstream_on() {
+  curl -fsS -o /dev/null -X POST "$SANDBOX_URL/_sandbox/faults" -H 'Content-Type: application/json' \
+    -d '{"path_prefix":"/snippet/dm/81298","delay_ms":200,"count":'"$SLOW_FAULT_COUNT"'}' ||
+    die "could not add the slow-upstream fault to the sandbox"
+}
+fault_remaining() {
+  curl -fsS "$SANDBOX_URL/_sandbox/faults" | grep -o '"remaining":[0-9]*' | head -1 | cut -d: -f2 || true
+}
+slow_upstream_off() {  # removes every fault (only bench.sh adds them); the rest of the sandbox stays
+  curl -fsS -o /dev/null -X DELETE "$SANDBOX_URL/_sandbox/faults" || die "could not remove the sandbox's faults"
 }
 
 # median VALUES...: the median (mean of the middle two for an even count).
@@ -403,11 +580,38 @@ run_targets() {
   bench_target kargo_api_summary "$KARGO_URL/api/performance/summary" -H "Authorization: Bearer $TOKEN"
   bench_target campaign_get "$KARGO_URL/api/campaigns/$CAMPAIGN_ID" -H "Authorization: Bearer $TOKEN"
   bench_target campaign_list20 "$KARGO_URL/api/campaigns?limit=20" -H "Authorization: Bearer $TOKEN"
+  # Database-bound reads, next to pgbench -S on the same server. The reads run before the write
+  # targets of the round, so that round 1 reads the tables as set up (later rounds read tables
+  # that campaign_create and creative_process have grown).
+  bench_pgbench_target pgbench_select -S
+  bench_target creative_get "$KARGO_URL/api/creatives/$CREATIVE_ID" -H "Authorization: Bearer $TOKEN"
+  BENCH_BEFORE_WRK=drop_uncached_campaigns bench_target campaign_get_uncached "$KARGO_URL/api/campaigns/" \
+    -s "$KARGO_ROOT/bench/get_campaign_uncached.lua" -H "Authorization: Bearer $TOKEN"
+  if selected campaign_get_uncached; then
+    local line cached
+    line=$(grep '^uncached_requests=' "$TMP/wrk-campaign_get_uncached-$ROUND.txt" || true)
+    cached=$(cached_uncached_campaigns)
+    NOTES+=("  campaign_get_uncached round $ROUND: ${line:-no count from the Lua script}; campaigns in the cache after the run: $cached")
+  fi
+  bench_target creative_list20 "$KARGO_URL/api/creatives?limit=20" -H "Authorization: Bearer $TOKEN"
+  # Writes, next to pgbench's TPC-B-like transaction.
+  bench_pgbench_target pgbench_tpcb
   bench_target campaign_create "$KARGO_URL/api/campaigns" -s "$KARGO_ROOT/bench/post_campaign.lua" \
     -H "Authorization: Bearer $TOKEN"
   # Issue 6: fetch from the sandbox + transform + store per request; reported next to kargo_live.
   bench_target creative_process "$KARGO_URL/api/creatives/process" \
     -s "$KARGO_ROOT/bench/post_creative_process.lua" -H "Authorization: Bearer $TOKEN"
+  # The same with a slow upstream: 64 requests each waiting 200 ms for the snippet should give
+  # ~320 req/s if nothing holds a thread during the fetch.
+  if selected creative_process_slow; then
+    slow_upstream_on
+    bench_target creative_process_slow "$KARGO_URL/api/creatives/process" \
+      -s "$KARGO_ROOT/bench/post_creative_process.lua" -H "Authorization: Bearer $TOKEN"
+    local remaining
+    remaining=$(fault_remaining)
+    slow_upstream_off
+    NOTES+=("  creative_process_slow round $ROUND: $((SLOW_FAULT_COUNT - ${remaining:-$SLOW_FAULT_COUNT})) snippet fetches delayed by 200 ms (warm-up included)")
+  fi
   # Issue 5: wrk and then the service's own client against the same sandbox route.
   bench_target upstream_wrk "$SNIPPET_URL"
   bench_client_target upstream_client "$SNIPPET_URL"
@@ -416,6 +620,12 @@ bench_goal kargo_live 90
 bench_goal kargo_api_summary 70
 bench_goal campaign_get 50 kargo_live  # issue 7: cached GET by id
 bench_p99_goal campaign_list20 20      # issue 7: a list of 20 with 64 connections
+# Database-bound routes against pgbench on the same server (req/s vs tps).
+bench_goal creative_get 50 pgbench_select
+bench_goal campaign_get_uncached 50 pgbench_select
+bench_p99_goal creative_list20 20
+bench_goal campaign_create 80 pgbench_tpcb
+bench_p99_goal campaign_create 50
 bench_goal upstream_client 70 upstream_wrk  # issue 5: client overhead, vs wrk on the same route
 # ---- end of targets ----
 
@@ -454,8 +664,8 @@ echo "machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}; wrk and both servers s
 echo "wrk ${WRK_SETTINGS[*]} -d${BENCH_SECONDS}s (each after a ${BENCH_WARMUP_SECONDS}s warm-up), $BENCH_ROUNDS round(s), medians;" \
   "server I/O threads: $BENCH_THREADS"
 echo
-printf '%-18s %-26s %7s %-15s %7s %7s %6s %6s %5s %6s %6s %6s  %s\n' \
-  target path "req/s" "(min-max)" "p99 ms" "vs ref" "srv us" "redis" "wrk" non2xx errors other result
+printf '%-21s %-26s %7s %-15s %7s %7s %6s %6s %6s %5s %6s %6s %6s  %s\n' \
+  target path "req/s" "(min-max)" "p99 ms" "vs ref" "srv us" "redis" "pg" "wrk" non2xx errors other result
 DISTURBED=0
 for name in "${NAMES[@]}"; do
   read -r -a rounds <<<"${RPS_ALL[$name]}"
@@ -467,12 +677,17 @@ for name in "${NAMES[@]}"; do
     p99=$(median ${P99_ALL[$name]})
     cpu=$(median ${CPU_ALL[$name]})
     redis=$(median ${REDIS_ALL[$name]})
+    pg=$(median ${PG_ALL[$name]})
     wrk_us=$(median ${WRK_ALL[$name]})
     cmds=$(median ${CMDS_ALL[$name]})
     other=$(printf '%s\n' ${OTHER_ALL[$name]} | sort -n | tail -1)
   }
-  path="${URLS[$name]#http://*/}"
-  result="-"
+  # Resource ids print as {id}; a URL that ends in "/" gets its id per request from its Lua script.
+  case "${URLS[$name]}" in
+    http://*) path=$(sed -E 's/(crv|camp)_[0-9a-f]{12}/{id}/g; s|/$|/{id}|' <<<"/${URLS[$name]#http://*/}") ;;
+    *) path="${URLS[$name]}" ;;
+  esac
+  result=""
   if [ -n "${GOAL[$name]:-}" ] && [ -n "${RPS_ALL[${GOAL_BASE[$name]}]:-}" ]; then
     base="${GOAL_BASE[$name]}"
     goal_ratio=$(ratio_median "$name" "$base")
@@ -489,11 +704,12 @@ for name in "${NAMES[@]}"; do
     ok=$(awk -v p="$p99" -v g="${P99_GOAL[$name]}" 'BEGIN { print (p < g) ? 1 : 0 }')
     [ "${NON2XX[$name]}" = 0 ] || ok=0
     judge "$ok"
-    result="$VERDICT (p99 < ${P99_GOAL[$name]} ms)"
+    result="${result:+$result; }$VERDICT (p99 < ${P99_GOAL[$name]} ms)"
   fi
   [ "$other" -gt 10 ] && DISTURBED=1
-  printf '%-18s %-26s %7.0f %-15s %7.2f %6.1f%% %6.1f %6.1f %5.1f %6s %6s %5s%%  %s\n' "$name" "/$path" "$rps" "$range" \
-    "$p99" "$ratio" "$cpu" "$redis" "$wrk_us" "${NON2XX[$name]}" "${SOCKET_ERRORS[$name]}" "$other" "$result"
+  printf '%-21s %-26s %7.0f %-15s %7.2f %6.1f%% %6.1f %6.1f %6.1f %5.1f %6s %6s %5s%%  %s\n' "$name" "$path" "$rps" \
+    "$range" "$p99" "$ratio" "$cpu" "$redis" "$pg" "$wrk_us" "${NON2XX[$name]}" "${SOCKET_ERRORS[$name]}" "$other" \
+    "${result:--}"
   if awk -v c="$cmds" 'BEGIN { exit !(c > 0) }'; then
     NOTES+=("  $name: $(printf '%.2f' "$cmds") Redis commands per request (the rate limiter batches per client)")
   fi
@@ -503,7 +719,7 @@ for name in "${NAMES[@]}"; do
   read -r -a others <<<"${OTHER_ALL[$name]}"
   line=""
   for i in "${!rounds[@]}"; do line+=" ${rounds[$i]} (other ${others[$i]}%)"; done
-  printf '  %-18s req/s per round:%s\n' "$name" "$line"
+  printf '  %-21s req/s per round:%s\n' "$name" "$line"
 done
 for note in "${NOTES[@]}"; do echo "$note"; done
 cat <<'LEGEND'
@@ -513,9 +729,16 @@ cat <<'LEGEND'
   is the sandbox's CPU, "wrk" the load generator's (wrk or the client bench) per request.
   creative_process: each request also makes kargo-dsp fetch the snippet from the sandbox; "srv"
   is kargo-dsp's CPU only (the sandbox's is not in it) and one creative row is stored per request.
-  srv / redis / wrk: CPU microseconds (user + system, all threads) that the server, Redis and wrk
-  spent per request.  other: most CPU (% of the machine) that any other process took during one
-  of the measured runs (should be ~0).
+  creative_process_slow: the same while the sandbox answers each snippet fetch after 200 ms
+  (64 connections: ~320 req/s if nothing holds a thread during the fetch).
+  pgbench_select / pgbench_tpcb: pgbench (-S / TPC-B-like, -M prepared, same -c/-j as wrk) on the
+  same PostgreSQL; req/s is tps, p99 from pgbench's per-transaction log, non2xx = failed
+  transactions, "srv" and "pg" are PostgreSQL's CPU and "wrk" pgbench's, per transaction.
+  campaign_get_uncached: a different campaign per request, cached copies deleted before each run:
+  every request misses the Redis cache and reads PostgreSQL (the notes give the counts).
+  srv / redis / pg / wrk: CPU microseconds (user + system, all threads) that the server, Redis,
+  PostgreSQL (all its processes) and wrk spent per request.  other: most CPU (% of the machine)
+  that any other process took during one of the measured runs (should be ~0).
 LEGEND
 if [ "$DISTURBED" = 1 ]; then
   echo "  WARNING: other processes took > 10 % of the CPU during a run; the req/s and ratios are"

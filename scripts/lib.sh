@@ -11,6 +11,7 @@ KARGO_DEB_PACKAGES=(
   libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev libexpat1-dev clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
 )
+# (pgbench, which bench.sh runs, is in postgresql-15: /usr/lib/postgresql/15/bin/pgbench.)
 
 # ccache keys paths relative to the checkout's parent folder, so clones and worktrees side by side
 # (CI's fresh clone, a developer's second checkout) share one cache.
@@ -43,11 +44,15 @@ build_project() {
   ninja -C "$dir" || die "build failed"
 }
 
-# A TCP port nobody listens on (checked with ss from iproute2).
+# A TCP port nobody listens on (checked with ss from iproute2), below the kernel's ephemeral
+# range: a port chosen there can be taken as the local port of an outgoing connection (to
+# PostgreSQL, Redis, ...) before the server that was meant to listen on it binds.
 free_port() {
-  local p
+  local p low high=45000
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  [ "$low" -gt 21000 ] && high=$((low - 1))
   for _ in $(seq 1 200); do
-    p=$(shuf -i 20000-45000 -n 1)
+    p=$(shuf -i "20000-$high" -n 1)
     ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
   done
   die "no free port found"
@@ -123,8 +128,9 @@ redis_start() {
 }
 
 # start_throwaway_services DIR: PostgreSQL and Redis on free ports with data under DIR, tuned
-# for speed (nothing there must survive a crash); exports DATABASE_URL, REDIS_URL and
-# THROWAWAY_REDIS_PID, THROWAWAY_REDIS_PORT. Stop them with stop_throwaway_services DIR.
+# for speed (nothing there must survive a crash); exports DATABASE_URL, REDIS_URL,
+# THROWAWAY_PG_PORT (superuser postgres, trust), THROWAWAY_REDIS_PID and THROWAWAY_REDIS_PORT.
+# Stop them with stop_throwaway_services DIR.
 start_throwaway_services() {
   local dir="$1" pg_port redis_port
   export KARGO_PG_FSYNC=off KARGO_PG_SYNC_COMMIT=off
@@ -132,7 +138,7 @@ start_throwaway_services() {
   pg_start "$dir/pg" "$pg_port"
   redis_port=$(free_port)
   THROWAWAY_REDIS_PID=$(redis_start "$dir/redis" "$redis_port")
-  export THROWAWAY_REDIS_PID THROWAWAY_REDIS_PORT="$redis_port"
+  export THROWAWAY_REDIS_PID THROWAWAY_REDIS_PORT="$redis_port" THROWAWAY_PG_PORT="$pg_port"
   export DATABASE_URL="postgresql://kargo:kargo@127.0.0.1:$pg_port/kargo_dsp"
   export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 }
