@@ -122,9 +122,11 @@ void CampaignRoutes::add_to(http::Router& router) {
   router.add_async("GET", "/api/campaigns/{id}", kViewer,
                    [&campaigns](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
                      auto id = campaign_id(req);
-                     campaigns.cached(id, [&req, &campaigns, reply, id](std::optional<std::string> hit) {
-                       if (hit) return reply->respond(http::ok_serialized(req, *hit));
-                       reply->blocking([&req, &campaigns, id] { return http::ok_serialized(req, campaigns.get(id)); });
+                     campaigns.cached(id, [&req, &campaigns, reply, id](service::CampaignService::Cached hit) {
+                       if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
+                       reply->blocking([&req, &campaigns, id, generation = std::move(hit.generation)] {
+                         return http::ok_serialized(req, campaigns.get(id, generation));
+                       });
                      });
                    });
 

@@ -146,12 +146,15 @@ std::string CampaignService::create(const json& body, const std::string& actor,
   return out;
 }
 
-void CampaignService::cached(const std::string& id, std::function<void(std::optional<std::string>)> done) {
-  cache_.get_async(id, std::move(done));
+void CampaignService::cached(const std::string& id, std::function<void(Cached)> done) {
+  cache_.get_async(id, [done = std::move(done)](store::ResourceCache::Lookup hit) {
+    done({std::move(hit.value), std::move(hit.generation)});
+  });
 }
 
-std::string CampaignService::get(const std::string& id) {
-  auto generation = cache_.generation(id);
+std::string CampaignService::get(const std::string& id) { return get(id, cache_.generation(id)); }
+
+std::string CampaignService::get(const std::string& id, const std::optional<std::string>& generation) {
   auto doc = store_.get(id);
   if (!doc) throw not_found(id);
   cache_.put(id, generation, *doc);

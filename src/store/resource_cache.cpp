@@ -38,10 +38,16 @@ std::optional<std::string> ResourceCache::get(const std::string& id) {
   return std::move(reply.str);
 }
 
-void ResourceCache::get_async(const std::string& id, std::function<void(std::optional<std::string>)> done) {
-  redis_.command({"GET", "cache:" + kind_ + ":" + id}, [done = std::move(done)](RedisReply reply) {
-    if (reply.type != RedisReply::Type::kString) return done(std::nullopt);
-    done(std::move(reply.str));
+void ResourceCache::get_async(const std::string& id, std::function<void(Lookup)> done) {
+  const std::string key = "cache:" + kind_ + ":" + id;
+  redis_.command({"MGET", key, key + ":gen"}, [done = std::move(done)](RedisReply reply) {
+    Lookup out;
+    if (reply.type == RedisReply::Type::kArray && reply.elements.size() == 2) {
+      if (reply.elements[0].type == RedisReply::Type::kString) out.value = std::move(reply.elements[0].str);
+      out.generation =
+          reply.elements[1].type == RedisReply::Type::kString ? std::move(reply.elements[1].str) : "0";
+    }
+    done(std::move(out));
   });
 }
 
@@ -55,8 +61,11 @@ std::optional<std::string> ResourceCache::generation(const std::string& id) {
 void ResourceCache::put(const std::string& id, const std::optional<std::string>& generation,
                         const std::string& value) {
   if (!generation) return;
-  redis_.call({"EVAL", kPutIfCurrent, "2", "cache:" + kind_ + ":" + id, "cache:" + kind_ + ":" + id + ":gen",
-               *generation, value, std::to_string(ttl_.count())});
+  // Queued on the Redis connection and not waited for: the generation check runs in Redis, so a
+  // write that lands first makes this put a no-op, whenever it runs.
+  redis_.command({"EVAL", kPutIfCurrent, "2", "cache:" + kind_ + ":" + id, "cache:" + kind_ + ":" + id + ":gen",
+                  *generation, value, std::to_string(ttl_.count())},
+                 [](RedisReply) {});
 }
 
 void ResourceCache::invalidate(const std::string& id) {
@@ -106,7 +115,8 @@ void ResourceCache::get_page_async(const std::string& query, std::function<void(
 void ResourceCache::put_page(const std::string& query, const std::optional<std::string>& generation,
                              const std::string& value) {
   if (!generation) return;
-  redis_.call({"SET", page_prefix() + *generation + ":" + query, value, "EX", std::to_string(ttl_.count())});
+  redis_.command({"SET", page_prefix() + *generation + ":" + query, value, "EX", std::to_string(ttl_.count())},
+                 [](RedisReply) {});
 }
 
 }  // namespace kargo::store

@@ -61,10 +61,17 @@ class CampaignService {
                      const std::optional<IdempotencyClaim>& claim = std::nullopt,
                      const RenderAnswer& render = nullptr);
 
-  // Non-blocking: the cached resource, or nullopt (miss, Redis down). `done` runs on the Redis
-  // thread: keep it short.
-  void cached(const std::string& id, std::function<void(std::optional<std::string>)> done);
-  // The resource from PostgreSQL (filling the cache); 404 when unknown.
+  // Non-blocking, one Redis round trip: the cached resource (when there is one) and the
+  // generation to store a fresh copy under. `done` runs on the Redis thread: keep it short.
+  struct Cached {
+    std::optional<std::string> value;
+    std::optional<std::string> generation;
+  };
+  void cached(const std::string& id, std::function<void(Cached)> done);
+  // The resource from PostgreSQL, stored in the cache under `generation` (from cached(); the
+  // copy is dropped when a write came first); 404 when unknown.
+  std::string get(const std::string& id, const std::optional<std::string>& generation);
+  // The same, looking the generation up first (blocking): for callers without a cached() lookup.
   std::string get(const std::string& id);
   // Non-blocking: the cached page document of `query`.
   void cached_page(const CampaignQuery& query, std::function<void(PageHit)> done);

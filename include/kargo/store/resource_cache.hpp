@@ -9,10 +9,11 @@
 // the caller reads PostgreSQL. Blocking (except get_async): call from the blocking pool.
 //
 //   ResourceCache cache(redis, "campaign", std::chrono::seconds(300));
-//   if (auto hit = cache.get(id)) return *hit;
-//   auto generation = cache.generation(id);
-//   auto doc = read_from_database(id);
-//   cache.put(id, generation, doc);
+//   cache.get_async(id, [&](ResourceCache::Lookup hit) {
+//     if (hit.value) return answer(*hit.value);
+//     auto doc = read_from_database(id);             // on the database pool
+//     cache.put(id, hit.generation, doc);            // does not wait for Redis
+//   });
 //   ...
 //   cache.invalidate(id);  // after every committed write (retried by flush_pending() if Redis is down)
 //
@@ -44,11 +45,17 @@ class ResourceCache {
  public:
   ResourceCache(Redis& redis, std::string kind, std::chrono::seconds ttl);
   std::optional<std::string> get(const std::string& id);
-  // Non-blocking get: `done` runs on the Redis thread (keep it short) with the value, or nullopt
-  // on a miss or when Redis is down. Usable from I/O threads.
-  void get_async(const std::string& id, std::function<void(std::optional<std::string>)> done);
+  struct Lookup {
+    std::optional<std::string> value;       // nullopt on a miss
+    std::optional<std::string> generation;  // to store a fresh copy under; nullopt when Redis is down
+  };
+  // Non-blocking, one Redis round trip: the cached value and the current generation of `id`.
+  // `done` runs on the Redis thread (keep it short). Usable from I/O threads.
+  void get_async(const std::string& id, std::function<void(Lookup)> done);
   // The current generation of `id` ("" when unknown or Redis is down).
   std::optional<std::string> generation(const std::string& id);
+  // Stores a copy read under `generation` (from get_async or generation()), unless a write
+  // happened since: the check runs in Redis, so the call does not wait for Redis's answer.
   void put(const std::string& id, const std::optional<std::string>& generation, const std::string& value);
   // After every committed write. When Redis cannot be reached the id is remembered and
   // flush_pending() retries it, so a Redis that comes back with its data loses the stale copy.
@@ -65,7 +72,7 @@ class ResourceCache {
   // Non-blocking, one Redis round trip: the collection generation and the page stored under it.
   // `done` runs on the Redis thread.
   void get_page_async(const std::string& query, std::function<void(PageLookup)> done);
-  // Blocking: stores a page read under `generation` (from get_page_async).
+  // Stores a page read under `generation` (from get_page_async); does not wait for Redis.
   void put_page(const std::string& query, const std::optional<std::string>& generation,
                 const std::string& value);
 
