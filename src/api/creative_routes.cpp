@@ -19,6 +19,7 @@ namespace {
 using nlohmann::json;
 
 constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
+constexpr http::RouteOptions kViewerAsync{.min_role = Role::kViewer, .execution = http::Execution::kAsync};
 constexpr http::RouteOptions kEditor{.min_role = Role::kEditor};
 constexpr http::RouteOptions kEditorAsync{.min_role = Role::kEditor, .execution = http::Execution::kAsync};
 // POST /api/creatives/process creates with a creative_config: a retried call must not create twice.
@@ -128,10 +129,14 @@ void CreativeRoutes::add_to(http::Router& router) {
     return http::ok(req, {{"job_id", job_id}}, 202, "upload queued");
   });
 
-  router.add("GET", "/api/creatives", kViewer, [&creatives](http::Request& req) {
+  // Pages are cached in Redis like campaign pages (a hit is one async round trip on the I/O
+  // thread); every creative write and association change retires them.
+  router.add_async("GET", "/api/creatives", kViewerAsync,
+                   [&creatives](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
     Validator v;
     auto page = http::pagination(req, v);
-    store::CreativeFilter f;
+    service::CreativeQuery query{.limit = page.limit, .offset = page.offset};
+    store::CreativeFilter& f = query.filter;
     if (auto c = req.query_param("campaign_id")) f.campaign_id = std::string(*c);
     if (auto format = req.query_param("format")) {
       if (*format == "display" || *format == "video" || *format == "audio") {
@@ -149,7 +154,12 @@ void CreativeRoutes::add_to(http::Router& router) {
       f.status = std::string(*s);
     }
     v.check();
-    return http::ok_serialized(req, creatives.list(f, page.limit, page.offset));
+    creatives.cached_page(query, [&req, &creatives, reply, query](service::CreativeService::CachedPage hit) {
+      if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
+      reply->blocking([&req, &creatives, query, generation = std::move(hit.generation)] {
+        return http::ok_serialized(req, creatives.page(query, generation));
+      });
+    });
   });
 
   router.add("GET", "/api/creatives/{id}", kViewer,

@@ -112,6 +112,8 @@ int run(const Config& cfg, Mode mode) {
   store::GeneratedFileStore generated_files(db);
   store::BulkUploadStore uploads(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
+  // Creative list pages (single creatives are not cached: a row read is one round trip).
+  store::ResourceCache creative_pages(redis, "creative", std::chrono::seconds(60));
   // One outbound HTTP client (its own I/O thread) and one channel per upstream: each upstream has
   // its own circuit breaker, concurrency bound and metrics label; all share the connection pools.
   upstream::HttpClient http_client(upstream::HttpClientOptions::from_config(cfg));
@@ -139,14 +141,15 @@ int run(const Config& cfg, Mode mode) {
 
   // The services: the use cases, each built once and handed to the handlers and job kinds.
   service::JobService job_service(job_store, [&job_runner] { job_runner.wake(); });
-  service::CampaignService campaigns(db, campaign_store, campaign_cache);
-  service::CreativeService creatives(db, creative_store, campaigns, job_service, kargo, pool, macros, metrics,
+  service::CampaignService campaigns(db, campaign_store, campaign_cache, &creative_pages);
+  service::CreativeService creatives(db, creative_store, creative_pages, campaigns, job_service, kargo, pool, macros,
+                                     metrics,
                                      {.snippet_hosts = cfg.kargo_snippet_hosts,
                                       .amazon_configured = cfg.amazon_configured()});
   service::SheetService sheets(db, sheet_sources, generated_files, uploads, campaigns, job_service);
   service::KargoService kargo_service(kargo, push_store, campaigns, pool);
-  service::AmazonService amazon_service(db, sync_store, campaign_store, creative_store, campaigns, job_service,
-                                        amazon, pool,
+  service::AmazonService amazon_service(db, sync_store, campaign_store, creative_store, creative_pages, campaigns,
+                                        job_service, amazon, pool,
                                         {.configured = cfg.amazon_configured(),
                                          .sync_max_attempts = static_cast<int>(cfg.sync_max_attempts),
                                          .sync_interval_seconds = cfg.sync_interval_seconds});

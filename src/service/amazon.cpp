@@ -32,6 +32,7 @@
 #include "kargo/store/campaigns.hpp"
 #include "kargo/store/creatives.hpp"
 #include "kargo/store/database.hpp"
+#include "kargo/store/resource_cache.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
 #include "kargo/upstream/lwa_token_manager.hpp"
 
@@ -112,12 +113,14 @@ SyncOptions SyncOptions::from_json(const json& payload) {
 }
 
 AmazonService::AmazonService(store::Database& db, store::CampaignSyncStore& sync, store::CampaignStore& campaigns,
-                             store::CreativeStore& creatives, CampaignService& campaign_service, JobService& jobs,
-                             upstream::AmazonDspClient& amazon, BlockingPool& pool, AmazonOptions options)
+                             store::CreativeStore& creatives, store::ResourceCache& creative_pages,
+                             CampaignService& campaign_service, JobService& jobs, upstream::AmazonDspClient& amazon,
+                             BlockingPool& pool, AmazonOptions options)
     : db_(db),
       sync_(sync),
       campaigns_(campaigns),
       creatives_(creatives),
+      creative_pages_(creative_pages),
       campaign_service_(campaign_service),
       jobs_(jobs),
       amazon_(amazon),
@@ -453,6 +456,7 @@ json AmazonService::upload_creative(const std::string& account, const std::strin
   if (!creative) return {{"status", "failed"}, {"error", "creative not found"}};
   if (creative->media_type == "audio") {
     creatives_.set_upload_status(id, "failed");
+    creative_pages_.invalidate_pages();
     return {{"status", "failed"}, {"error", "Amazon DSP has no upload endpoint for audio creatives"}};
   }
   if (!creative->amazon_dsp_ready) {
@@ -462,6 +466,7 @@ json AmazonService::upload_creative(const std::string& account, const std::strin
     return {{"status", "uploaded"}, {"amazon_creative_id", *creative->amazon_creative_id}, {"existing", true}};
   }
   creatives_.set_upload_status(id, "uploading");
+  creative_pages_.invalidate_pages();
   upstream::DspCreative dsp;
   dsp.name = creative->name;
   dsp.external_id = creative->id;
@@ -478,9 +483,11 @@ json AmazonService::upload_creative(const std::string& account, const std::strin
   if (!r.ok()) {
     std::string why = r.errors.empty() ? "refused" : r.errors[0].code + ": " + r.errors[0].message;
     creatives_.set_upload_status(id, "failed");
+    creative_pages_.invalidate_pages();
     return {{"status", "failed"}, {"error", why}};
   }
   creatives_.set_amazon_creative_id(id, r.id);
+  creative_pages_.invalidate_pages();
   return {{"status", "uploaded"}, {"amazon_creative_id", r.id}, {"existing", r.existing}};
 }
 
@@ -488,6 +495,7 @@ std::string AmazonService::moderation(const std::string& account, const std::str
                                       const std::string& amazon_creative_id) {
   auto m = amazon_.get_moderation(account, amazon_creative_id);
   creatives_.set_approval(creative_id, m.status, m.reasons);
+  creative_pages_.invalidate_pages();
   return m.status;
 }
 

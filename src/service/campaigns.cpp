@@ -88,8 +88,14 @@ std::string CampaignQuery::cache_key() const {
   return key;
 }
 
-CampaignService::CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache)
-    : db_(db), store_(store), cache_(cache) {}
+CampaignService::CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache,
+                                 store::ResourceCache* creative_pages)
+    : db_(db), store_(store), cache_(cache), creative_pages_(creative_pages) {}
+
+void CampaignService::retire(const std::string& id) {
+  cache_.invalidate(id);
+  if (creative_pages_) creative_pages_->invalidate_pages();
+}
 
 std::string CampaignService::create_in(pqxx::transaction_base& tx, const json& fields,
                                        const std::vector<std::string>& creative_ids, const std::string& actor) {
@@ -131,7 +137,7 @@ std::string CampaignService::create(const json& body, const std::string& actor,
     }
     if (plain || answer) {
       out = store_.create(fields, actor, answer);
-      cache_.invalidate_pages();
+      cache_.invalidate_pages();  // no creative changed: the creative pages stay
       return out;
     }
   }
@@ -143,6 +149,7 @@ std::string CampaignService::create(const json& body, const std::string& actor,
     }
   });
   cache_.invalidate_pages();
+  if (creative_pages_) creative_pages_->invalidate_pages();  // creatives gained a campaign
   return out;
 }
 
@@ -203,7 +210,7 @@ std::string CampaignService::update(const std::string& id, const json& body,
     update_in(tx, id, body, expected_version, actor);
     out = load(tx, id);
   });
-  cache_.invalidate(id);
+  retire(id);
   return out;
 }
 
@@ -232,7 +239,7 @@ void CampaignService::remove(const std::string& id, const std::string& actor) {
     }
     CampaignStore::remove(tx, id, locked.status, actor);
   });
-  cache_.invalidate(id);
+  retire(id);
 }
 
 std::string CampaignService::transition(const std::string& id, const std::string& to, domain::Trigger trigger,
@@ -244,7 +251,7 @@ std::string CampaignService::transition(const std::string& id, const std::string
     set_status(tx, id, locked.status, to, trigger, actor);
     out = load(tx, id);
   });
-  cache_.invalidate(id);
+  retire(id);
   return out;
 }
 
@@ -281,7 +288,7 @@ std::string CampaignService::associate(const std::string& id, const std::vector<
     associate_in(tx, id, creative_ids, actor);
     out = load(tx, id);
   });
-  cache_.invalidate(id);
+  retire(id);
   return out;
 }
 
@@ -296,7 +303,7 @@ std::string CampaignService::dissociate(const std::string& id, const std::string
     settle_readiness(tx, id, actor);
     out = load(tx, id);
   });
-  cache_.invalidate(id);
+  retire(id);
   return out;
 }
 
@@ -316,12 +323,15 @@ std::vector<std::string> CampaignService::complete_ended() {
     }
     ids = CampaignStore::complete_ended(tx, from, "completed", domain::trigger_name(domain::Trigger::kEndDate));
   });
-  for (const auto& id : ids) cache_.invalidate(id);
+  for (const auto& id : ids) retire(id);
   return ids;
 }
 
-void CampaignService::flush_cache() { cache_.flush_pending(); }
-void CampaignService::invalidate(const std::string& id) { cache_.invalidate(id); }
+void CampaignService::flush_cache() {
+  cache_.flush_pending();
+  if (creative_pages_) creative_pages_->flush_pending();
+}
+void CampaignService::invalidate(const std::string& id) { retire(id); }
 void CampaignService::invalidate_pages() { cache_.invalidate_pages(); }
 
 }  // namespace kargo::service

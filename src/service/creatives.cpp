@@ -17,6 +17,7 @@
 #include "kargo/service/jobs.hpp"
 #include "kargo/store/database.hpp"
 #include "kargo/store/idempotency.hpp"
+#include "kargo/store/resource_cache.hpp"
 #include "kargo/upstream/kargo_client.hpp"
 
 namespace kargo::service {
@@ -84,11 +85,25 @@ void require_creative_id(const std::string& id) {
   if (!is_resource_id(id, "crv_")) throw not_found(id);
 }
 
-CreativeService::CreativeService(store::Database& db, store::CreativeStore& store, CampaignService& campaigns,
-                                 JobService& jobs, upstream::KargoClient& kargo, BlockingPool& pool,
-                                 const domain::MacroTable& macros, Metrics& metrics, CreativeOptions options)
+std::string CreativeQuery::cache_key() const {
+  std::string key = std::to_string(limit) + ":" + std::to_string(offset);
+  for (const auto* value : {&filter.campaign_id, &filter.format, &filter.media_type, &filter.status}) {
+    if (!value->has_value()) {
+      key.append(":-");
+      continue;
+    }
+    key.append(":").append(std::to_string((*value)->size())).append("=").append(**value);
+  }
+  return key;
+}
+
+CreativeService::CreativeService(store::Database& db, store::CreativeStore& store, store::ResourceCache& pages,
+                                 CampaignService& campaigns, JobService& jobs, upstream::KargoClient& kargo,
+                                 BlockingPool& pool, const domain::MacroTable& macros, Metrics& metrics,
+                                 CreativeOptions options)
     : db_(db),
       store_(store),
+      pages_(pages),
       campaigns_(campaigns),
       jobs_(jobs),
       kargo_(kargo),
@@ -145,6 +160,7 @@ std::string CreativeService::create_uploaded(const json& config, const std::opti
   v.check();
   json fields = process_snippet(file->body, *parsed, "upload://" + file->filename.value_or("snippet"), "file");
   auto doc = insert_creative(db_, fields, actor, campaign_id, claim, render);
+  changed();
   if (campaign_id) campaigns_.invalidate(*campaign_id);
   return doc;
 }
@@ -164,7 +180,9 @@ void CreativeService::process(const json& body, const Call& call, const std::opt
         pool_, call,
         [this, parsed, url, snippet, claim, render, actor = call.actor] {
           auto fields = process_snippet(*snippet, parsed, url, "snippet");
-          return insert_creative(db_, fields, actor, std::nullopt, claim, render);
+          auto doc = insert_creative(db_, fields, actor, std::nullopt, claim, render);
+          changed();
+          return doc;
         },
         done);
   });
@@ -276,6 +294,7 @@ void CreativeService::reprocess(const json& body, const Call& call, Completion<j
                   touched = settle_campaigns_of(tx, item.id, actor);
                   out = CreativeStore::load(tx, item.id).value();
                 });
+                changed();
                 for (const auto& c : touched) campaigns_.invalidate(c);
                 results.push_back(json::parse(out));
               } catch (const Error& e) {
@@ -287,6 +306,7 @@ void CreativeService::reprocess(const json& body, const Call& call, Completion<j
                     touched = settle_campaigns_of(tx, item.id, actor);
                   }
                 });
+                changed();
                 for (const auto& c : touched) campaigns_.invalidate(c);
                 throw;
               }
@@ -387,6 +407,7 @@ void CreativeService::process_bulk(const json& body, const Call& call, Completio
             if (item.error && !item.error->details().empty()) f["details"] = field_errors_json(*item.error);
             failed_items.push_back(std::move(f));
           }
+          if (!created.empty()) changed();
           json out = {{"total_processed", total},
                       {"successful", results.size()},
                       {"failed", failed_items.size()},
@@ -431,9 +452,19 @@ std::string CreativeService::enqueue_upload(const json& body, const std::string&
   return jobs_.enqueue(kinds::kAmazonUpload, {{"creative_ids", *ids}, {"advertiser_id", *advertiser}}, actor, 5);
 }
 
-std::string CreativeService::list(const store::CreativeFilter& filter, size_t limit, size_t offset) {
-  auto page = store_.list(filter, limit, offset);
-  return list_json("creatives", page.items_json, page.total, limit, offset);
+void CreativeService::changed() { pages_.invalidate_pages(); }
+
+void CreativeService::cached_page(const CreativeQuery& query, std::function<void(CachedPage)> done) {
+  pages_.get_page_async(query.cache_key(), [done = std::move(done)](store::ResourceCache::PageLookup hit) {
+    done({std::move(hit.value), std::move(hit.generation)});
+  });
+}
+
+std::string CreativeService::page(const CreativeQuery& query, const std::optional<std::string>& generation) {
+  auto result = store_.list(query.filter, query.limit, query.offset);
+  auto doc = list_json("creatives", result.items_json, result.total, query.limit, query.offset);
+  pages_.put_page(query.cache_key(), generation, doc);
+  return doc;
 }
 
 std::string CreativeService::get(const std::string& id) {
@@ -467,6 +498,7 @@ void CreativeService::remove(const std::string& id, const std::string& actor) {
     }
     CreativeStore::remove(tx, id, actor);
   });
+  changed();
   for (const auto& c : campaigns) campaigns_.invalidate(c);
 }
 

@@ -498,15 +498,6 @@ TEST(CampaignEndDate, CampaignsWhoseEndDatePassedBecomeCompleted) {
   EXPECT_EQ(http.get("/api/campaigns/" + draft_id, bearer(token)).json()["data"]["status"], "draft");
 }
 
-// Two server processes on the one test database and Redis, and an admin token valid on both.
-struct TwoInstances {
-  Credentials admin = Credentials::unique("admin");
-  ServerProcess a{{.admin = admin}};
-  ServerProcess b{{.admin = admin}};
-  HttpClient ha{a.port()}, hb{b.port()};
-  std::string token = login(ha, admin);
-};
-
 // A read on instance B right after a write on instance A sees the write, through B's cache.
 TEST(CampaignInstances, ReadAfterWriteAcrossInstancesSeesTheWrite) {
   TwoInstances two;

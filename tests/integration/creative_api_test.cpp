@@ -354,5 +354,51 @@ TEST_F(CreativeApiTest, ViewersCannotUploadOrDelete) {
   EXPECT_EQ(http().get("/api/creatives", bearer(token)).status, 200);
 }
 
+// Creative lists are cached in Redis like campaign lists: a list on instance B right after an
+// upload, an association change or a delete on instance A shows it.
+TEST(CreativeInstances, ListsAfterWritesOnAnotherInstanceSeeTheWrites) {
+  TwoInstances two;
+  auto &ha = two.ha, &hb = two.hb;
+  const auto& token = two.token;
+  auto json_headers = bearer(token, {{"Content-Type", "application/json"}});
+  auto created = ha.post_json("/api/campaigns",
+                              {{"name", "Holder"},
+                               {"advertiser_id", "crv_list"},
+                               {"budget", 100},
+                               {"start_date", "2099-01-01"},
+                               {"end_date", "2099-01-31"}},
+                              bearer(token));
+  ASSERT_EQ(created.status, 201) << created.describe();
+  std::string campaign = created.json()["data"]["id"];
+  const std::string url = "/api/creatives?campaign_id=" + campaign;
+  auto list_on_b = [&] {
+    auto res = hb.get(url, bearer(token));
+    EXPECT_EQ(res.status, 200) << res.describe();
+    return res.json()["data"];
+  };
+  EXPECT_EQ(list_on_b()["total"], 0);  // fills B's cache with the empty page
+  EXPECT_EQ(list_on_b()["total"], 0);  // from the cache
+
+  auto form = runway_form("Listed");
+  form.push_back({"campaign_id", campaign});
+  auto up = ha.request("POST", "/api/creatives", multipart(form),
+                       bearer(token, {{"Content-Type", std::string("multipart/form-data; boundary=") + kBoundary}}));
+  ASSERT_EQ(up.status, 201) << up.describe();
+  std::string id = up.json()["data"]["id"];
+  auto page = list_on_b();
+  ASSERT_EQ(page["total"], 1);
+  EXPECT_EQ(page["creatives"][0]["id"], id);
+  EXPECT_EQ(page["creatives"][0]["campaign_ids"], json::array({campaign}));
+
+  ASSERT_EQ(ha.request("DELETE", "/api/campaigns/" + campaign + "/creatives/" + id, "", bearer(token)).status, 200);
+  EXPECT_EQ(list_on_b()["total"], 0) << "the association change retired the cached page";
+  auto again = ha.request("POST", "/api/campaigns/" + campaign + "/creatives", json{{"creative_ids", {id}}}.dump(),
+                          json_headers);
+  ASSERT_EQ(again.status, 200) << again.describe();
+  EXPECT_EQ(list_on_b()["total"], 1);
+  ASSERT_EQ(ha.request("DELETE", "/api/creatives/" + id, "", bearer(token)).status, 200);
+  EXPECT_EQ(list_on_b()["total"], 0);
+}
+
 }  // namespace
 }  // namespace kargo::itest

@@ -33,7 +33,7 @@ class AmazonServiceTest : public ServiceTest {
     sync_store_ = std::make_unique<store::CampaignSyncStore>(*database_);
     creative_store_ = std::make_unique<store::CreativeStore>(*database_);
     service_ = std::make_unique<service::AmazonService>(
-        *database_, *sync_store_, *campaign_store_, *creative_store_, *campaigns_, *jobs_, *amazon_, pool_,
+        *database_, *sync_store_, *campaign_store_, *creative_store_, *cache_, *campaigns_, *jobs_, *amazon_, pool_,
         service::AmazonOptions{.configured = true, .sync_max_attempts = 3, .sync_interval_seconds = 3600});
   }
   std::string status_of(const std::string& id) { return json::parse(campaigns_->get(id))["status"]; }

@@ -34,8 +34,8 @@ class CreativeServiceTest : public ServiceTest {
                                                            upstream::ChannelOptions::from_config("kargo", Config{}));
     kargo_ = std::make_unique<upstream::KargoClient>(*channel_, upstream::KargoOptions::from_config(Config{}));
     creative_store_ = std::make_unique<store::CreativeStore>(*database_);
-    service_ = std::make_unique<service::CreativeService>(*database_, *creative_store_, *campaigns_, *jobs_, *kargo_,
-                                                          pool_, macros_, *metrics_, service::CreativeOptions{});
+    service_ = std::make_unique<service::CreativeService>(*database_, *creative_store_, *cache_, *campaigns_, *jobs_,
+                                                          *kargo_, pool_, macros_, *metrics_, service::CreativeOptions{});
   }
   json config(const std::string& name) const {
     return {{"name", name},

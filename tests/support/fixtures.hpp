@@ -21,6 +21,16 @@
 
 namespace kargo::itest {
 
+// Two server processes on the one test database and Redis, and an admin token valid on both: for
+// read-after-write checks across instances (the shared Redis cache).
+struct TwoInstances {
+  Credentials admin = Credentials::unique("admin");
+  ServerProcess a{{.admin = admin}};
+  ServerProcess b{{.admin = admin}};
+  HttpClient ha{a.port()}, hb{b.port()};
+  std::string token = login(ha, admin);
+};
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override;

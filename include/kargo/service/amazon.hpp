@@ -23,6 +23,7 @@ class Database;
 class CampaignStore;
 class CampaignSyncStore;
 class CreativeStore;
+class ResourceCache;
 }  // namespace kargo::store
 namespace kargo::upstream {
 class AmazonDspClient;
@@ -49,9 +50,12 @@ struct SyncOptions {
 
 class AmazonService {
  public:
+  // `creative_pages`: the cached creative list pages, retired when an upload or moderation
+  // changes a creative.
   AmazonService(store::Database& db, store::CampaignSyncStore& sync, store::CampaignStore& campaigns,
-                store::CreativeStore& creatives, CampaignService& campaign_service, JobService& jobs,
-                upstream::AmazonDspClient& amazon, BlockingPool& pool, AmazonOptions options);
+                store::CreativeStore& creatives, store::ResourceCache& creative_pages,
+                CampaignService& campaign_service, JobService& jobs, upstream::AmazonDspClient& amazon,
+                BlockingPool& pool, AmazonOptions options);
 
   bool configured() const { return options_.configured; }
   // GET /api/integrations/amazon-dsp/status: {configured, connected, token_expires_at,
@@ -93,6 +97,7 @@ class AmazonService {
   store::CampaignSyncStore& sync_;
   store::CampaignStore& campaigns_;
   store::CreativeStore& creatives_;
+  store::ResourceCache& creative_pages_;
   CampaignService& campaign_service_;
   JobService& jobs_;
   upstream::AmazonDspClient& amazon_;

@@ -52,7 +52,10 @@ struct PageHit {
 
 class CampaignService {
  public:
-  CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache);
+  // `creative_pages`: the cached creative list pages, retired by every change of an association
+  // (a creative carries its campaign_ids); none in tests that do not cache them.
+  CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache,
+                  store::ResourceCache* creative_pages = nullptr);
 
   // POST /api/campaigns: `body` checked whole (fields and creative_ids: one 422 with all), the
   // campaign inserted with its audit entry and creatives. With a claim, `render` makes the answer
@@ -123,7 +126,12 @@ class CampaignService {
 
   store::Database& db_;
   store::CampaignStore& store_;
+  // After a committed change of campaign `id`: its cached copy, the campaign pages and the
+  // creative pages (its associations may have changed) are retired.
+  void retire(const std::string& id);
+
   store::ResourceCache& cache_;
+  store::ResourceCache* creative_pages_;
 };
 
 // The {id} of a campaign route: a malformed id is an unknown campaign (404).

@@ -30,7 +30,8 @@ struct CreativeConfig;
 }  // namespace domain
 namespace store {
 class Database;
-}
+class ResourceCache;
+}  // namespace store
 namespace upstream {
 class KargoClient;
 }
@@ -47,6 +48,15 @@ struct CreativeOptions {
   size_t max_parallel_fetches = 8;         // per bulk request (the upstream bound is the channel's)
 };
 
+// GET /api/creatives: the filter and the page.
+struct CreativeQuery {
+  store::CreativeFilter filter;
+  size_t limit = 20;
+  size_t offset = 0;
+  // Every value that decides the page's content, each length-prefixed: the page's cache key.
+  std::string cache_key() const;
+};
+
 // An uploaded snippet file.
 struct UploadedFile {
   std::optional<std::string> filename;
@@ -55,9 +65,11 @@ struct UploadedFile {
 
 class CreativeService {
  public:
-  CreativeService(store::Database& db, store::CreativeStore& store, CampaignService& campaigns, JobService& jobs,
-                  upstream::KargoClient& kargo, BlockingPool& pool, const domain::MacroTable& macros,
-                  Metrics& metrics, CreativeOptions options);
+  // `pages`: the cached list pages (one collection generation, retired by every creative write and
+  // every association change).
+  CreativeService(store::Database& db, store::CreativeStore& store, store::ResourceCache& pages,
+                  CampaignService& campaigns, JobService& jobs, upstream::KargoClient& kargo, BlockingPool& pool,
+                  const domain::MacroTable& macros, Metrics& metrics, CreativeOptions options);
 
   // POST /api/creatives (multipart): `config` is the form as a creative_config; snippet_url
   // becomes upload://<file name>. With `campaign_id`, associated in the same transaction. Blocking.
@@ -80,7 +92,16 @@ class CreativeService {
   // POST /api/creatives/upload/amazon-dsp -> the amazon_upload job's id. Blocking.
   std::string enqueue_upload(const nlohmann::json& body, const std::string& actor);
 
-  std::string list(const store::CreativeFilter& filter, size_t limit, size_t offset);
+  // Non-blocking, one Redis round trip: the cached page document of `query` (when there is one)
+  // and the generation to store a fresh one under. `done` runs on the Redis thread.
+  struct CachedPage {
+    std::optional<std::string> value;
+    std::optional<std::string> generation;
+  };
+  void cached_page(const CreativeQuery& query, std::function<void(CachedPage)> done);
+  // The page document {"creatives": [...], total, limit, offset} from PostgreSQL, stored under
+  // `generation`.
+  std::string page(const CreativeQuery& query, const std::optional<std::string>& generation);
   std::string get(const std::string& id);  // 404 when unknown
   store::CreativePreview preview(const std::string& id);
   // 409 while in an active campaign; campaigns left without a ready creative go back to draft.
@@ -98,7 +119,11 @@ class CreativeService {
                  std::function<void(std::vector<Result<std::string>>)> done);
 
   store::Database& db_;
+  // After a committed creative write: the cached pages are retired before the answer.
+  void changed();
+
   store::CreativeStore& store_;
+  store::ResourceCache& pages_;
   CampaignService& campaigns_;
   JobService& jobs_;
   upstream::KargoClient& kargo_;
