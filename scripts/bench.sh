@@ -409,15 +409,24 @@ bench_target() {
   NON2XX[$name]=$((${NON2XX[$name]:-0} + $(awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$out")))
   SOCKET_ERRORS[$name]=$((${SOCKET_ERRORS[$name]:-0} + $(awk '/Socket errors:/ {
       for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i + 0 } END { print n + 0 }' "$out")))
-  # Jiffies are 1/CLK_TCK s; CPU microseconds per request.
-  hz=$(getconf CLK_TCK)
-  per_request() { awk -v d="$1" -v n="$requests" -v f="$2" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
-  CPU_ALL[$name]+="$(per_request $((s1 - s0)) $((1000000 / hz))) "
-  REDIS_ALL[$name]+="$(per_request $((r1 - r0)) $((1000000 / hz))) "
-  PG_ALL[$name]+="$(per_request $((p1 - p0)) $((1000000 / hz))) "
-  WRK_ALL[$name]+="$(per_request $((w1 - w0)) $((1000000 / hz))) "
-  CMDS_ALL[$name]+="$(awk -v d=$((c1 - c0 - 1)) -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 && d > 0 ? d / n : 0) }') "
-  OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
+  record_costs "$name" "$requests" $((s1 - s0)) $((r1 - r0)) $((p1 - p0)) $((w1 - w0)) \
+    "$(awk -v d=$((c1 - c0 - 1)) -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 && d > 0 ? d / n : 0) }')" \
+    $((t1 - t0)) $((b1 - b0)) $((o1 - o0))
+}
+
+# record_costs NAME REQUESTS SRV REDIS PG WRK CMDS TOTAL BUSY OURS: appends one round's figures to
+# NAME's lists: CPU microseconds per request of the server, Redis, PostgreSQL and the load
+# generator (from jiffies, 1/CLK_TCK s each), Redis commands per request, and the most CPU that
+# other processes took (% of the machine, from the machine's total, busy and our jiffies).
+record_costs() {
+  local name="$1" n="$2" us=$((1000000 / $(getconf CLK_TCK)))
+  per_request() { awk -v d="$1" -v n="$n" -v f="$us" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
+  CPU_ALL[$name]+="$(per_request "$3") "
+  REDIS_ALL[$name]+="$(per_request "$4") "
+  PG_ALL[$name]+="$(per_request "$5") "
+  WRK_ALL[$name]+="$(per_request "$6") "
+  CMDS_ALL[$name]+="$7 "
+  OTHER_ALL[$name]+="$(awk -v t="$8" -v b="$9" -v o="${10}" \
     'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
 }
 
@@ -456,15 +465,7 @@ bench_client_target() {
   P99_ALL[$name]+="$(field p99_ms) "
   NON2XX[$name]=$((${NON2XX[$name]:-0} + errors))
   SOCKET_ERRORS[$name]=${SOCKET_ERRORS[$name]:-0}
-  hz=$(getconf CLK_TCK)
-  per_call() { awk -v d="$1" -v n="$requests" -v f="$((1000000 / hz))" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
-  CPU_ALL[$name]+="$(per_call $((s1 - s0))) "
-  REDIS_ALL[$name]+="0.0 "
-  PG_ALL[$name]+="0.0 "
-  WRK_ALL[$name]+="$(per_call $((w1 - w0))) "
-  CMDS_ALL[$name]+="0 "
-  OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
-    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
+  record_costs "$name" "$requests" $((s1 - s0)) 0 0 $((w1 - w0)) 0 $((t1 - t0)) $((b1 - b0)) $((o1 - o0))
 }
 
 # bench_pgbench_target NAME [extra pgbench args...]: like bench_target, but the load is pgbench
@@ -515,15 +516,9 @@ bench_pgbench_target() {
   P99_ALL[$name]+="$p99 "
   NON2XX[$name]=$((${NON2XX[$name]:-0} + ${failed:-0}))
   SOCKET_ERRORS[$name]=${SOCKET_ERRORS[$name]:-0}
-  hz=$(getconf CLK_TCK)
-  per_tx() { awk -v d="$1" -v n="$requests" -v f="$((1000000 / hz))" 'BEGIN { printf "%.1f", (n > 0 && d > 0 ? d * f / n : 0) }'; }
-  CPU_ALL[$name]+="$(per_tx $((p1 - p0))) "
-  PG_ALL[$name]+="$(per_tx $((p1 - p0))) "
-  REDIS_ALL[$name]+="$(per_tx $((r1 - r0))) "
-  WRK_ALL[$name]+="$(per_tx $((w1 - w0))) "
-  CMDS_ALL[$name]+="0 "
-  OTHER_ALL[$name]+="$(awk -v t=$((t1 - t0)) -v b=$((b1 - b0)) -v o=$((o1 - o0)) \
-    'BEGIN { x = (t > 0 ? 100 * (b - o) / t : 0); printf "%.0f", (x < 0 ? 0 : x) }') "
+  # PostgreSQL is the server here: "srv" and "pg" are both its CPU.
+  record_costs "$name" "$requests" $((p1 - p0)) $((r1 - r0)) $((p1 - p0)) $((w1 - w0)) 0 \
+    $((t1 - t0)) $((b1 - b0)) $((o1 - o0))
 }
 
 # campaign_get_uncached: deletes the cached copies of the campaigns it reads (bench_target runs it

@@ -109,7 +109,7 @@ void CampaignRoutes::add_to(http::Router& router) {
   router.add_async("GET", "/api/campaigns", kViewer,
                    [&campaigns](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
                      auto q = list_query(req);
-                     campaigns.cached_page(q, [&req, &campaigns, reply, q](service::PageHit hit) {
+                     campaigns.cached_page(q, [&req, &campaigns, reply, q](service::Cached hit) {
                        if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
                        reply->blocking([&req, &campaigns, q, generation = std::move(hit.generation)] {
                          return http::ok_serialized(req, campaigns.page(q, generation));
@@ -122,7 +122,7 @@ void CampaignRoutes::add_to(http::Router& router) {
   router.add_async("GET", "/api/campaigns/{id}", kViewer,
                    [&campaigns](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
                      auto id = campaign_id(req);
-                     campaigns.cached(id, [&req, &campaigns, reply, id](service::CampaignService::Cached hit) {
+                     campaigns.cached(id, [&req, &campaigns, reply, id](service::Cached hit) {
                        if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
                        reply->blocking([&req, &campaigns, id, generation = std::move(hit.generation)] {
                          return http::ok_serialized(req, campaigns.get(id, generation));

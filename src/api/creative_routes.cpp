@@ -154,7 +154,7 @@ void CreativeRoutes::add_to(http::Router& router) {
       f.status = std::string(*s);
     }
     v.check();
-    creatives.cached_page(query, [&req, &creatives, reply, query](service::CreativeService::CachedPage hit) {
+    creatives.cached_page(query, [&req, &creatives, reply, query](service::Cached hit) {
       if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
       reply->blocking([&req, &creatives, query, generation = std::move(hit.generation)] {
         return http::ok_serialized(req, creatives.page(query, generation));

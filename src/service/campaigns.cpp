@@ -75,17 +75,9 @@ void require_campaign_id(const std::string& id) {
   if (!is_resource_id(id, "camp_")) throw not_found(id);
 }
 
-std::string CampaignQuery::cache_key() const {
-  std::string key = std::to_string(limit) + ":" + std::to_string(offset);
-  for (const auto* value : {&filter.status, &filter.phase, &filter.viewability_phase, &filter.advertiser_id,
-                            &filter.q}) {
-    if (!value->has_value()) {
-      key.append(":-");
-      continue;
-    }
-    key.append(":").append(std::to_string((*value)->size())).append("=").append(**value);
-  }
-  return key;
+std::string cache_key(const CampaignQuery& q) {
+  const auto& f = q.filter;
+  return page_key(q.limit, q.offset, {&f.status, &f.phase, &f.viewability_phase, &f.advertiser_id, &f.q});
 }
 
 CampaignService::CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache,
@@ -168,17 +160,13 @@ std::string CampaignService::get(const std::string& id, const std::optional<std:
   return *doc;
 }
 
-void CampaignService::cached_page(const CampaignQuery& query, std::function<void(PageHit)> done) {
-  cache_.get_page_async(query.cache_key(), [done = std::move(done)](store::ResourceCache::PageLookup hit) {
-    done({std::move(hit.value), std::move(hit.generation)});
-  });
+void CampaignService::cached_page(const CampaignQuery& query, std::function<void(Cached)> done) {
+  lookup_page(cache_, cache_key(query), std::move(done));
 }
 
 std::string CampaignService::page(const CampaignQuery& query, const std::optional<std::string>& generation) {
-  auto result = store_.list(query.filter, query.limit, query.offset);
-  auto doc = list_json("campaigns", result.items_json, result.total, query.limit, query.offset);
-  cache_.put_page(query.cache_key(), generation, doc);
-  return doc;
+  return keep_page(cache_, cache_key(query), generation, "campaigns",
+                   store_.list(query.filter, query.limit, query.offset), query.limit, query.offset);
 }
 
 bool CampaignService::update_in(pqxx::transaction_base& tx, const std::string& id, const json& body,

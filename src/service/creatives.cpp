@@ -7,7 +7,6 @@
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/job_kinds.hpp"
-#include "kargo/core/list_json.hpp"
 #include "kargo/core/metrics.hpp"
 #include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
@@ -85,16 +84,9 @@ void require_creative_id(const std::string& id) {
   if (!is_resource_id(id, "crv_")) throw not_found(id);
 }
 
-std::string CreativeQuery::cache_key() const {
-  std::string key = std::to_string(limit) + ":" + std::to_string(offset);
-  for (const auto* value : {&filter.campaign_id, &filter.format, &filter.media_type, &filter.status}) {
-    if (!value->has_value()) {
-      key.append(":-");
-      continue;
-    }
-    key.append(":").append(std::to_string((*value)->size())).append("=").append(**value);
-  }
-  return key;
+std::string cache_key(const CreativeQuery& q) {
+  const auto& f = q.filter;
+  return page_key(q.limit, q.offset, {&f.campaign_id, &f.format, &f.media_type, &f.status});
 }
 
 CreativeService::CreativeService(store::Database& db, store::CreativeStore& store, store::ResourceCache& pages,
@@ -454,17 +446,13 @@ std::string CreativeService::enqueue_upload(const json& body, const std::string&
 
 void CreativeService::changed() { pages_.invalidate_pages(); }
 
-void CreativeService::cached_page(const CreativeQuery& query, std::function<void(CachedPage)> done) {
-  pages_.get_page_async(query.cache_key(), [done = std::move(done)](store::ResourceCache::PageLookup hit) {
-    done({std::move(hit.value), std::move(hit.generation)});
-  });
+void CreativeService::cached_page(const CreativeQuery& query, std::function<void(Cached)> done) {
+  lookup_page(pages_, cache_key(query), std::move(done));
 }
 
 std::string CreativeService::page(const CreativeQuery& query, const std::optional<std::string>& generation) {
-  auto result = store_.list(query.filter, query.limit, query.offset);
-  auto doc = list_json("creatives", result.items_json, result.total, query.limit, query.offset);
-  pages_.put_page(query.cache_key(), generation, doc);
-  return doc;
+  return keep_page(pages_, cache_key(query), generation, "creatives",
+                   store_.list(query.filter, query.limit, query.offset), query.limit, query.offset);
 }
 
 std::string CreativeService::get(const std::string& id) {

@@ -529,11 +529,7 @@ TEST(CampaignInstances, ListsAfterWritesOnAnotherInstanceSeeTheWrites) {
   const auto& token = two.token;
   std::string adv = "lst_" + unique_name("c").substr(2, 10);
   std::string url = "/api/campaigns?advertiser_id=" + adv;
-  auto list_on_b = [&] {
-    auto res = hb.get(url, bearer(token));
-    EXPECT_EQ(res.status, 200) << res.describe();
-    return res.json()["data"];
-  };
+  auto list_on_b = [&] { return two.data_on_b(url); };
   EXPECT_EQ(list_on_b()["total"], 0);  // fills B's cache with the empty page
   EXPECT_EQ(list_on_b()["total"], 0);  // from the cache
 

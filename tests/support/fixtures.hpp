@@ -29,6 +29,13 @@ struct TwoInstances {
   ServerProcess b{{.admin = admin}};
   HttpClient ha{a.port()}, hb{b.port()};
   std::string token = login(ha, admin);
+
+  // GET `target` on instance B as the admin: its envelope's data (a test failure unless 200).
+  nlohmann::json data_on_b(const std::string& target) const {
+    auto res = hb.get(target, bearer(token));
+    EXPECT_EQ(res.status, 200) << res.describe();
+    return res.status == 200 ? res.json()["data"] : nlohmann::json::object();
+  }
 };
 
 class ServerTest : public ::testing::Test {

@@ -21,6 +21,7 @@
 
 #include "kargo/core/ports.hpp"
 #include "kargo/domain/campaign.hpp"
+#include "kargo/service/list_pages.hpp"
 #include "kargo/store/campaigns.hpp"
 
 namespace pqxx {
@@ -35,20 +36,9 @@ class ResourceCache;
 namespace kargo::service {
 
 // GET /api/campaigns: the filter and the page.
-struct CampaignQuery {
-  store::CampaignFilter filter;
-  size_t limit = 20;
-  size_t offset = 0;
-  // Every value that decides the page's content, each length-prefixed: the page's cache key.
-  std::string cache_key() const;
-};
-
-// A cached page lookup: the page when it was cached, and the collection generation to store a
-// freshly read page under (nullopt when Redis is down: do not store).
-struct PageHit {
-  std::optional<std::string> value;
-  std::optional<std::string> generation;
-};
+using CampaignQuery = ListQuery<store::CampaignFilter>;
+// Every value that decides the page's content, each length-prefixed: the page's cache key.
+std::string cache_key(const CampaignQuery& query);
 
 class CampaignService {
  public:
@@ -66,10 +56,6 @@ class CampaignService {
 
   // Non-blocking, one Redis round trip: the cached resource (when there is one) and the
   // generation to store a fresh copy under. `done` runs on the Redis thread: keep it short.
-  struct Cached {
-    std::optional<std::string> value;
-    std::optional<std::string> generation;
-  };
   void cached(const std::string& id, std::function<void(Cached)> done);
   // The resource from PostgreSQL, stored in the cache under `generation` (from cached(); the
   // copy is dropped when a write came first); 404 when unknown.
@@ -77,7 +63,7 @@ class CampaignService {
   // The same, looking the generation up first (blocking): for callers without a cached() lookup.
   std::string get(const std::string& id);
   // Non-blocking: the cached page document of `query`.
-  void cached_page(const CampaignQuery& query, std::function<void(PageHit)> done);
+  void cached_page(const CampaignQuery& query, std::function<void(Cached)> done);
   // The page document {"campaigns": [...], total, limit, offset} from PostgreSQL, stored under
   // `generation` (from cached_page).
   std::string page(const CampaignQuery& query, const std::optional<std::string>& generation);

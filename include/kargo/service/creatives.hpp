@@ -20,6 +20,7 @@
 #include "kargo/core/ports.hpp"
 #include "kargo/core/result.hpp"
 #include "kargo/service/call.hpp"
+#include "kargo/service/list_pages.hpp"
 #include "kargo/store/creatives.hpp"
 
 namespace kargo {
@@ -49,13 +50,8 @@ struct CreativeOptions {
 };
 
 // GET /api/creatives: the filter and the page.
-struct CreativeQuery {
-  store::CreativeFilter filter;
-  size_t limit = 20;
-  size_t offset = 0;
-  // Every value that decides the page's content, each length-prefixed: the page's cache key.
-  std::string cache_key() const;
-};
+using CreativeQuery = ListQuery<store::CreativeFilter>;
+std::string cache_key(const CreativeQuery& query);
 
 // An uploaded snippet file.
 struct UploadedFile {
@@ -94,11 +90,7 @@ class CreativeService {
 
   // Non-blocking, one Redis round trip: the cached page document of `query` (when there is one)
   // and the generation to store a fresh one under. `done` runs on the Redis thread.
-  struct CachedPage {
-    std::optional<std::string> value;
-    std::optional<std::string> generation;
-  };
-  void cached_page(const CreativeQuery& query, std::function<void(CachedPage)> done);
+  void cached_page(const CreativeQuery& query, std::function<void(Cached)> done);
   // The page document {"creatives": [...], total, limit, offset} from PostgreSQL, stored under
   // `generation`.
   std::string page(const CreativeQuery& query, const std::optional<std::string>& generation);
