@@ -252,26 +252,23 @@ void Pipeline::on_pool(const std::shared_ptr<State>& st, std::function<void()> w
 }
 
 void Pipeline::answer(const std::shared_ptr<State>& st, Response response) {
-  if (st->idempotency_key.empty() || (st->req->idempotency_recorded && response.status < 500)) {
-    auto res = std::make_shared<Response>(std::move(response));
-    return st->post([this, st, res] { finish(st, std::move(*res)); });
-  }
+  auto res = std::make_shared<Response>(std::move(response));
+  auto send = [this, st, res] { st->post([this, st, res] { finish(st, std::move(*res)); }); };
+  if (st->idempotency_key.empty() || (st->req->idempotency_recorded && res->status < 500)) return send();
   // Recorded (or forgotten, for a 5xx) before the client sees the answer, so a retry that follows
   // the answer finds it. On the pool: it is a database write.
-  auto res = std::make_shared<Response>(std::move(response));
-  auto record = [this, st, res] {
+  auto record = [this, st, res, send] {
     try {
       idempotency_->complete(st->req->principal->subject, st->idempotency_key, {res->status, res->body});
     } catch (const std::exception& e) {
       // The change is made; only the replay record is missing. A repeat would run again.
       log::error("idempotency record not stored", {{"error", e.what()}});
     }
-    st->post([this, st, res] { finish(st, std::move(*res)); });
+    send();
   };
   // No thread for the record (a full pool): answer anyway; the claim stays "in progress" and a
-  // retry after 60 s runs again. Never on the monitor thread, which only posts.
-  auto skip = [this, st, res] { st->post([this, st, res] { finish(st, std::move(*res)); }); };
-  if (!blocking_.submit(record, skip, {})) skip();
+  // retry after 60 s runs again. Never written on the monitor thread, which only posts.
+  if (!blocking_.submit(record, send, {})) send();
 }
 
 void Pipeline::run_handler(const std::shared_ptr<State>& st) {

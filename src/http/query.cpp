@@ -1,7 +1,5 @@
 #include "kargo/http/query.hpp"
 
-#include "kargo/core/list_json.hpp"
-
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -52,9 +50,5 @@ nlohmann::json list_data(std::string_view items_name, nlohmann::json items, size
   return out;
 }
 
-std::string list_data_serialized(std::string_view items_name, std::string_view items_json, size_t total,
-                                 const Page& page) {
-  return list_json(items_name, items_json, total, page.limit, page.offset);
-}
 
 }  // namespace kargo::http

@@ -92,7 +92,7 @@ struct KargoService::Cache {
     kargo.list_campaigns(static_cast<int>(page), kKargoPageSize, deadline,
                          [this, page](Result<upstream::KargoCampaignPage> r) {
                            std::vector<EntryDone> callers;
-                           Result<Entry> out = Error(codes::kInternal, "internal error");
+                           std::optional<Result<Entry>> out;
                            {
                              std::lock_guard lock(mutex);
                              if (auto* e = std::get_if<Error>(&r)) {
@@ -106,7 +106,7 @@ struct KargoService::Cache {
                              callers.swap(filling[page]);
                              filling.erase(page);
                            }
-                           for (auto& c : callers) c(out);
+                           for (auto& c : callers) c(*out);
                          });
   }
 

@@ -33,8 +33,5 @@ std::optional<size_t> query_count(const Request& req, std::string_view name, siz
 std::optional<Error> query_text_error(const Request& req);
 // {"<items_name>": items, "total": n, "limit": l, "offset": o}
 nlohmann::json list_data(std::string_view items_name, nlohmann::json items, size_t total, const Page& page);
-// The same document around an already serialised JSON array (for http::ok_serialized).
-std::string list_data_serialized(std::string_view items_name, std::string_view items_json, size_t total,
-                                 const Page& page);
 
 }  // namespace kargo::http
