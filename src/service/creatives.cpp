@@ -265,43 +265,38 @@ void CreativeService::reprocess(const json& body, const Call& call, Completion<j
     on_database<json>(
         pool_, call,
         [this, items, actor = call.actor] {
+          // One creative: the new processing stored, or, when it fails for good, the creative
+          // marked failed with the reason (and the error passed on for the `failed` list).
+          auto reprocess_one = [&](Item& item) -> std::string {
+            if (!item.stored) throw not_found(item.id);
+            try {
+              json config = *item.stored;
+              config.erase("original_snippet");
+              if (item.uploaded) config.erase("snippet_url");
+              auto parsed = domain::parse_creative_config(
+                  config, {.snippet_hosts = item.uploaded ? nullptr : &options_.snippet_hosts});
+              std::string url = item.stored->value("snippet_url", "");
+              std::string snippet = item.uploaded ? item.stored->value("original_snippet", "")
+                                                  : take(std::move(*item.snippet));
+              auto fields = process_snippet(snippet, parsed, url, "snippet");
+              auto doc = change(item.id, actor, [&](pqxx::transaction_base& tx) {
+                return CreativeStore::replace_processing(tx, item.id, fields, actor);
+              });
+              if (!doc) throw not_found(item.id);
+              return *doc;
+            } catch (const Error& e) {
+              if (fails_for_good(e)) {
+                change(item.id, actor, [&](pqxx::transaction_base& tx) {
+                  return CreativeStore::mark_failed(tx, item.id, e.external_message(), actor);
+                });
+              }
+              throw;
+            }
+          };
           json results = json::array(), failed = json::array();
           for (auto& item : *items) {
             try {
-              if (!item.stored) throw not_found(item.id);
-              try {
-                json config = *item.stored;
-                config.erase("original_snippet");
-                if (item.uploaded) config.erase("snippet_url");
-                auto parsed = domain::parse_creative_config(
-                    config, {.snippet_hosts = item.uploaded ? nullptr : &options_.snippet_hosts});
-                std::string url = item.stored->value("snippet_url", "");
-                std::string snippet = item.uploaded ? item.stored->value("original_snippet", "")
-                                                    : take(std::move(*item.snippet));
-                auto fields = process_snippet(snippet, parsed, url, "snippet");
-                std::string out;
-                std::vector<std::string> touched;
-                db_.transact([&](pqxx::transaction_base& tx) {
-                  if (!CreativeStore::replace_processing(tx, item.id, fields, actor)) throw not_found(item.id);
-                  touched = settle_campaigns_of(tx, item.id, actor);
-                  out = CreativeStore::load(tx, item.id).value();
-                });
-                changed();
-                for (const auto& c : touched) campaigns_.invalidate(c);
-                results.push_back(json::parse(out));
-              } catch (const Error& e) {
-                if (!fails_for_good(e)) throw;
-                // Failed for good: the creative shows it, with the reason.
-                std::vector<std::string> touched;
-                db_.transact([&](pqxx::transaction_base& tx) {
-                  if (CreativeStore::mark_failed(tx, item.id, e.external_message(), actor)) {
-                    touched = settle_campaigns_of(tx, item.id, actor);
-                  }
-                });
-                changed();
-                for (const auto& c : touched) campaigns_.invalidate(c);
-                throw;
-              }
+              results.push_back(json::parse(reprocess_one(item)));
             } catch (const Error& e) {
               json f = {{"creative_id", item.id}, {"error", e.external_message()}, {"code", e.code().name}};
               if (!e.details().empty()) f["details"] = field_errors_json(e);
@@ -445,6 +440,22 @@ std::string CreativeService::enqueue_upload(const json& body, const std::string&
 }
 
 void CreativeService::changed() { pages_.invalidate_pages(); }
+
+std::optional<std::string> CreativeService::change(const std::string& id, const std::string& actor,
+                                                   const std::function<bool(pqxx::transaction_base&)>& write) {
+  std::optional<std::string> doc;
+  std::vector<std::string> touched;
+  db_.transact([&](pqxx::transaction_base& tx) {
+    doc.reset();
+    if (!write(tx)) return;
+    touched = settle_campaigns_of(tx, id, actor);
+    doc = CreativeStore::load(tx, id);
+  });
+  if (!doc) return doc;
+  changed();
+  for (const auto& c : touched) campaigns_.invalidate(c);
+  return doc;
+}
 
 void CreativeService::cached_page(const CreativeQuery& query, std::function<void(Cached)> done) {
   lookup_page(pages_, cache_key(query), std::move(done));

@@ -113,6 +113,12 @@ class CreativeService {
   store::Database& db_;
   // After a committed creative write: the cached pages are retired before the answer.
   void changed();
+  // A change of creative `id` in one transaction (`write` returns false when there is no such
+  // creative), with the readiness of its campaigns settled in it; after the commit the creative
+  // pages and its campaigns' cached copies are retired. The resource after the change, or
+  // nullopt when there was no such creative.
+  std::optional<std::string> change(const std::string& id, const std::string& actor,
+                                    const std::function<bool(pqxx::transaction_base&)>& write);
 
   store::CreativeStore& store_;
   store::ResourceCache& pages_;
