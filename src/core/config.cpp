@@ -250,6 +250,11 @@ Config load_config(const EnvLookup& env) {
   r.number("SYNC_MAX_ATTEMPTS", c.sync_max_attempts, 1, 20);
   r.number("SYNC_RETRY_BACKOFF_SECONDS", c.sync_retry_backoff_seconds, 1, 3600);
   r.number("REPORT_INTERVAL_SECONDS", c.report_interval_seconds, 0, 86400 * 7);
+  r.number("REPORT_MAX_ATTEMPTS", c.report_max_attempts, 1, 20);
+  r.number("REPORT_RETRY_BACKOFF_SECONDS", c.report_retry_backoff_seconds, 1, 3600);
+  r.number("REPORT_POLL_INITIAL_MS", c.report_poll_initial_ms, 10, 600000);
+  r.number("REPORT_POLL_MAX_MS", c.report_poll_max_ms, 10, 600000);
+  r.number("REPORT_TIMEOUT_SECONDS", c.report_timeout_seconds, 1, 86400);
   r.number("CAMPAIGN_END_CHECK_SECONDS", c.campaign_end_check_seconds, 1, 86400);
   r.number("JOB_CONCURRENCY", c.job_concurrency, 1, 64);
   r.number("JOB_LEASE_SECONDS", c.job_lease_seconds, 2, 3600);
@@ -309,6 +314,11 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"sync_max_attempts", std::to_string(sync_max_attempts)},
       {"sync_retry_backoff_seconds", std::to_string(sync_retry_backoff_seconds)},
       {"report_interval_seconds", std::to_string(report_interval_seconds)},
+      {"report_max_attempts", std::to_string(report_max_attempts)},
+      {"report_retry_backoff_seconds", std::to_string(report_retry_backoff_seconds)},
+      {"report_poll_initial_ms", std::to_string(report_poll_initial_ms)},
+      {"report_poll_max_ms", std::to_string(report_poll_max_ms)},
+      {"report_timeout_seconds", std::to_string(report_timeout_seconds)},
       {"campaign_end_check_seconds", std::to_string(campaign_end_check_seconds)},
       {"job_concurrency", std::to_string(job_concurrency)},
       {"job_lease_seconds", std::to_string(job_lease_seconds)},

@@ -65,7 +65,12 @@ struct Config {
   unsigned sync_interval_seconds = 300;
   unsigned sync_max_attempts = 3;            // amazon_sync attempts before campaigns show `error`
   unsigned sync_retry_backoff_seconds = 30;  // first retry delay of amazon_sync, doubled per attempt
-  unsigned report_interval_seconds = 3600;
+  unsigned report_interval_seconds = 3600;    // the periodic report pull; 0 disables
+  unsigned report_max_attempts = 5;           // report_refresh attempts before the job fails
+  unsigned report_retry_backoff_seconds = 30; // first retry delay of report_refresh, doubled
+  unsigned report_poll_initial_ms = 2000;     // first wait before polling a report again, doubled
+  unsigned report_poll_max_ms = 30000;        // longest wait between two polls
+  unsigned report_timeout_seconds = 900;      // a report not COMPLETED by then fails the attempt
   unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed
   unsigned job_concurrency = 2;              // job worker threads per process
   unsigned job_lease_seconds = 30;           // a dead worker's job is taken over after this
