@@ -27,6 +27,7 @@
 #include "kargo/service/health.hpp"
 #include "kargo/service/jobs.hpp"
 #include "kargo/service/kargo.hpp"
+#include "kargo/service/reports.hpp"
 #include "kargo/service/sheets.hpp"
 #include "kargo/store/bulk_sources.hpp"
 #include "kargo/store/bulk_uploads.hpp"
@@ -41,6 +42,7 @@
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/rate_limiter.hpp"
 #include "kargo/store/redis.hpp"
+#include "kargo/store/reports.hpp"
 #include "kargo/store/resource_cache.hpp"
 #include "kargo/store/users.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
@@ -111,6 +113,7 @@ int run(const Config& cfg, Mode mode) {
   store::BulkSheetReader sheet_sources(db);
   store::GeneratedFileStore generated_files(db);
   store::BulkUploadStore uploads(db);
+  store::ReportStore report_store(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   // Creative list pages (single creatives are not cached: a row read is one round trip).
   store::ResourceCache creative_pages(redis, "creative", std::chrono::seconds(60));
@@ -153,6 +156,10 @@ int run(const Config& cfg, Mode mode) {
                                         {.configured = cfg.amazon_configured(),
                                          .sync_max_attempts = static_cast<int>(cfg.sync_max_attempts),
                                          .sync_interval_seconds = cfg.sync_interval_seconds});
+  service::ReportService reports(report_store, generated_files, campaigns, job_service, amazon, metrics,
+                                 {.configured = cfg.amazon_configured(),
+                                  .max_attempts = static_cast<int>(cfg.report_max_attempts),
+                                  .interval_seconds = cfg.report_interval_seconds});
   service::HealthService health(db, redis, upstream_health, job_service, pool);
 
   // The handlers.
@@ -165,6 +172,7 @@ int run(const Config& cfg, Mode mode) {
   api::CreativeRoutes creative_routes(creatives, cfg.max_upload_bytes);
   api::IntegrationRoutes integration_routes(amazon_service, kargo_service);
   api::BulkRoutes bulk_routes(sheets, cfg.max_upload_bytes);
+  api::ReportRoutes report_routes(reports);
   http::Router router;
   health_routes.add_to(router);
   if (mode == Mode::kServe) {
@@ -176,6 +184,7 @@ int run(const Config& cfg, Mode mode) {
     creative_routes.add_to(router);
     integration_routes.add_to(router);
     bulk_routes.add_to(router);
+    report_routes.add_to(router);
   }
 
   for (const auto& route : router.routes()) metrics.declare_http_route(route->method, route->path);
@@ -225,6 +234,19 @@ int run(const Config& cfg, Mode mode) {
       });
     });
   }
+  if (cfg.report_interval_seconds > 0 && cfg.amazon_configured()) {
+    // The periodic report pull (contract section 6), elected like the sync tick.
+    auto check = std::chrono::seconds(std::clamp(cfg.report_interval_seconds / 4, 1u, 30u));
+    server.every(check, [&] {
+      in_background("report tick", [&] {
+        if (auto job = reports.tick()) log::info("report tick: report_refresh enqueued", {{"job_id", *job}});
+      });
+    });
+  }
+  if (cfg.amazon_configured()) {
+    // report_age_seconds, for the staleness alert.
+    server.every(std::chrono::seconds(15), [&] { in_background("report age", [&] { reports.publish_age(); }); });
+  }
   if (mode == Mode::kServe) {
     // Campaigns whose end date passed become completed (contract section 3). Every instance may
     // run it: the update skips rows another instance holds.
@@ -256,12 +278,17 @@ int run(const Config& cfg, Mode mode) {
                                {.max_attempts = static_cast<int>(cfg.sync_max_attempts),
                                 .backoff = std::chrono::seconds(cfg.sync_retry_backoff_seconds)});
   jobs::BulkImportJob import_job(sheets);
+  jobs::ReportRefreshJob report_job(reports,
+                                    {.max_attempts = static_cast<int>(cfg.report_max_attempts),
+                                     .backoff = std::chrono::seconds(cfg.report_retry_backoff_seconds)});
   if (cfg.amazon_configured()) {
     job_runner.add_kind(upload_job.definition());
     job_runner.add_kind(sync_job.definition());
+    job_runner.add_kind(report_job.definition());
   } else {
     log::info("amazon jobs not run by this process: Amazon DSP is not configured",
-              {{"kinds", std::string(kinds::kAmazonUpload) + "," + kinds::kAmazonSync}});
+              {{"kinds", std::string(kinds::kAmazonUpload) + "," + kinds::kAmazonSync + "," +
+                             kinds::kReportRefresh}});
   }
   job_runner.add_kind(import_job.definition());
   job_runner.start();

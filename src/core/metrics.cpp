@@ -120,6 +120,15 @@ struct Metrics::Impl {
                                                                     .Name("webhook_deliveries_total")
                                                                     .Help("Webhook delivery attempts")
                                                                     .Register(*registry);
+  prometheus::Family<prometheus::Counter>& report_rows = prometheus::BuildCounter()
+                                                             .Name("report_rows_ingested_total")
+                                                             .Help("Report rows written by report pulls")
+                                                             .Register(*registry);
+  prometheus::Gauge& report_age = prometheus::BuildGauge()
+                                      .Name("report_age_seconds")
+                                      .Help("Seconds since the newest pulled day of the stalest campaign in flight")
+                                      .Register(*registry)
+                                      .Add({});
   prometheus::Counter& rate_limited = prometheus::BuildCounter()
                                           .Name("rate_limited_requests_total")
                                           .Help("Requests refused by the rate limiter")
@@ -208,6 +217,7 @@ struct Metrics::Impl {
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
   // The delivery outcomes of webhook_deliveries_total are fixed: both exist from the start.
   for (const char* status : {"delivered", "failed"}) impl_->webhook_deliveries.Add({{"status", status}});
+  for (const char* report : {"campaign", "creative", "viewability"}) impl_->report_rows.Add({{"report", report}});
 }
 
 void Metrics::declare_http_route(std::string_view method, std::string_view route) {
@@ -319,6 +329,13 @@ void Metrics::webhook_delivery(std::string_view status) {
   std::lock_guard lock(impl_->add_mutex);
   impl_->webhook_deliveries.Add({{"status", std::string(status)}}).Increment();
 }
+
+void Metrics::report_rows_ingested(std::string_view report, double rows) {
+  std::lock_guard lock(impl_->add_mutex);
+  impl_->report_rows.Add({{"report", std::string(report)}}).Increment(rows);
+}
+
+void Metrics::set_report_age(double seconds) { impl_->report_age.Set(seconds); }
 
 std::string Metrics::serialize() {
   auto stats = read_process_stats();

@@ -26,6 +26,7 @@ class CreativeService;
 class HealthService;
 class JobService;
 class KargoService;
+class ReportService;
 class SheetService;
 }  // namespace service
 }  // namespace kargo
@@ -131,6 +132,16 @@ class BulkRoutes {
  private:
   service::SheetService& sheets_;
   size_t max_upload_bytes_;
+};
+
+// /api/reports/refresh, /campaign-performance, /viewability, /export, /download/{export_id}
+class ReportRoutes {
+ public:
+  explicit ReportRoutes(service::ReportService& reports) : reports_(reports) {}
+  void add_to(http::Router& router);
+
+ private:
+  service::ReportService& reports_;
 };
 
 }  // namespace kargo::api

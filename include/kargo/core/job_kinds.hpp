@@ -6,5 +6,6 @@ namespace kargo::kinds {
 inline constexpr const char* kAmazonUpload = "amazon_upload";  // creatives -> Amazon DSP, then moderation
 inline constexpr const char* kAmazonSync = "amazon_sync";      // campaigns <-> Amazon DSP
 inline constexpr const char* kBulkImport = "bulk_import";      // an uploaded bulk sheet, applied
+inline constexpr const char* kReportRefresh = "report_refresh";  // Amazon DSP reports -> stored rows
 
 }  // namespace kargo::kinds

@@ -55,6 +55,11 @@ class Metrics {
   void set_jobs_queue_depth(std::string_view kind, double depth);
   void job_processed(std::string_view kind, std::string_view status);
   void webhook_delivery(std::string_view status);
+  // report_rows_ingested_total{report="campaign"|"creative"|"viewability"}: rows written by pulls.
+  void report_rows_ingested(std::string_view report, double rows);
+  // report_age_seconds: seconds since the newest pulled day of the stalest campaign in flight
+  // (one series: a label per campaign would grow without bound).
+  void set_report_age(double seconds);
 
   // Zero series, so every family of contract section 8 is in the first scrape (alerts on absent()
   // or rate() behave on a fresh process). Declared where the label values become known: the

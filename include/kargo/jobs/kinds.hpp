@@ -6,6 +6,8 @@
 //   amazon_sync     campaigns -> Amazon DSP campaigns, ad groups, creatives and associations, and
 //                   Amazon's delivery state back (contract section 6)
 //   bulk_import     an uploaded bulk sheet applied (POST /api/bulk/upload-sheet?async=true)
+//   report_refresh  delivery and viewability reports pulled from Amazon DSP into the stored daily
+//                   rows (POST /api/reports/refresh and the periodic tick; docs/REPORTS.md)
 //
 //   jobs::AmazonSyncJob sync(amazon_service, {.max_attempts = 3, .backoff = 30s});
 //   runner.add_kind(sync.definition());
@@ -16,6 +18,7 @@
 
 namespace kargo::service {
 class AmazonService;
+class ReportService;
 class SheetService;
 }  // namespace kargo::service
 
@@ -51,6 +54,20 @@ class BulkImportJob {
 
  private:
   service::SheetService& sheets_;
+};
+
+class ReportRefreshJob {
+ public:
+  struct Options {
+    int max_attempts = 5;              // REPORT_MAX_ATTEMPTS
+    std::chrono::seconds backoff{30};  // REPORT_RETRY_BACKOFF_SECONDS
+  };
+  ReportRefreshJob(service::ReportService& reports, Options options) : reports_(reports), options_(options) {}
+  JobKind definition();
+
+ private:
+  service::ReportService& reports_;
+  Options options_;
 };
 
 }  // namespace kargo::jobs

@@ -1,0 +1,472 @@
+// Reports: the report_refresh pull (request, tick, job steps), the report documents and their
+// exports. The data flow, the windows and the formulas are in docs/REPORTS.md.
+#include "kargo/service/reports.hpp"
+
+#include <algorithm>
+#include <map>
+#include <pqxx/pqxx>
+
+#include "kargo/bulk/sheet.hpp"
+#include "kargo/core/digest.hpp"
+#include "kargo/core/error_codes.hpp"
+#include "kargo/core/job_kinds.hpp"
+#include "kargo/core/log.hpp"
+#include "kargo/core/metrics.hpp"
+#include "kargo/core/time.hpp"
+#include "kargo/core/validator.hpp"
+#include "kargo/domain/report.hpp"
+#include "kargo/service/campaigns.hpp"
+#include "kargo/service/jobs.hpp"
+#include "kargo/store/jobs.hpp"
+#include "kargo/upstream/amazon_dsp_client.hpp"
+
+namespace kargo::service {
+namespace {
+
+using nlohmann::json;
+using upstream::DspReportRequest;
+using upstream::DspReportType;
+
+constexpr const char* kTickName = "report_tick";
+constexpr size_t kMaxCampaignIds = 1000;
+constexpr const char* kExportKind = "report_export";
+constexpr const char* kExportPrefix = "export_";
+constexpr size_t kExportIdBytes = 16;
+constexpr std::chrono::hours kExportLifetime{24};
+constexpr const char* kXlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+Error amazon_unconfigured() { return Error(codes::kExternalApi, "Amazon DSP is not configured").with_status(503); }
+
+Error campaign_not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
+
+// An unusable value in a downloaded report: the attempt fails (502) and the job retries it.
+[[noreturn]] void malformed(const std::string& what) {
+  std::string message = "amazon_dsp: the report download is malformed: " + what;
+  throw Error(codes::kExternalApi, message, message);
+}
+
+int64_t count_of(int64_t value, const char* column, const std::string& date) {
+  if (value < 0) malformed(std::string(column) + " is negative (" + std::to_string(value) + ") on " + date);
+  return value;
+}
+
+int64_t cents_of(double amount, const std::string& date) {
+  if (!(amount >= 0) || amount > 1e12) malformed("totalCost " + std::to_string(amount) + " on " + date);
+  return std::llround(amount * 100.0);
+}
+
+store::DeliveryDay delivery_of(const upstream::DspCampaignRow& row) {
+  return {row.campaign_id,
+          row.creative_id,
+          row.date,
+          count_of(row.impressions, "impressions", row.date),
+          count_of(row.clicks, "clicks", row.date),
+          count_of(row.purchases, "purchases", row.date),
+          cents_of(row.total_cost, row.date)};
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// --- exports ---
+
+bulk::Number count_cell(const json& v) { return {v.get<double>(), 0}; }
+bulk::Number money_cell(const json& v) { return {v.get<double>(), 2}; }
+bulk::Number rate_cell(const json& v) { return {v.get<double>(), -1}; }
+bulk::Date date_cell(const json& v) { return {*parse_date(v.get<std::string>())}; }
+
+bulk::Workbook performance_book(const std::vector<json>& docs) {
+  bulk::Workbook book;
+  const std::vector<std::string> figures{"Impressions", "Clicks", "Conversions", "Spend", "CTR %",
+                                         "Conversion Rate %", "Cost per Click", "Cost per Conversion"};
+  auto columns = [&](std::vector<std::string> first) {
+    first.insert(first.end(), figures.begin(), figures.end());
+    return first;
+  };
+  auto& rows = book.add_sheet("Campaign Performance",
+                              columns({"Campaign ID", "Campaign Name", "Period Start", "Period End"}));
+  auto& totals = book.add_sheet("Totals", columns({"Campaign ID", "Campaign Name", "Start Date", "End Date"}));
+  auto append = [](bulk::Row& row, const json& m) {
+    row.insert(row.end(), {count_cell(m["impressions"]), count_cell(m["clicks"]), count_cell(m["conversions"]),
+                           money_cell(m["spend"]), rate_cell(m["ctr"]), rate_cell(m["conversion_rate"]),
+                           money_cell(m["cost_per_click"]), money_cell(m["cost_per_conversion"])});
+  };
+  for (const auto& doc : docs) {
+    const std::string id = doc["campaign_id"], name = doc["campaign_name"];
+    for (const auto& r : doc["rows"]) {
+      bulk::Row row{id, name, date_cell(r["period_start"]), date_cell(r["period_end"])};
+      append(row, r);
+      rows.rows.push_back(std::move(row));
+    }
+    bulk::Row row{id, name, date_cell(doc["start_date"]), date_cell(doc["end_date"])};
+    append(row, doc["totals"]);
+    totals.rows.push_back(std::move(row));
+  }
+  return book;
+}
+
+bulk::Workbook viewability_book(const std::vector<json>& docs) {
+  bulk::Workbook book;
+  const std::vector<std::string> figures{"Impressions",       "Measurable Impressions", "Viewable Impressions",
+                                         "Measurable Rate %", "Viewability Rate %",     "Avg Time in View (s)"};
+  auto columns = [&](std::vector<std::string> first) {
+    first.insert(first.end(), figures.begin(), figures.end());
+    return first;
+  };
+  auto& rows = book.add_sheet("Viewability", columns({"Campaign ID", "Campaign Name", "Date", "Vendor"}));
+  auto& totals = book.add_sheet("Totals", columns({"Campaign ID", "Campaign Name", "Vendor"}));
+  auto append = [](bulk::Row& row, const json& f) {
+    row.insert(row.end(), {count_cell(f["impressions"]), count_cell(f["measurable_impressions"]),
+                           count_cell(f["viewable_impressions"]), rate_cell(f["measurable_rate"]),
+                           rate_cell(f["viewability_rate"]), rate_cell(f["avg_time_in_view"])});
+  };
+  for (const auto& doc : docs) {
+    const std::string id = doc["campaign_id"], name = doc["campaign_name"];
+    for (const auto& r : doc["rows"]) {
+      bulk::Row row{id, name, date_cell(r["date"]), r["vendor"].get<std::string>()};
+      append(row, r);
+      rows.rows.push_back(std::move(row));
+    }
+    for (const auto& [vendor, f] : doc["totals_by_vendor"].items()) {
+      bulk::Row row{id, name, vendor};
+      append(row, f);
+      totals.rows.push_back(std::move(row));
+    }
+  }
+  return book;
+}
+
+}  // namespace
+
+// One pull: a group of campaigns of one advertiser over one window.
+struct ReportService::Unit {
+  std::string advertiser;
+  std::vector<store::ReportableCampaign> campaigns;
+  domain::DateRange window;
+  std::string key;  // stable over attempts: the window and a digest of the campaign ids
+};
+
+ReportService::ReportService(store::ReportStore& store, store::GeneratedFileStore& files,
+                             CampaignService& campaigns, JobService& jobs, upstream::AmazonDspClient& amazon,
+                             Metrics& metrics, ReportOptions options)
+    : store_(store),
+      files_(files),
+      campaigns_(campaigns),
+      jobs_(jobs),
+      amazon_(amazon),
+      metrics_(metrics),
+      options_(options) {}
+
+json ReportService::enqueue_refresh(const json& body, const std::string& actor) {
+  Validator v(body);
+  auto ids = v.string_array("campaign_ids", {.min_length = 1, .max_length = 64});
+  if (ids && (ids->empty() || ids->size() > kMaxCampaignIds)) {
+    v.add("campaign_ids", "must hold 1-" + std::to_string(kMaxCampaignIds) +
+                              " campaign ids (leave it out to pull every campaign with an Amazon DSP campaign)");
+  }
+  auto range = domain::read_date_range(v, v.string("start_date", {.required = true}),
+                                       v.string("end_date", {.required = true}));
+  const auto today = domain::today_utc();
+  if (range && std::chrono::sys_days(range->start) > std::chrono::sys_days(today)) {
+    v.add("start_date", "must not be after today (" + format_date(today) + " UTC): there is nothing to report yet");
+  }
+  v.check();
+  if (!options_.configured) throw amazon_unconfigured();
+  // Days after today have no delivery yet: the pull stops at today.
+  if (std::chrono::sys_days(range->end) > std::chrono::sys_days(today)) range->end = today;
+
+  json payload{{"start_date", range->start_text()}, {"end_date", range->end_text()}};
+  json resolved = json::array();
+  if (ids) {
+    std::vector<std::string> distinct;
+    for (const auto& id : *ids) {
+      if (!is_resource_id(id, "camp_")) throw campaign_not_found(id);
+      if (std::find(distinct.begin(), distinct.end(), id) == distinct.end()) distinct.push_back(id);
+    }
+    auto existing = store_.existing(distinct);
+    for (const auto& id : distinct) {
+      if (std::find(existing.begin(), existing.end(), id) == existing.end()) throw campaign_not_found(id);
+    }
+    auto reportable = store_.reportable(distinct);
+    std::vector<FieldError> not_synced;
+    for (const auto& id : distinct) {
+      bool found = std::any_of(reportable.begin(), reportable.end(), [&](const auto& c) { return c.id == id; });
+      if (!found) {
+        not_synced.push_back({"campaign_ids", "campaign " + id +
+                                                  " has no Amazon DSP campaign yet: sync it first "
+                                                  "(POST /api/integrations/amazon-dsp/sync)"});
+      }
+    }
+    if (!not_synced.empty()) throw Error::validation(std::move(not_synced));
+    payload["campaign_ids"] = distinct;
+    resolved = distinct;
+  } else {
+    for (const auto& c : store_.reportable(std::nullopt)) resolved.push_back(c.id);
+  }
+  auto job_id = jobs_.enqueue(kinds::kReportRefresh, payload, actor, options_.max_attempts);
+  log::info("report refresh queued", {{"job_id", job_id},
+                                      {"campaigns", resolved.size()},
+                                      {"start_date", range->start_text()},
+                                      {"end_date", range->end_text()},
+                                      {"actor", actor}});
+  return {{"job_id", job_id},
+          {"campaign_ids", resolved},
+          {"start_date", range->start_text()},
+          {"end_date", range->end_text()}};
+}
+
+std::optional<std::string> ReportService::tick() {
+  const int days = options_.restate_days;
+  auto job = jobs_.store().enqueue_tick(
+      kTickName, options_.interval_seconds, kinds::kReportRefresh, options_.max_attempts,
+      [days](pqxx::transaction_base& tx) -> std::optional<json> {
+        // Amazon restates recent days: the last few are pulled again for every campaign whose
+        // flight overlaps them (in flight, or ended within them).
+        auto range = domain::last_days(domain::today_utc(), days);
+        auto ids = store::ReportStore::in_flight(tx, range.start_text(), range.end_text());
+        if (ids.empty()) return std::nullopt;
+        return json{{"campaign_ids", ids}, {"start_date", range.start_text()}, {"end_date", range.end_text()}};
+      });
+  if (job) jobs_.wake();
+  return job;
+}
+
+json ReportService::refresh(const json& payload, json& state, int attempt,
+                            const std::function<void(int, int)>& progress) {
+  Validator v(payload);
+  auto range = domain::read_date_range(v, v.string("start_date", {.required = true}),
+                                       v.string("end_date", {.required = true}));
+  auto ids = v.string_array("campaign_ids");
+  if (!v.ok() || !range) throw Error(codes::kInternal, "internal error", "report_refresh: a malformed payload");
+  if (!options_.configured) throw amazon_unconfigured();
+
+  // Group by advertiser (the Amazon-Ads-AccountId of the calls), at most campaigns_per_report
+  // campaigns per report; every group is pulled for every window.
+  auto campaigns = store_.reportable(ids);
+  std::vector<Unit> units;
+  const auto windows = domain::windows(*range);
+  for (size_t i = 0; i < campaigns.size();) {
+    size_t end = i;
+    while (end < campaigns.size() && end - i < options_.campaigns_per_report &&
+           campaigns[end].advertiser_id == campaigns[i].advertiser_id) {
+      ++end;
+    }
+    std::vector<store::ReportableCampaign> group(campaigns.begin() + static_cast<std::ptrdiff_t>(i),
+                                                 campaigns.begin() + static_cast<std::ptrdiff_t>(end));
+    std::vector<std::string> group_ids;
+    for (const auto& c : group) group_ids.push_back(c.id);
+    const std::string digest = sha256_hex(join(group_ids, ",")).substr(0, 16);
+    for (const auto& w : windows) {
+      units.push_back({group.front().advertiser_id, group, w, w.start_text() + ".." + w.end_text() + "|" + digest});
+    }
+    i = end;
+  }
+
+  if (!state.contains("units") || !state["units"].is_object()) state["units"] = json::object();
+  json& done_units = state["units"];
+  const int total = static_cast<int>(units.size());
+  int done = 0;
+  for (const auto& unit : units) done += done_units.contains(unit.key) ? 1 : 0;
+  progress(done, total);
+  // The attempt names its reports: a retry after a FAILED report asks for a new one instead of
+  // being pointed at the failed one as a duplicate.
+  const std::string tag = "a" + std::to_string(attempt) + " " + random_id("", 2);
+  for (const auto& unit : units) {
+    if (done_units.contains(unit.key)) continue;
+    done_units[unit.key] = pull(unit, tag);
+    progress(++done, total);
+  }
+
+  json rows{{"campaign", 0}, {"creative", 0}, {"viewability", 0}};
+  uint64_t ignored = 0;
+  for (const auto& unit : units) {
+    const json& counts = done_units[unit.key];
+    for (const char* report : {"campaign", "creative", "viewability"}) {
+      rows[report] = rows[report].get<uint64_t>() + counts.value(report, uint64_t{0});
+    }
+    ignored += counts.value("ignored", uint64_t{0});
+  }
+  json skipped = json::array();
+  if (ids) {
+    for (const auto& id : *ids) {
+      bool pulled = std::any_of(campaigns.begin(), campaigns.end(), [&](const auto& c) { return c.id == id; });
+      if (!pulled) skipped.push_back({{"campaign_id", id}, {"reason", "no Amazon DSP campaign (or deleted)"}});
+    }
+  }
+  return {{"start_date", range->start_text()},
+          {"end_date", range->end_text()},
+          {"campaigns", campaigns.size()},
+          {"windows", windows.size()},
+          {"reports", units.size() * 3},
+          {"rows", rows},
+          {"ignored_rows", ignored},
+          {"skipped", skipped}};
+}
+
+json ReportService::pull(const Unit& unit, const std::string& tag) {
+  const std::string from = unit.window.start_text(), to = unit.window.end_text();
+  std::vector<std::string> amazon_ids, ids;
+  for (const auto& c : unit.campaigns) {
+    amazon_ids.push_back(c.amazon_campaign_id);
+    ids.push_back(c.id);
+  }
+  auto request = [&](DspReportType type, bool by_creative, const char* what) {
+    DspReportRequest r;
+    r.type = type;
+    r.by_creative = by_creative;
+    r.start_date = from;
+    r.end_date = to;
+    r.campaign_ids = amazon_ids;
+    r.name = std::string("kargo ") + what + " " + from + ".." + to + " " + tag;
+    return r;
+  };
+  // The three reports are requested first and awaited together: Amazon prepares them in parallel.
+  std::vector<std::string> report_ids{
+      amazon_.create_report(unit.advertiser, request(DspReportType::kCampaign, false, "delivery")),
+      amazon_.create_report(unit.advertiser, request(DspReportType::kCampaign, true, "creative delivery")),
+      amazon_.create_report(unit.advertiser, request(DspReportType::kViewability, false, "viewability"))};
+  auto reports = amazon_.wait_for_reports(unit.advertiser, report_ids);
+  for (const auto& r : reports) {
+    if (r.status != "COMPLETED") {
+      std::string message = "amazon_dsp: report " + r.report_id + " " + r.status +
+                            (r.failure_reason.empty() ? "" : ": " + r.failure_reason);
+      throw Error(codes::kExternalApi, message, message);
+    }
+  }
+
+  store::PulledWindow window{ids, from, to, {}, {}, {}};
+  for (const auto& row : amazon_.download_campaign_rows(reports[0])) window.campaigns.push_back(delivery_of(row));
+  for (const auto& row : amazon_.download_campaign_rows(reports[1])) {
+    if (row.creative_id.empty()) malformed("a creative row without creativeId on " + row.date);
+    window.creatives.push_back(delivery_of(row));
+  }
+  for (const auto& row : amazon_.download_viewability_rows(reports[2])) {
+    auto vendor = domain::vendor_from_amazon(row.vendor);
+    if (!vendor) continue;  // a vendor the service does not keep
+    if (row.measurable_impressions > row.impressions || row.viewable_impressions > row.measurable_impressions) {
+      malformed("viewability counts out of order (viewable <= measurable <= impressions) on " + row.date);
+    }
+    if (!(row.average_time_in_view_seconds >= 0)) malformed("averageTimeInViewSeconds on " + row.date);
+    store::ViewabilityDay day;
+    day.amazon_campaign_id = row.campaign_id;
+    day.day = row.date;
+    day.vendor = *vendor;
+    day.impressions = count_of(row.impressions, "impressions", row.date);
+    day.measurable = count_of(row.measurable_impressions, "measurableImpressions", row.date);
+    day.viewable = count_of(row.viewable_impressions, "viewableImpressions", row.date);
+    day.avg_time_in_view = row.average_time_in_view_seconds;
+    window.viewability.push_back(std::move(day));
+  }
+
+  auto counts = store_.replace_window(window);
+  for (const auto& id : ids) campaigns_.invalidate(id);
+  metrics_.report_rows_ingested("campaign", static_cast<double>(counts.campaign_rows));
+  metrics_.report_rows_ingested("creative", static_cast<double>(counts.creative_rows));
+  metrics_.report_rows_ingested("viewability", static_cast<double>(counts.viewability_rows));
+  log::info("report window written", {{"advertiser_id", unit.advertiser},
+                                      {"campaigns", ids.size()},
+                                      {"start_date", from},
+                                      {"end_date", to},
+                                      {"campaign_rows", counts.campaign_rows},
+                                      {"creative_rows", counts.creative_rows},
+                                      {"viewability_rows", counts.viewability_rows},
+                                      {"ignored_rows", counts.ignored}});
+  return {{"campaign", counts.campaign_rows},
+          {"creative", counts.creative_rows},
+          {"viewability", counts.viewability_rows},
+          {"ignored", counts.ignored}};
+}
+
+std::string ReportService::campaign_performance(const store::PerformanceQuery& query) {
+  auto doc = store_.campaign_performance(query);
+  if (!doc) throw campaign_not_found(query.campaign_id);
+  return *doc;
+}
+
+std::string ReportService::viewability(const store::ViewabilityQuery& query) {
+  auto doc = store_.viewability(query);
+  if (!doc) throw campaign_not_found(query.campaign_id);
+  return *doc;
+}
+
+json ReportService::export_report(const ExportRequest& request, const std::string& actor) {
+  auto existing = store_.existing(request.campaign_ids);
+  for (const auto& id : request.campaign_ids) {
+    if (std::find(existing.begin(), existing.end(), id) == existing.end()) throw campaign_not_found(id);
+  }
+  const bool performance = request.report_type == "campaign_performance";
+  std::vector<std::string> texts =
+      performance ? store_.campaign_performance_many(
+                        request.campaign_ids,
+                        {.start_date = request.start_date, .end_date = request.end_date,
+                         .granularity = request.granularity})
+                  : store_.viewability_many(request.campaign_ids, {.start_date = request.start_date,
+                                                                   .end_date = request.end_date,
+                                                                   .vendor = request.vendor});
+  std::vector<json> docs;
+  docs.reserve(texts.size());
+  for (const auto& t : texts) docs.push_back(json::parse(t));
+
+  auto book = performance ? performance_book(docs) : viewability_book(docs);
+  store::NewGeneratedFile file;
+  file.id = random_id(kExportPrefix, kExportIdBytes);
+  file.kind = kExportKind;
+  file.record_count = book.sheets.front().rows.size();
+  file.created_by = actor;
+  file.lifetime = kExportLifetime;
+  file.filename = std::string("kargo-") + (performance ? "campaign-performance-" : "viewability-") +
+                  request.start_date + "-" + request.end_date + "-" +
+                  file.id.substr(std::string_view(kExportPrefix).size(), 8) + "." + request.format;
+  if (request.format == "json") {
+    json out{{"report_type", request.report_type},
+             {"start_date", request.start_date},
+             {"end_date", request.end_date},
+             {"generated_at", format_timestamp(std::chrono::system_clock::now())},
+             {"campaigns", docs}};
+    if (performance) out["granularity"] = request.granularity;
+    if (!performance) out["vendor"] = request.vendor ? json(*request.vendor) : json(nullptr);
+    file.content_type = "application/json";
+    file.bytes = out.dump();
+  } else if (request.format == "xlsx") {
+    file.content_type = kXlsxType;
+    file.bytes = bulk::write_xlsx(book);
+    file.sheets = book.sheet_names();
+  } else {
+    file.content_type = "text/csv; charset=utf-8";
+    file.bytes = bulk::to_csv(book.sheets.front());
+  }
+  auto expires_at = files_.save(file);
+  log::info("report exported", {{"export_id", file.id},
+                                {"report_type", request.report_type},
+                                {"format", request.format},
+                                {"campaigns", request.campaign_ids.size()},
+                                {"file_size", file.bytes.size()},
+                                {"record_count", file.record_count},
+                                {"actor", actor}});
+  return {{"export_id", file.id},
+          {"download_url", "/api/reports/download/" + file.id},
+          {"expires_at", expires_at},
+          {"file_size", file.bytes.size()},
+          {"record_count", file.record_count},
+          {"report_type", request.report_type},
+          {"format", request.format}};
+}
+
+store::GeneratedFile ReportService::download(const std::string& export_id) {
+  auto not_found = [&] { return Error(codes::kNotFound, "export " + export_id + " not found"); };
+  if (!is_resource_id(export_id, kExportPrefix, kExportIdBytes)) throw not_found();
+  auto file = files_.fetch(export_id, kExportKind);
+  if (!file) throw not_found();
+  if (file->expired) throw Error(codes::kGone, "export " + export_id + " has expired; export the report again");
+  return std::move(*file);
+}
+
+void ReportService::publish_age() { metrics_.set_report_age(store_.max_report_age_seconds()); }
+
+}  // namespace kargo::service

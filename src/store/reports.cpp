@@ -1,0 +1,364 @@
+#include "kargo/store/reports.hpp"
+
+#include <algorithm>
+#include <map>
+#include <pqxx/pqxx>
+#include <tuple>
+#include <unordered_map>
+
+#include "kargo/store/database.hpp"
+
+namespace kargo::store {
+namespace {
+
+// Both report documents are built by PostgreSQL (one round trip, passed through as text). The
+// ratios come from campaign_performance() and viewability_figures(), the same functions the
+// campaign resource uses, so a report's totals and a campaign's `performance` cannot disagree.
+#define KARGO_PERFORMANCE_FIELDS(m)                                                                  \
+  "'impressions', " m "->'impressions', 'clicks', " m "->'clicks', 'conversions', " m               \
+  "->'conversions', 'spend', " m "->'spend', 'ctr', " m "->'ctr', 'conversion_rate', " m           \
+  "->'conversion_rate', 'cost_per_click', " m "->'cost_per_click', 'cost_per_conversion', " m      \
+  "->'cost_per_conversion'"
+
+// $1 campaign, $2 start, $3 end, $4 date_trunc unit (day | week | month), $5 granularity name.
+// Every period of the range has a row (a period without delivery is all zeros): `sums` buckets
+// the stored days, `periods` lists the buckets; the first and last are cut at the range's ends.
+// date_trunc('week') starts weeks on Monday (ISO).
+constexpr const char* kPerformance =
+    "WITH sums AS ("
+    " SELECT greatest(date_trunc($4::text, d.day::timestamp)::date, $2::date) AS period_start,"
+    " sum(d.impressions)::bigint AS impressions, sum(d.clicks)::bigint AS clicks,"
+    " sum(d.conversions)::bigint AS conversions, sum(d.spend) AS spend"
+    " FROM campaign_performance_daily d"
+    " WHERE d.campaign_id = $1 AND d.day BETWEEN $2::date AND $3::date GROUP BY 1), "
+    "periods AS ("
+    " SELECT greatest(g::date, $2::date) AS period_start,"
+    " least((g + ('1 ' || $4::text)::interval)::date - 1, $3::date) AS period_end"
+    " FROM generate_series(date_trunc($4::text, $2::date::timestamp), $3::date::timestamp,"
+    " ('1 ' || $4::text)::interval) g), "
+    "rows AS ("
+    " SELECT p.period_start, p.period_end, campaign_performance(coalesce(s.impressions, 0),"
+    " coalesce(s.clicks, 0), coalesce(s.conversions, 0), coalesce(s.spend, 0)) AS m"
+    " FROM periods p LEFT JOIN sums s USING (period_start)) "
+    "SELECT json_build_object('campaign_id', c.id, 'campaign_name', c.name, 'granularity', $5::text,"
+    " 'start_date', to_char($2::date, 'YYYY-MM-DD'), 'end_date', to_char($3::date, 'YYYY-MM-DD'),"
+    " 'rows', (SELECT coalesce(json_agg(json_build_object("
+    "'period_start', to_char(r.period_start, 'YYYY-MM-DD'), 'period_end', to_char(r.period_end, 'YYYY-MM-DD'), "
+    KARGO_PERFORMANCE_FIELDS("r.m") ") ORDER BY r.period_start), '[]') FROM rows r),"
+    " 'totals', (SELECT campaign_performance(coalesce(sum(impressions), 0)::bigint, coalesce(sum(clicks), 0)::bigint,"
+    " coalesce(sum(conversions), 0)::bigint, coalesce(sum(spend), 0)) FROM sums))::text "
+    "FROM campaigns c WHERE c.id = $1";
+
+// Summed measurements of `v` rows as viewability_figures(); the average time in view is weighted
+// by viewable impressions.
+#define KARGO_VIEWABILITY_SUMS(v)                                                                   \
+  "viewability_figures(coalesce(sum(" v ".impressions), 0)::bigint, coalesce(sum(" v                \
+  ".measurable_impressions), 0)::bigint, coalesce(sum(" v ".viewable_impressions), 0)::bigint, sum(" v \
+  ".avg_time_in_view * " v ".viewable_impressions) / nullif(sum(" v ".viewable_impressions), 0))"
+
+// $1 campaign, $2 start, $3 end, $4 vendor (NULL: both). Rows are the measured days only: a day
+// without a measurement is not a day at 0 % viewability. `totals` pools the rows returned;
+// `totals_by_vendor` has each vendor asked for, zeros when it measured nothing.
+constexpr const char* kViewability =
+    "WITH v AS (SELECT * FROM campaign_viewability_daily"
+    " WHERE campaign_id = $1 AND day BETWEEN $2::date AND $3::date AND ($4::text IS NULL OR vendor = $4::text)) "
+    "SELECT json_build_object('campaign_id', c.id, 'campaign_name', c.name, 'vendor', $4::text,"
+    " 'start_date', to_char($2::date, 'YYYY-MM-DD'), 'end_date', to_char($3::date, 'YYYY-MM-DD'),"
+    " 'rows', (SELECT coalesce(json_agg(json_build_object('date', to_char(r.day, 'YYYY-MM-DD'), 'vendor', r.vendor,"
+    " 'impressions', r.f->'impressions', 'measurable_impressions', r.f->'measurable_impressions',"
+    " 'viewable_impressions', r.f->'viewable_impressions', 'measurable_rate', r.f->'measurable_rate',"
+    " 'viewability_rate', r.f->'viewability_rate', 'avg_time_in_view', r.f->'avg_time_in_view')"
+    " ORDER BY r.day, r.vendor), '[]') FROM (SELECT v.day, v.vendor, viewability_figures(v.impressions,"
+    " v.measurable_impressions, v.viewable_impressions, v.avg_time_in_view) AS f FROM v) r),"
+    " 'totals', (SELECT " KARGO_VIEWABILITY_SUMS("v") " FROM v),"
+    " 'totals_by_vendor', (SELECT json_object_agg(k.vendor, k.f ORDER BY k.vendor) FROM ("
+    " SELECT n.vendor, " KARGO_VIEWABILITY_SUMS("v") " AS f"
+    " FROM (VALUES ('double_verify'), ('ias')) AS n(vendor) LEFT JOIN v ON v.vendor = n.vendor"
+    " WHERE $4::text IS NULL OR n.vendor = $4::text GROUP BY n.vendor) k))::text "
+    "FROM campaigns c WHERE c.id = $1";
+
+constexpr const char* kReportable =
+    "SELECT id, advertiser_id, amazon_campaign_id FROM campaigns WHERE amazon_campaign_id IS NOT NULL "
+    "AND ($1::text[] IS NULL OR id = ANY($1::text[])) ORDER BY advertiser_id, id";
+
+constexpr const char* kExisting = "SELECT id FROM campaigns WHERE id = ANY($1::text[])";
+
+constexpr const char* kInFlight =
+    "SELECT id FROM campaigns WHERE amazon_campaign_id IS NOT NULL AND status <> 'draft' "
+    "AND start_date <= $2::date AND end_date >= $1::date ORDER BY id";
+
+// Locks the window's campaigns in id order: two pulls of the same campaigns queue up instead of
+// interleaving their deletes and copies (and cannot deadlock).
+constexpr const char* kLockCampaigns =
+    "SELECT id, amazon_campaign_id FROM campaigns WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
+constexpr const char* kCreativeIds =
+    "SELECT amazon_creative_id, id FROM creatives WHERE amazon_creative_id = ANY($1::text[]) FOR SHARE";
+constexpr const char* kDeleteWindow[] = {
+    "DELETE FROM campaign_performance_daily WHERE campaign_id = ANY($1::text[]) AND day BETWEEN $2::date AND $3::date",
+    "DELETE FROM creative_performance_daily WHERE campaign_id = ANY($1::text[]) AND day BETWEEN $2::date AND $3::date",
+    "DELETE FROM campaign_viewability_daily WHERE campaign_id = ANY($1::text[]) AND day BETWEEN $2::date AND $3::date",
+};
+// `spent` is the sum of everything reported for the campaign (every day, not only this window).
+// Neither version nor updated_at moves: a report is not an edit, and must not make a user's
+// If-Match fail.
+constexpr const char* kSettle =
+    "UPDATE campaigns c SET spent = coalesce((SELECT sum(d.spend) FROM campaign_performance_daily d "
+    "WHERE d.campaign_id = c.id), 0), report_through = greatest(c.report_through, $2::date), "
+    "report_pulled_at = clock_timestamp() WHERE c.id = ANY($1::text[])";
+
+constexpr const char* kMaxAge =
+    "SELECT greatest(coalesce(max(extract(epoch FROM clock_timestamp() - "
+    "(coalesce(report_through + 1, start_date)::timestamp AT TIME ZONE 'UTC'))), 0), 0)::float8 "
+    "FROM campaigns WHERE amazon_campaign_id IS NOT NULL AND status = 'active' AND start_date <= current_date";
+
+// A PostgreSQL text[] literal. libpqxx 6.4 can parse arrays but not write them, so the elements
+// are quoted here ("..." with \ and " escaped), which is safe for any text.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : items[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string money(int64_t cents) {
+  std::string frac = std::to_string(cents % 100);
+  if (frac.size() < 2) frac.insert(0, "0");
+  return std::to_string(cents / 100) + "." + frac;
+}
+
+const char* trunc_unit(const std::string& granularity) {
+  if (granularity == "weekly") return "week";
+  if (granularity == "monthly") return "month";
+  return "day";
+}
+
+// Rows with the same key are added up (as a coarser groupBy would); an average time in view is
+// weighted by viewable impressions.
+struct Delivery {
+  int64_t impressions = 0, clicks = 0, conversions = 0, spend_cents = 0;
+  void add(const DeliveryDay& d) {
+    impressions += d.impressions;
+    clicks += d.clicks;
+    conversions += d.conversions;
+    spend_cents += d.spend_cents;
+  }
+};
+struct Measurement {
+  int64_t impressions = 0, measurable = 0, viewable = 0;
+  double time_weight = 0;
+  void add(const ViewabilityDay& v) {
+    impressions += v.impressions;
+    measurable += v.measurable;
+    viewable += v.viewable;
+    time_weight += v.avg_time_in_view * static_cast<double>(v.viewable);
+  }
+  double avg_time_in_view() const { return viewable == 0 ? 0.0 : time_weight / static_cast<double>(viewable); }
+};
+
+}  // namespace
+
+ReportStore::ReportStore(Database& db) : db_(db) {
+  db_.prepare("report_performance", kPerformance);
+  db_.prepare("report_viewability", kViewability);
+}
+
+std::vector<ReportableCampaign> ReportStore::reportable(const std::optional<std::vector<std::string>>& ids) {
+  std::vector<ReportableCampaign> out;
+  std::optional<std::string> filter;
+  if (ids) filter = text_array(*ids);
+  db_.once([&](pqxx::transaction_base& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(kReportable, filter)) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+    }
+  });
+  return out;
+}
+
+std::vector<std::string> ReportStore::existing(const std::vector<std::string>& ids) {
+  std::vector<std::string> found;
+  db_.once([&](pqxx::transaction_base& tx) {
+    found.clear();
+    for (const auto& row : tx.exec_params(kExisting, text_array(ids))) found.push_back(row[0].as<std::string>());
+  });
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    if (std::find(found.begin(), found.end(), id) != found.end()) out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<std::string> ReportStore::in_flight(pqxx::transaction_base& tx, const std::string& start_date,
+                                                const std::string& end_date) {
+  std::vector<std::string> out;
+  for (const auto& row : tx.exec_params(kInFlight, start_date, end_date)) out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+WindowCounts ReportStore::replace_window(const PulledWindow& window) {
+  // Merge rows with the same key before the COPY (the primary keys allow one row each).
+  using Key = std::tuple<std::string, std::string, std::string>;  // campaign, creative|vendor, day
+  std::map<Key, Delivery> campaigns, creatives;
+  std::map<Key, Measurement> viewability;
+  std::vector<std::string> amazon_creatives;
+  for (const auto& d : window.campaigns) campaigns[{d.amazon_campaign_id, "", d.day}].add(d);
+  for (const auto& d : window.creatives) {
+    creatives[{d.amazon_campaign_id, d.amazon_creative_id, d.day}].add(d);
+  }
+  for (const auto& v : window.viewability) viewability[{v.amazon_campaign_id, v.vendor, v.day}].add(v);
+  for (const auto& [key, _] : creatives) {
+    if (amazon_creatives.empty() || amazon_creatives.back() != std::get<1>(key)) {
+      amazon_creatives.push_back(std::get<1>(key));
+    }
+  }
+  const std::string ids = text_array(window.campaign_ids);
+  const auto in_window = [&](const std::string& day) {
+    return day >= window.start_date && day <= window.end_date;  // YYYY-MM-DD compares as text
+  };
+
+  WindowCounts counts;
+  db_.transact(
+      [&](pqxx::transaction_base& tx) {
+        counts = {};
+        std::unordered_map<std::string, std::string> ours;  // Amazon campaign id -> ours
+        std::vector<std::string> locked;
+        for (const auto& row : tx.exec_params(kLockCampaigns, ids)) {
+          locked.push_back(row[0].as<std::string>());
+          if (!row[1].is_null()) ours.emplace(row[1].as<std::string>(), row[0].as<std::string>());
+        }
+        std::unordered_map<std::string, std::string> our_creatives;
+        if (!amazon_creatives.empty()) {
+          for (const auto& row : tx.exec_params(kCreativeIds, text_array(amazon_creatives))) {
+            our_creatives.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+          }
+        }
+        const std::string locked_ids = text_array(locked);
+        for (const char* sql : kDeleteWindow) tx.exec_params(sql, locked_ids, window.start_date, window.end_date);
+
+        auto campaign_of = [&](const std::string& amazon_id) -> const std::string* {
+          auto it = ours.find(amazon_id);
+          return it == ours.end() ? nullptr : &it->second;
+        };
+        {
+          pqxx::stream_to out(tx, "campaign_performance_daily",
+                              std::vector<std::string>{"campaign_id", "day", "impressions", "clicks", "conversions",
+                                                       "spend"});
+          for (const auto& [key, d] : campaigns) {
+            const auto* id = campaign_of(std::get<0>(key));
+            if (!id || !in_window(std::get<2>(key))) {
+              ++counts.ignored;
+              continue;
+            }
+            out << std::make_tuple(*id, std::get<2>(key), d.impressions, d.clicks, d.conversions,
+                                   money(d.spend_cents));
+            ++counts.campaign_rows;
+          }
+          out.complete();
+        }
+        {
+          pqxx::stream_to out(tx, "creative_performance_daily",
+                              std::vector<std::string>{"campaign_id", "creative_id", "day", "impressions", "clicks",
+                                                       "conversions", "spend"});
+          for (const auto& [key, d] : creatives) {
+            const auto* id = campaign_of(std::get<0>(key));
+            auto creative = our_creatives.find(std::get<1>(key));
+            if (!id || creative == our_creatives.end() || !in_window(std::get<2>(key))) {
+              ++counts.ignored;
+              continue;
+            }
+            out << std::make_tuple(*id, creative->second, std::get<2>(key), d.impressions, d.clicks, d.conversions,
+                                   money(d.spend_cents));
+            ++counts.creative_rows;
+          }
+          out.complete();
+        }
+        {
+          pqxx::stream_to out(tx, "campaign_viewability_daily",
+                              std::vector<std::string>{"campaign_id", "day", "vendor", "impressions",
+                                                       "measurable_impressions", "viewable_impressions",
+                                                       "avg_time_in_view"});
+          for (const auto& [key, v] : viewability) {
+            const auto* id = campaign_of(std::get<0>(key));
+            if (!id || !in_window(std::get<2>(key))) {
+              ++counts.ignored;
+              continue;
+            }
+            out << std::make_tuple(*id, std::get<2>(key), std::get<1>(key), v.impressions, v.measurable, v.viewable,
+                                   v.avg_time_in_view());
+            ++counts.viewability_rows;
+          }
+          out.complete();
+        }
+        tx.exec_params(kSettle, locked_ids, window.end_date);
+      },
+      std::chrono::minutes(2));
+  return counts;
+}
+
+std::optional<std::string> ReportStore::campaign_performance(const PerformanceQuery& q) {
+  std::optional<std::string> out;
+  db_.once([&](pqxx::transaction_base& tx) {
+    out.reset();
+    auto rows = tx.exec_prepared("report_performance", q.campaign_id, q.start_date, q.end_date,
+                                 trunc_unit(q.granularity), q.granularity);
+    if (!rows.empty()) out = rows[0][0].as<std::string>();
+  });
+  return out;
+}
+
+std::optional<std::string> ReportStore::viewability(const ViewabilityQuery& q) {
+  std::optional<std::string> out;
+  db_.once([&](pqxx::transaction_base& tx) {
+    out.reset();
+    auto rows = tx.exec_prepared("report_viewability", q.campaign_id, q.start_date, q.end_date, q.vendor);
+    if (!rows.empty()) out = rows[0][0].as<std::string>();
+  });
+  return out;
+}
+
+std::vector<std::string> ReportStore::campaign_performance_many(const std::vector<std::string>& ids,
+                                                                const PerformanceQuery& q) {
+  std::vector<std::string> out;
+  db_.transact(
+      [&](pqxx::transaction_base& tx) {
+        out.clear();
+        for (const auto& id : ids) {
+          auto rows = tx.exec_prepared("report_performance", id, q.start_date, q.end_date, trunc_unit(q.granularity),
+                                       q.granularity);
+          if (!rows.empty()) out.push_back(rows[0][0].as<std::string>());
+        }
+      },
+      std::chrono::minutes(2));
+  return out;
+}
+
+std::vector<std::string> ReportStore::viewability_many(const std::vector<std::string>& ids,
+                                                       const ViewabilityQuery& q) {
+  std::vector<std::string> out;
+  db_.transact(
+      [&](pqxx::transaction_base& tx) {
+        out.clear();
+        for (const auto& id : ids) {
+          auto rows = tx.exec_prepared("report_viewability", id, q.start_date, q.end_date, q.vendor);
+          if (!rows.empty()) out.push_back(rows[0][0].as<std::string>());
+        }
+      },
+      std::chrono::minutes(2));
+  return out;
+}
+
+double ReportStore::max_report_age_seconds() {
+  double age = 0;
+  db_.once([&](pqxx::transaction_base& tx) { age = tx.exec1(kMaxAge)[0].as<double>(); });
+  return age;
+}
+
+}  // namespace kargo::store
