@@ -35,6 +35,17 @@
 # creative_list20 and campaign_list20 p99 < 20 ms; campaign_create >= 80 % of pgbench_tpcb and
 # p99 < 50 ms.
 #
+# Reports (docs/REPORTS.md):
+#   report_daily365        GET /api/reports/campaign-performance, one campaign over 365 days,
+#                          granularity=daily (a year of delivery rows is written first)
+#   report_weekly365       the same, granularity=weekly
+#   report_refresh         not a wrk target: BENCH_REPORT_CAMPAIGNS (default 1000) campaigns with an
+#                          Amazon id pulled over 31 days by one POST /api/reports/refresh from the
+#                          sandbox, timed to the job's end, next to a plain COPY of the same rows
+#                          into empty copies of the tables on the same PostgreSQL
+# Goals: report_daily365 and report_weekly365 p99 < 20 ms; report_refresh >= 50 % of the plain
+# COPY's rows per second.
+#
 # Options (environment):
 #   BENCH_THREADS        I/O threads of both servers (default 2)
 #   BENCH_SECONDS        length of each measured run (default 10)
@@ -148,6 +159,13 @@ while [ "$SANDBOX_PORT" = "$KARGO_PORT" ]; do SANDBOX_PORT=$(free_port); done
 export KARGO_API_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
 export KARGO_API_KEY="bench-kargo-key"
 export KARGO_SNIPPET_HOSTS="127.0.0.1:$SANDBOX_PORT"
+# Amazon DSP is the sandbox too (report_refresh). Reports are polled every 20-100 ms: the bench
+# measures the service's ingest, not Amazon's report preparation time.
+export AMAZON_DSP_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
+export AMAZON_LWA_TOKEN_URL="http://127.0.0.1:$SANDBOX_PORT/auth/o2/token"
+export AMAZON_CLIENT_ID=sandbox-client AMAZON_CLIENT_SECRET=sandbox-secret AMAZON_REFRESH_TOKEN=sandbox-refresh
+export AMAZON_PROFILE_ID=bench-profile
+export REPORT_POLL_INITIAL_MS=20 REPORT_POLL_MAX_MS=100 REPORT_INTERVAL_SECONDS=0 SYNC_INTERVAL_SECONDS=0
 
 # Run from the temp dir so that a developer's .env in the checkout does not change the settings.
 (cd "$TMP" && "$BIN" migrate up) >/dev/null
@@ -257,6 +275,20 @@ SQL
     "$KARGO_URL/api/campaigns/camp_bebe$(printf '%08x' $((UNCACHED_COUNT - 1)))")
   [ "$code" = 200 ] || die "GET of the last copied campaign answered $code"
   export BENCH_UNCACHED_COUNT="$UNCACHED_COUNT" BENCH_UNCACHED_THREADS="$BENCH_WRK_THREADS"
+fi
+
+# report_daily365 / report_weekly365: a year of daily delivery for one campaign (rows as a pull
+# writes them), read back per day and per week.
+REPORT_CAMPAIGN_ID="$CAMPAIGN_ID"
+REPORT_YEAR_START=$(date -u -d '-365 days' +%F)
+REPORT_YEAR_END=$(date -u -d '-1 day' +%F)
+if selected report_daily365 || selected report_weekly365; then
+  "$(pg_bin psql)" "$DATABASE_URL" -v ON_ERROR_STOP=1 -qtA >/dev/null <<SQL || die "could not write the year of delivery"
+INSERT INTO campaign_performance_daily (campaign_id, day, impressions, clicks, conversions, spend)
+SELECT '$REPORT_CAMPAIGN_ID', d::date, 20000 + (i * 7919) % 30000, 100 + (i * 31) % 400, (i * 13) % 40,
+       (200 + (i * 17) % 300)::numeric / 1.0
+FROM generate_series('$REPORT_YEAR_START'::date, '$REPORT_YEAR_END'::date, '1 day') WITH ORDINALITY AS g(d, i);
+SQL
 fi
 
 # pgbench_select / pgbench_tpcb: a pgbench database next to kargo_dsp on the same server.
@@ -607,6 +639,11 @@ run_targets() {
     slow_upstream_off
     NOTES+=("  creative_process_slow round $ROUND: $((SLOW_FAULT_COUNT - ${remaining:-$SLOW_FAULT_COUNT})) snippet fetches delayed by 200 ms (warm-up included)")
   fi
+  # Reports: one campaign over 365 days, per day and per week.
+  bench_target report_daily365 "$KARGO_URL/api/reports/campaign-performance?campaign_id=$REPORT_CAMPAIGN_ID&start_date=$REPORT_YEAR_START&end_date=$REPORT_YEAR_END&granularity=daily" \
+    -H "Authorization: Bearer $TOKEN"
+  bench_target report_weekly365 "$KARGO_URL/api/reports/campaign-performance?campaign_id=$REPORT_CAMPAIGN_ID&start_date=$REPORT_YEAR_START&end_date=$REPORT_YEAR_END&granularity=weekly" \
+    -H "Authorization: Bearer $TOKEN"
   # Issue 5: wrk and then the service's own client against the same sandbox route.
   bench_target upstream_wrk "$SNIPPET_URL"
   bench_client_target upstream_client "$SNIPPET_URL"
@@ -622,6 +659,8 @@ bench_p99_goal creative_list20 20
 bench_goal campaign_create 80 pgbench_tpcb
 bench_p99_goal campaign_create 50
 bench_goal upstream_client 70 upstream_wrk  # issue 5: client overhead, vs wrk on the same route
+bench_p99_goal report_daily365 20
+bench_p99_goal report_weekly365 20
 # ---- end of targets ----
 
 LIMITED_BEFORE=$(counter_value rate_limited_requests_total)
@@ -768,6 +807,71 @@ if [ -x "$CREATIVE_BIN" ] && selected creative_transform; then
     judge "$ok"
     printf '  %-24s %8s /s  %s (>= %s)\n' "$file" "$rate" "$VERDICT" "$goal"
   done <"$TMP/creative.txt"
+fi
+
+# --- report refresh: 1,000 campaigns x 31 days from the sandbox, next to a plain COPY -----------
+# BENCH_REPORT_CAMPAIGNS copies of a campaign, each with an Amazon campaign id (the sandbox reports
+# any campaign id it is asked for), are pulled by one POST /api/reports/refresh over the last 31
+# days: the wall time from the request to the job's end, and the rows it wrote per second. Then
+# the same rows, dumped with COPY TO, are loaded with a plain COPY FROM into empty copies of the
+# three tables (same columns, keys and checks) on the same PostgreSQL. Goal: the refresh ingests
+# >= 50 % of the plain COPY's rows per second.
+if selected report_refresh; then
+  REPORT_CAMPAIGNS="${BENCH_REPORT_CAMPAIGNS:-1000}"
+  PSQL_KARGO=("$(pg_bin psql)" "$DATABASE_URL" -v ON_ERROR_STOP=1 -qtA)
+  "${PSQL_KARGO[@]}" >/dev/null <<SQL || die "could not make the campaigns report_refresh pulls"
+INSERT INTO campaigns (id, name, advertiser_id, phase, viewability_phase, viewability_config, goal_kpi,
+                       budget, currency, start_date, end_date, targeting, bidding, created_by, amazon_campaign_id)
+SELECT 'camp_feed' || lpad(to_hex(i), 8, '0'), 'Bench reported ' || i, 'adv-1001', c.phase,
+       c.viewability_phase, c.viewability_config, c.goal_kpi, 1000000, c.currency, c.start_date,
+       c.end_date, c.targeting, c.bidding, c.created_by, '589' || lpad(i::text, 15, '0')
+FROM campaigns c, generate_series(0, $REPORT_CAMPAIGNS - 1) AS i
+WHERE c.id = '$CAMPAIGN_ID';
+ANALYZE campaigns;
+SQL
+  ids=$(seq 0 $((REPORT_CAMPAIGNS - 1)) | awk '{ printf "%s\"camp_feed%08x\"", (NR > 1 ? "," : ""), $1 }')
+  from=$(date -u -d '-31 days' +%F)
+  to=$(date -u -d '-1 day' +%F)
+  wait_quiet
+  log "report_refresh: pulling $REPORT_CAMPAIGNS campaigns x 31 days ($from..$to) from the sandbox"
+  t0=$(date +%s%N)
+  answer=$(curl -fsS -X POST "$KARGO_URL/api/reports/refresh" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d "{\"campaign_ids\":[$ids],\"start_date\":\"$from\",\"end_date\":\"$to\"}") ||
+    die "POST /api/reports/refresh failed"
+  job_id=$(grep -o 'job_[0-9a-f]*' <<<"$answer" | head -1)
+  [ -n "$job_id" ] || die "no job id in the answer of POST /api/reports/refresh: $answer"
+  status=""
+  for _ in $(seq 1 6000); do
+    status=$(curl -fsS -H "Authorization: Bearer $TOKEN" "$KARGO_URL/api/jobs/$job_id" |
+      grep -o '"status" *: *"[a-z]*"' | head -1 | grep -o '[a-z]*"$' | tr -d '"')
+    case "$status" in succeeded | failed) break ;; esac
+    sleep 0.02
+  done
+  t1=$(date +%s%N)
+  [ "$status" = succeeded ] || die "report_refresh job $job_id ended '$status': $(curl -fsS -H "Authorization: Bearer $TOKEN" "$KARGO_URL/api/jobs/$job_id")"
+  refresh_ms=$(((t1 - t0) / 1000000))
+  rows=0
+  copy_ms=0
+  for table in campaign_performance_daily creative_performance_daily campaign_viewability_daily; do
+    n=$("${PSQL_KARGO[@]}" -c "SELECT count(*) FROM $table WHERE campaign_id LIKE 'camp_feed%'")
+    rows=$((rows + n))
+    "${PSQL_KARGO[@]}" -c "COPY (SELECT * FROM $table WHERE campaign_id LIKE 'camp_feed%') TO STDOUT" >"$TMP/$table.copy"
+    "${PSQL_KARGO[@]}" -c "CREATE TABLE bench_copy_$table (LIKE $table INCLUDING ALL)" >/dev/null
+  done
+  wait_quiet
+  c0=$(date +%s%N)
+  for table in campaign_performance_daily creative_performance_daily campaign_viewability_daily; do
+    "${PSQL_KARGO[@]}" -c "COPY bench_copy_$table FROM STDIN" <"$TMP/$table.copy" >/dev/null
+  done
+  c1=$(date +%s%N)
+  copy_ms=$(((c1 - c0) / 1000000))
+  ratio=$(awk -v r="$refresh_ms" -v c="$copy_ms" 'BEGIN { printf "%.1f", (r > 0 ? 100 * c / r : 0) }')
+  ok=$(awk -v x="$ratio" 'BEGIN { print (x >= 50) ? 1 : 0 }')
+  judge "$ok"
+  echo
+  printf 'report_refresh: %s rows (%s campaigns x 31 days) in %s ms = %s rows/s; plain COPY of the same rows %s ms = %s rows/s; %s%%  %s (>= 50%%)\n' \
+    "$rows" "$REPORT_CAMPAIGNS" "$refresh_ms" "$(awk -v n="$rows" -v t="$refresh_ms" 'BEGIN { printf "%.0f", (t > 0 ? n * 1000 / t : 0) }')" \
+    "$copy_ms" "$(awk -v n="$rows" -v t="$copy_ms" 'BEGIN { printf "%.0f", (t > 0 ? n * 1000 / t : 0) }')" "$ratio" "$VERDICT"
 fi
 
 ACCESS_LINES=$(grep -c '"msg":"request"' "$TMP/kargo.log" || true)

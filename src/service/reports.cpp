@@ -81,6 +81,16 @@ bulk::Number money_cell(const json& v) { return {v.get<double>(), 2}; }
 bulk::Number rate_cell(const json& v) { return {v.get<double>(), -1}; }
 bulk::Date date_cell(const json& v) { return {*parse_date(v.get<std::string>())}; }
 
+// A campaign name as a text cell: one that a spreadsheet would run as a formula (=, +, -, @, tab,
+// carriage return first) gets a leading apostrophe, as OWASP advises for csv exports.
+std::string text_cell(const json& v) {
+  std::string text = v.get<std::string>();
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos) {
+    text.insert(0, "'");
+  }
+  return text;
+}
+
 bulk::Workbook performance_book(const std::vector<json>& docs) {
   bulk::Workbook book;
   const std::vector<std::string> figures{"Impressions", "Clicks", "Conversions", "Spend", "CTR %",
@@ -98,7 +108,7 @@ bulk::Workbook performance_book(const std::vector<json>& docs) {
                            money_cell(m["cost_per_click"]), money_cell(m["cost_per_conversion"])});
   };
   for (const auto& doc : docs) {
-    const std::string id = doc["campaign_id"], name = doc["campaign_name"];
+    const std::string id = doc["campaign_id"], name = text_cell(doc["campaign_name"]);
     for (const auto& r : doc["rows"]) {
       bulk::Row row{id, name, date_cell(r["period_start"]), date_cell(r["period_end"])};
       append(row, r);
@@ -127,7 +137,7 @@ bulk::Workbook viewability_book(const std::vector<json>& docs) {
                            rate_cell(f["viewability_rate"]), rate_cell(f["avg_time_in_view"])});
   };
   for (const auto& doc : docs) {
-    const std::string id = doc["campaign_id"], name = doc["campaign_name"];
+    const std::string id = doc["campaign_id"], name = text_cell(doc["campaign_name"]);
     for (const auto& r : doc["rows"]) {
       bulk::Row row{id, name, date_cell(r["date"]), r["vendor"].get<std::string>()};
       append(row, r);
@@ -413,11 +423,9 @@ json ReportService::export_report(const ExportRequest& request, const std::strin
   docs.reserve(texts.size());
   for (const auto& t : texts) docs.push_back(json::parse(t));
 
-  auto book = performance ? performance_book(docs) : viewability_book(docs);
   store::NewGeneratedFile file;
   file.id = random_id(kExportPrefix, kExportIdBytes);
   file.kind = kExportKind;
-  file.record_count = book.sheets.front().rows.size();
   file.created_by = actor;
   file.lifetime = kExportLifetime;
   file.filename = std::string("kargo-") + (performance ? "campaign-performance-" : "viewability-") +
@@ -427,21 +435,33 @@ json ReportService::export_report(const ExportRequest& request, const std::strin
     json out{{"report_type", request.report_type},
              {"start_date", request.start_date},
              {"end_date", request.end_date},
-             {"generated_at", format_timestamp(std::chrono::system_clock::now())},
-             {"campaigns", docs}};
+             {"generated_at", format_timestamp(std::chrono::system_clock::now())}};
     if (performance) out["granularity"] = request.granularity;
     if (!performance) out["vendor"] = request.vendor ? json(*request.vendor) : json(nullptr);
+    for (const auto& doc : docs) file.record_count += doc["rows"].size();
+    out["campaigns"] = std::move(docs);
     file.content_type = "application/json";
     file.bytes = out.dump();
-  } else if (request.format == "xlsx") {
-    file.content_type = kXlsxType;
-    file.bytes = bulk::write_xlsx(book);
-    file.sheets = book.sheet_names();
   } else {
-    file.content_type = "text/csv; charset=utf-8";
-    file.bytes = bulk::to_csv(book.sheets.front());
+    // The rows sheet first, then the totals per campaign (xlsx only: a csv file holds one table).
+    auto book = performance ? performance_book(docs) : viewability_book(docs);
+    file.record_count = book.sheets.front().rows.size();
+    if (request.format == "xlsx") {
+      file.content_type = kXlsxType;
+      file.bytes = bulk::write_xlsx(book);
+      file.sheets = book.sheet_names();
+    } else {
+      file.content_type = "text/csv; charset=utf-8";
+      file.bytes = bulk::to_csv(book.sheets.front());
+    }
   }
   auto expires_at = files_.save(file);
+  // Opportunistic clean-up, as bulk sheets do; a failure costs nothing but a log line.
+  try {
+    files_.purge_expired();
+  } catch (const std::exception& e) {
+    log::warn("purging expired generated files failed", {{"error", e.what()}});
+  }
   log::info("report exported", {{"export_id", file.id},
                                 {"report_type", request.report_type},
                                 {"format", request.format},

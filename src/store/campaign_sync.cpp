@@ -28,9 +28,12 @@ constexpr const char* kBeginSync =
     "UPDATE campaigns SET status = 'processing', status_before_sync = $2, sync_status = 'syncing', "
     "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
 
+// Amazon's OUT_OF_BUDGET stands for `spent` only until a report was pulled: from then on `spent`
+// is the sum of the reported spend, written by the pulls alone (docs/REPORTS.md).
 constexpr const char* kSyncSucceeded =
     "UPDATE campaigns SET status = $2, status_before_sync = NULL, sync_status = 'synced', "
-    "last_synced_at = clock_timestamp(), spent = CASE WHEN $3 THEN budget ELSE spent END, "
+    "last_synced_at = clock_timestamp(), "
+    "spent = CASE WHEN $3 AND report_pulled_at IS NULL THEN budget ELSE spent END, "
     "version = version + 1, updated_at = clock_timestamp() WHERE id = $1";
 
 constexpr const char* kSyncFailed =

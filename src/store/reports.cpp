@@ -36,7 +36,7 @@ constexpr const char* kPerformance =
     " least((g + ('1 ' || $4::text)::interval)::date - 1, $3::date) AS period_end"
     " FROM generate_series(date_trunc($4::text, $2::date::timestamp), $3::date::timestamp,"
     " ('1 ' || $4::text)::interval) g), "
-    "rows AS ("
+    "figures AS ("
     " SELECT p.period_start, p.period_end, campaign_performance(coalesce(s.impressions, 0),"
     " coalesce(s.clicks, 0), coalesce(s.conversions, 0), coalesce(s.spend, 0)) AS m"
     " FROM periods p LEFT JOIN sums s USING (period_start)) "
@@ -44,7 +44,7 @@ constexpr const char* kPerformance =
     " 'start_date', to_char($2::date, 'YYYY-MM-DD'), 'end_date', to_char($3::date, 'YYYY-MM-DD'),"
     " 'rows', (SELECT coalesce(json_agg(json_build_object("
     "'period_start', to_char(r.period_start, 'YYYY-MM-DD'), 'period_end', to_char(r.period_end, 'YYYY-MM-DD'), "
-    KARGO_PERFORMANCE_FIELDS("r.m") ") ORDER BY r.period_start), '[]') FROM rows r),"
+    KARGO_PERFORMANCE_FIELDS("r.m") ") ORDER BY r.period_start), '[]') FROM figures r),"
     " 'totals', (SELECT campaign_performance(coalesce(sum(impressions), 0)::bigint, coalesce(sum(clicks), 0)::bigint,"
     " coalesce(sum(conversions), 0)::bigint, coalesce(sum(spend), 0)) FROM sums))::text "
     "FROM campaigns c WHERE c.id = $1";
@@ -109,7 +109,12 @@ constexpr const char* kSettle =
 constexpr const char* kMaxAge =
     "SELECT greatest(coalesce(max(extract(epoch FROM clock_timestamp() - "
     "(coalesce(report_through + 1, start_date)::timestamp AT TIME ZONE 'UTC'))), 0), 0)::float8 "
-    "FROM campaigns WHERE amazon_campaign_id IS NOT NULL AND status = 'active' AND start_date <= current_date";
+    "FROM campaigns WHERE amazon_campaign_id IS NOT NULL AND status = 'active' "
+    "AND start_date <= (clock_timestamp() AT TIME ZONE 'UTC')::date";
+
+// The documents of an export read one snapshot: a pull that commits meanwhile shows in every
+// campaign of the file or in none.
+constexpr const char* kSnapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
 // A PostgreSQL text[] literal. libpqxx 6.4 can parse arrays but not write them, so the elements
 // are quoted here ("..." with \ and " escaped), which is safe for any text.
@@ -330,6 +335,7 @@ std::vector<std::string> ReportStore::campaign_performance_many(const std::vecto
   db_.transact(
       [&](pqxx::transaction_base& tx) {
         out.clear();
+        tx.exec(kSnapshot);
         for (const auto& id : ids) {
           auto rows = tx.exec_prepared("report_performance", id, q.start_date, q.end_date, trunc_unit(q.granularity),
                                        q.granularity);
@@ -346,6 +352,7 @@ std::vector<std::string> ReportStore::viewability_many(const std::vector<std::st
   db_.transact(
       [&](pqxx::transaction_base& tx) {
         out.clear();
+        tx.exec(kSnapshot);
         for (const auto& id : ids) {
           auto rows = tx.exec_prepared("report_viewability", id, q.start_date, q.end_date, q.vendor);
           if (!rows.empty()) out.push_back(rows[0][0].as<std::string>());

@@ -492,7 +492,7 @@ TEST(Reports, RequestsAreValidatedAndRolesApply) {
   expect_refused(refresh_error({{"end_date", "2026-01-02"}}), 422, "VALIDATION_ERROR", "start_date");
   expect_refused(refresh_error({{"campaign_ids", {"camp_000000000000"}}, {"start_date", "2026-01-01"},
                               {"end_date", "2026-01-02"}}),
-               404, "NOT_FOUND");
+               404, "RESOURCE_NOT_FOUND");
   // A campaign never synced has nothing at Amazon to report.
   json draft{{"name", "Never synced"},
              {"advertiser_id", kAccount},
@@ -517,8 +517,8 @@ TEST(Reports, RequestsAreValidatedAndRolesApply) {
   expect_refused(get("campaign-performance?start_date=2026-01-01&end_date=2026-01-02"), 422, "VALIDATION_ERROR",
                "campaign_id");
   expect_refused(get("campaign-performance?campaign_id=camp_000000000000&start_date=2026-01-01&end_date=2026-01-02"),
-               404, "NOT_FOUND");
-  expect_refused(get("viewability?campaign_id=nope&start_date=2026-01-01&end_date=2026-01-02"), 404, "NOT_FOUND");
+               404, "RESOURCE_NOT_FOUND");
+  expect_refused(get("viewability?campaign_id=nope&start_date=2026-01-01&end_date=2026-01-02"), 404, "RESOURCE_NOT_FOUND");
 
   auto export_error = [&](const json& body) { return w.http->post_json("/api/reports/export", body, bearer(w.token)); };
   expect_refused(export_error({{"report_type", "spend"},
@@ -533,7 +533,7 @@ TEST(Reports, RequestsAreValidatedAndRolesApply) {
   expect_refused(export_error({{"report_type", "viewability"},
                              {"campaign_ids", {"camp_000000000000"}},
                              {"date_range", {{"start_date", "2026-01-01"}, {"end_date", "2026-01-02"}}}}),
-               404, "NOT_FOUND");
+               404, "RESOURCE_NOT_FOUND");
 }
 
 // Two instances tick every 2 s: each tick enqueues one report_refresh at most, for the last
