@@ -5,6 +5,7 @@ namespace {
 
 constexpr int64_t kMaxDelayMs = 60000;
 constexpr int kMaxCount = 1000000;
+constexpr std::string_view kReportsPath = "/reporting/reports";
 
 [[noreturn]] void bad(const std::string& field, const std::string& message) {
   throw std::invalid_argument(field + ": " + message);
@@ -21,7 +22,8 @@ nlohmann::json Fault::to_json() const {
                    {"delay_ms", delay.count()},
                    {"retry_after", retry_after ? nlohmann::json(*retry_after) : nlohmann::json()},
                    {"gzip_bomb", gzip_bomb},
-                   {"truncate", truncate}};
+                   {"truncate", truncate},
+                   {"fail_report", fail_report}};
   if (body) j["body"] = *body;
   return j;
 }
@@ -74,15 +76,20 @@ Fault parse_fault(const nlohmann::json& body) {
       f.body = it->dump();
     }
   }
-  for (auto [name, flag] : {std::pair{"gzip_bomb", &f.gzip_bomb}, std::pair{"truncate", &f.truncate}}) {
+  for (auto [name, flag] : {std::pair{"gzip_bomb", &f.gzip_bomb}, std::pair{"truncate", &f.truncate},
+                            std::pair{"fail_report", &f.fail_report}}) {
     if (auto it = body.find(name); it != body.end() && !it->is_null()) {
       if (!it->is_boolean()) bad(name, "must be true or false");
       *flag = it->get<bool>();
     }
   }
   if (f.gzip_bomb && f.truncate) bad("truncate", "cannot be combined with gzip_bomb");
-  if (f.status == 0 && f.delay.count() == 0 && !f.gzip_bomb && !f.truncate) {
-    bad("status", "a fault needs a status, a delay_ms, gzip_bomb or truncate");
+  // The report is created as usual: nothing may answer in the route's place.
+  if (f.fail_report && (!f.reaches_route() || f.body || f.retry_after)) {
+    bad("fail_report", "can only be combined with delay_ms");
+  }
+  if (f.status == 0 && f.delay.count() == 0 && !f.gzip_bomb && !f.truncate && !f.fail_report) {
+    bad("status", "a fault needs a status, a delay_ms, gzip_bomb, truncate or fail_report");
   }
   return f;
 }
@@ -97,9 +104,11 @@ std::optional<Fault> FaultList::take(std::string_view method, std::string_view p
   // Knobs are never faulted; report downloads are upstream traffic that only lives under /_sandbox/
   // (docs/UPSTREAMS.md section 12), so they are.
   if (path.rfind("/_sandbox/", 0) == 0 && path.rfind("/_sandbox/downloads/", 0) != 0) return std::nullopt;
+  const bool creates_report = method == "POST" && path == kReportsPath;
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (path.rfind(it->path_prefix, 0) != 0) continue;
     if (it->method && *it->method != method) continue;
+    if (it->fail_report && !creates_report) continue;
     Fault used = *it;
     if (--it->remaining <= 0) faults_.erase(it);
     return used;

@@ -2,6 +2,7 @@
 // download the COMPLETED report points at (docs/UPSTREAMS.md section 9).
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "kargo/core/digest.hpp"
 #include "kargo/core/time.hpp"
@@ -15,6 +16,8 @@ using nlohmann::json;
 constexpr std::string_view kReportContentType = "application/vnd.createasyncreportrequest.v3+json";
 constexpr int kMaxRangeDays = 31;
 constexpr std::string_view kFailMarker = "sandbox-fail";  // in the report name: the report ends FAILED
+const nlohmann::json kByCampaign = nlohmann::json::array({"campaign"});
+const nlohmann::json kByCreative = nlohmann::json::array({"campaign", "creative"});
 
 std::string report_id() {
   auto h = random_hex(32);
@@ -24,6 +27,26 @@ std::string report_id() {
 
 std::string signature(const State& state, const std::string& id) {
   return hex_encode(hmac_sha256(state.signing_key, id));
+}
+
+// The creatives of each campaign as associated now with its ad groups: a report grouped by
+// creative is fixed when it is created, as its rows must not change between polls.
+std::map<std::string, std::vector<std::string>> creatives_of(const State& state, const std::string& account,
+                                                             const std::vector<std::string>& campaign_ids) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& id : campaign_ids) out[id];
+  for (const auto& [key, association] : state.amazon.associations) {
+    const auto& [creative, ad_group] = key;
+    auto group = state.amazon.ad_groups.find(ad_group);
+    if (group == state.amazon.ad_groups.end() || group->second.account != account) continue;
+    auto campaign = out.find(group->second.body.value("campaignId", ""));
+    if (campaign != out.end()) campaign->second.push_back(creative);
+  }
+  for (auto& [id, creatives] : out) {
+    std::sort(creatives.begin(), creatives.end());
+    creatives.erase(std::unique(creatives.begin(), creatives.end()), creatives.end());
+  }
+  return out;
 }
 
 struct Parsed {
@@ -63,12 +86,28 @@ Parsed parse_request(const json& body, const State& state, const std::string& ac
   p.spec.start = *start;
   p.spec.end = *end;
   p.spec.daily = unit == "DAILY";
+  if (auto group = config->find("groupBy"); group != config->end() && !group->is_null()) {
+    if (*group == kByCreative) {
+      if (p.spec.report_type != kCampaignReport) {
+        return fail("configuration.groupBy " + group->dump() + " is only available for " +
+                    std::string(kCampaignReport));
+      }
+      p.spec.by_creative = true;
+    } else if (*group != kByCampaign) {
+      return fail("configuration.groupBy " + group->dump() + " is not supported (" + kByCampaign.dump() +
+                  " or " + kByCreative.dump() + ")");
+    }
+  }
   if (auto cols = config->find("columns"); cols != config->end() && !cols->is_null()) {
     if (!cols->is_array()) return fail("configuration.columns must be an array of strings");
     const auto& known = report_columns(p.spec.report_type);
     for (const auto& c : *cols) {
       if (!c.is_string() || std::find(known.begin(), known.end(), c.get<std::string>()) == known.end()) {
         return fail("configuration.columns: " + c.dump() + " is not a column of " + p.spec.report_type);
+      }
+      if (c.get<std::string>() == kCreativeColumn && !p.spec.by_creative) {
+        return fail("configuration.columns: " + c.dump() + " needs configuration.groupBy " +
+                    kByCreative.dump());
       }
       p.spec.columns.push_back(c.get<std::string>());
     }
@@ -101,6 +140,7 @@ Parsed parse_request(const json& body, const State& state, const std::string& ac
       if (c.account == account) p.spec.campaign_ids.push_back(id);
     }
   }
+  if (p.spec.by_creative) p.spec.creatives = creatives_of(state, account, p.spec.campaign_ids);
   return p;
 }
 
@@ -143,7 +183,14 @@ http::Response create_report(State& state, const http::Request& req) {
                 {"urlExpiresAt", nullptr},
                 {"fileSize", nullptr},
                 {"failureReason", nullptr}};
-  amazon.reports[id] = Report{caller.account, fingerprint, resource, std::move(parsed.spec), 0, {}};
+  std::string failure;
+  if (resource["name"].is_string() &&
+      resource["name"].get<std::string>().find(kFailMarker) != std::string::npos) {
+    failure = "The report could not be generated (sandbox-fail)";
+  } else if (state.route_fault && state.route_fault->fail_report) {
+    failure = "The report could not be generated (injected fault)";
+  }
+  amazon.reports[id] = Report{caller.account, fingerprint, resource, std::move(parsed.spec), 0, {}, failure};
   amazon.report_by_fingerprint[fingerprint] = id;
   resource["requestId"] = req.request_id;
   return json_response(200, resource);
@@ -167,9 +214,9 @@ http::Response get_report(State& state, const http::Request& req) {
     r["updatedAt"] = format_timestamp_millis(now);
   } else if (report.polls >= 3 && r["status"] == "PROCESSING") {
     r["updatedAt"] = r["generatedAt"] = format_timestamp_millis(now);
-    if (r["name"].is_string() && r["name"].get<std::string>().find(kFailMarker) != std::string::npos) {
+    if (!report.failure_reason.empty()) {
       r["status"] = "FAILED";
-      r["failureReason"] = "The report could not be generated (sandbox-fail)";
+      r["failureReason"] = report.failure_reason;
     } else {
       report.file = gzip_compress(report_rows(report.spec).dump());
       r["status"] = "COMPLETED";

@@ -30,22 +30,54 @@ int64_t pick(uint64_t key, std::string_view salt, int64_t lo, int64_t hi) {
 
 double cents(double v) { return std::round(v * 100.0) / 100.0; }
 
-struct DayFigures {
-  int64_t impressions, clicks, purchases, measurable, viewable;
-  double total_cost;
+// A campaign's (or one of its creatives') figures over a day or a range. Money is kept in cents,
+// so that splitting among creatives and summing days are exact.
+struct Figures {
+  int64_t impressions = 0, clicks = 0, purchases = 0, cost_cents = 0, measurable = 0, viewable = 0;
 };
 
-DayFigures campaign_day(const std::string& campaign_id, const std::string& date) {
+constexpr int64_t Figures::*kFigureFields[] = {&Figures::impressions, &Figures::clicks,
+                                               &Figures::purchases,   &Figures::cost_cents,
+                                               &Figures::measurable,  &Figures::viewable};
+
+Figures& operator+=(Figures& sum, const Figures& other) {
+  for (auto field : kFigureFields) sum.*field += other.*field;
+  return sum;
+}
+
+Figures campaign_day(const std::string& campaign_id, const std::string& date) {
   uint64_t key = fnv1a("dsp|" + campaign_id + "|" + date);
-  DayFigures f{};
+  Figures f;
   f.impressions = pick(key, "impressions", 1000, 50000);
   f.clicks = f.impressions * pick(key, "ctr_bp", 10, 250) / 10000;  // 0.1 % .. 2.5 %
   f.purchases = f.clicks * pick(key, "cvr_pc", 0, 15) / 100;
-  f.total_cost = cents(static_cast<double>(f.impressions) * static_cast<double>(pick(key, "cpm", 200, 1200)) /
-                       100.0 / 1000.0);
+  f.cost_cents = (f.impressions * pick(key, "cpm_cents", 200, 1200) + 500) / 1000;  // CPM $2 .. $12
   f.measurable = f.impressions * pick(key, "measurable_pc", 80, 99) / 100;
   f.viewable = f.measurable * pick(key, "viewable_pc", 45, 85) / 100;
   return f;
+}
+
+// A campaign's figures of one day split among its creatives: each creative weighs 1..10, drawn
+// from (campaign, creative, date); every figure gives each creative the integer part of its share
+// and the last creative the remainder, so the parts add up exactly to the campaign's day.
+std::vector<Figures> split(const Figures& day, const std::string& campaign_id,
+                           const std::vector<std::string>& creatives, const std::string& date) {
+  std::vector<int64_t> weights;
+  int64_t total = 0;
+  for (const auto& creative : creatives) {
+    weights.push_back(pick(fnv1a("creative|" + campaign_id + "|" + creative + "|" + date), "weight", 1, 10));
+    total += weights.back();
+  }
+  std::vector<Figures> parts(creatives.size());
+  for (auto field : kFigureFields) {
+    int64_t given = 0;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      parts[i].*field = day.*field * weights[i] / total;
+      given += parts[i].*field;
+    }
+    parts.back().*field = day.*field - given;
+  }
+  return parts;
 }
 
 struct VendorFigures {
@@ -73,11 +105,47 @@ std::vector<std::string> days(std::chrono::year_month_day start, std::chrono::ye
   return out;
 }
 
+// The columns every row has: its interval and campaign.
+nlohmann::json interval_row(const std::string& campaign_id, const std::string& start,
+                            const std::string& end) {
+  return {{"date", start},
+          {"intervalStart", start},
+          {"intervalEnd", end},
+          {"campaignId", campaign_id},
+          {"orderId", campaign_id}};
+}
+
+nlohmann::json performance_row(nlohmann::json row, const Figures& f) {
+  row["impressions"] = f.impressions;
+  row["clicks"] = f.clicks;
+  row["totalCost"] = static_cast<double>(f.cost_cents) / 100.0;
+  row["purchases"] = f.purchases;
+  row["viewableImpressions"] = f.viewable;
+  row["measurableImpressions"] = f.measurable;
+  return row;
+}
+
 nlohmann::json project(const nlohmann::json& full, const std::vector<std::string>& columns) {
   if (columns.empty()) return full;
   nlohmann::json row = nlohmann::json::object();
   for (const auto& c : columns) row[c] = full.at(c);
   return row;
+}
+
+void check_spec(const ReportSpec& spec) {
+  if (!known_report_type(spec.report_type)) throw std::invalid_argument("unknown report type");
+  if (spec.by_creative && spec.report_type != kCampaignReport) {
+    throw std::invalid_argument("creative grouping is only available for " + std::string(kCampaignReport));
+  }
+  const auto& all_columns = report_columns(spec.report_type);
+  for (const auto& c : spec.columns) {
+    if (std::find(all_columns.begin(), all_columns.end(), c) == all_columns.end()) {
+      throw std::invalid_argument("unknown column " + c);
+    }
+    if (c == kCreativeColumn && !spec.by_creative) {
+      throw std::invalid_argument("column " + c + " needs creative grouping");
+    }
+  }
 }
 
 }  // namespace
@@ -92,6 +160,7 @@ const std::vector<std::string>& report_columns(std::string_view report_type) {
                                                   "intervalEnd",
                                                   "campaignId",
                                                   "orderId",
+                                                  std::string(kCreativeColumn),
                                                   "impressions",
                                                   "clicks",
                                                   "totalCost",
@@ -108,65 +177,60 @@ const std::vector<std::string>& report_columns(std::string_view report_type) {
 }
 
 nlohmann::json report_rows(const ReportSpec& spec) {
-  if (!known_report_type(spec.report_type)) throw std::invalid_argument("unknown report type");
-  const auto& all_columns = report_columns(spec.report_type);
-  for (const auto& c : spec.columns) {
-    if (std::find(all_columns.begin(), all_columns.end(), c) == all_columns.end()) {
-      throw std::invalid_argument("unknown column " + c);
-    }
-  }
+  check_spec(spec);
   const bool viewability = spec.report_type == kViewabilityReport;
-  const auto dates = days(spec.start, spec.end);
-  const std::string first = format_date(spec.start), last = format_date(spec.end);
+  // The days of each row: one day each (DAILY) or the whole range (SUMMARY).
+  std::vector<std::vector<std::string>> groups;
+  if (spec.daily) {
+    for (const auto& d : days(spec.start, spec.end)) groups.push_back({d});
+  } else {
+    groups.push_back(days(spec.start, spec.end));
+  }
   nlohmann::json rows = nlohmann::json::array();
 
   for (const auto& id : spec.campaign_ids) {
-    // One group per day (DAILY) or one for the whole range (SUMMARY).
-    std::vector<std::vector<std::string>> groups;
-    if (spec.daily) {
-      for (const auto& d : dates) groups.push_back({d});
-    } else {
-      groups.push_back(dates);
+    const std::vector<std::string>* creatives = nullptr;
+    if (spec.by_creative) {
+      auto it = spec.creatives.find(id);
+      if (it == spec.creatives.end() || it->second.empty()) continue;  // no creatives, no rows
+      creatives = &it->second;
     }
     for (const auto& group : groups) {
-      const std::string interval_start = spec.daily ? group.front() : first;
-      const std::string interval_end = spec.daily ? group.front() : last;
-      DayFigures sum{};
+      const auto base = interval_row(id, group.front(), group.back());
+      if (creatives) {
+        std::vector<Figures> sums(creatives->size());
+        for (const auto& d : group) {
+          auto parts = split(campaign_day(id, d), id, *creatives, d);
+          for (size_t i = 0; i < parts.size(); ++i) sums[i] += parts[i];
+        }
+        for (size_t i = 0; i < sums.size(); ++i) {
+          auto row = performance_row(base, sums[i]);
+          row[kCreativeColumn] = (*creatives)[i];
+          rows.push_back(project(row, spec.columns));
+        }
+        continue;
+      }
+      Figures sum;
       std::vector<VendorFigures> vendor_sum(std::size(kVendors));
       std::vector<double> time_weight(std::size(kVendors), 0.0);
       for (const auto& d : group) {
         auto f = campaign_day(id, d);
-        sum.impressions += f.impressions;
-        sum.clicks += f.clicks;
-        sum.purchases += f.purchases;
-        sum.total_cost += f.total_cost;
-        sum.measurable += f.measurable;
-        sum.viewable += f.viewable;
-        for (size_t v = 0; v < std::size(kVendors); ++v) {
+        sum += f;
+        for (size_t v = 0; viewability && v < std::size(kVendors); ++v) {
           auto vf = vendor_day(id, d, kVendors[v], f.impressions);
           vendor_sum[v].measurable += vf.measurable;
           vendor_sum[v].viewable += vf.viewable;
           time_weight[v] += vf.avg_time_in_view * static_cast<double>(vf.viewable);
         }
       }
-      nlohmann::json base{{"date", interval_start},
-                          {"intervalStart", interval_start},
-                          {"intervalEnd", interval_end},
-                          {"campaignId", id},
-                          {"orderId", id},
-                          {"impressions", sum.impressions}};
       if (!viewability) {
-        base["clicks"] = sum.clicks;
-        base["totalCost"] = cents(sum.total_cost);
-        base["purchases"] = sum.purchases;
-        base["viewableImpressions"] = sum.viewable;
-        base["measurableImpressions"] = sum.measurable;
-        rows.push_back(project(base, spec.columns));
+        rows.push_back(project(performance_row(base, sum), spec.columns));
         continue;
       }
       for (size_t v = 0; v < std::size(kVendors); ++v) {
         nlohmann::json row = base;
         row["vendor"] = kVendors[v];
+        row["impressions"] = sum.impressions;
         row["measurableImpressions"] = vendor_sum[v].measurable;
         row["viewableImpressions"] = vendor_sum[v].viewable;
         row["averageTimeInViewSeconds"] =

@@ -144,8 +144,9 @@ struct SandboxDispatcher::Impl {
     register_knob_routes(router, state);
   }
 
-  // Runs the matched route (or answers 404/405) with the state locked.
-  http::Response route(http::Request& req) {
+  // Runs the matched route (or answers 404/405) with the state locked; `fault` is the fault the
+  // request matched that lets it through (State::route_fault), or null.
+  http::Response route(http::Request& req, const Fault* fault) {
     auto match = router.match(req.method, req.path);
     if (match.kind == http::RouteMatch::Kind::kNotFound) {
       return json_response(404, {{"code", "NOT_FOUND"},
@@ -162,13 +163,17 @@ struct SandboxDispatcher::Impl {
     req.route = match.route->path;
     req.path_params = std::move(match.params);
     std::lock_guard lock(state.mutex);
+    state.route_fault = fault;
+    http::Response res;
     try {
-      return match.route->handler(req);
+      res = match.route->handler(req);
     } catch (const std::exception& e) {
       log::error("sandbox handler failed", {{"path", req.path}, {"error", e.what()}});
-      return json_response(
-          500, {{"code", "INTERNAL_ERROR"}, {"details", e.what()}, {"requestId", req.request_id}});
+      res = json_response(500,
+                          {{"code", "INTERNAL_ERROR"}, {"details", e.what()}, {"requestId", req.request_id}});
     }
+    state.route_fault = nullptr;
+    return res;
   }
 
   State state;
@@ -212,7 +217,9 @@ void SandboxDispatcher::handle(std::shared_ptr<http::Request> req, Post post, Do
   }
 
   auto answer = [impl, req, done, knob, seq, fault]() {
-    http::Response res = fault && !fault->delay_only() ? fault_response(*fault, *req) : impl->route(*req);
+    http::Response res = !fault                   ? impl->route(*req, nullptr)
+                         : fault->reaches_route() ? impl->route(*req, &*fault)
+                                                  : fault_response(*fault, *req);
     res.header("x-amzn-RequestId", req->request_id);
     if (!knob) {
       std::lock_guard lock(impl->state.mutex);

@@ -169,6 +169,9 @@ AmazonDspOptions AmazonDspOptions::from_config(const Config& config) {
   o.client_id = config.amazon_client_id.value_or("");
   o.profile_id = config.amazon_profile_id.value_or("");
   o.configured = config.amazon_configured();
+  o.report_poll_initial = std::chrono::milliseconds(config.report_poll_initial_ms);
+  o.report_poll_max = std::chrono::milliseconds(config.report_poll_max_ms);
+  o.report_timeout = std::chrono::seconds(config.report_timeout_seconds);
   return o;
 }
 
@@ -721,6 +724,9 @@ std::vector<DspAssociationResult> AmazonDspClient::associate(const std::string& 
 std::string AmazonDspClient::create_report(const std::string& account, const DspReportRequest& request) {
   impl_->require_configured();
   bool campaign = request.type == DspReportType::kCampaign;
+  if (request.by_creative && !campaign) {
+    throw Error(codes::kInternal, "internal error", "a by_creative report must be of type kCampaign");
+  }
   const char* type = campaign ? "dspCampaign" : "dspViewability";
   json columns = campaign ? json{"date", "campaignId", "impressions", "clicks", "totalCost", "purchases"}
                           : json{"date",
@@ -730,8 +736,14 @@ std::string AmazonDspClient::create_report(const std::string& account, const Dsp
                                  "measurableImpressions",
                                  "viewableImpressions",
                                  "averageTimeInViewSeconds"};
-  json configuration{{"adProduct", "DEMAND_SIDE_PLATFORM"}, {"reportTypeId", type}, {"groupBy", {"campaign"}},
-                     {"columns", std::move(columns)},       {"timeUnit", "DAILY"},  {"format", "GZIP_JSON"}};
+  json group_by = json::array({"campaign"});
+  if (request.by_creative) {
+    group_by.push_back("creative");
+    columns.insert(columns.begin() + 2, "creativeId");
+  }
+  json configuration{
+      {"adProduct", "DEMAND_SIDE_PLATFORM"}, {"reportTypeId", type}, {"groupBy", std::move(group_by)},
+      {"columns", std::move(columns)},       {"timeUnit", "DAILY"},  {"format", "GZIP_JSON"}};
   if (!request.campaign_ids.empty()) {
     configuration["filters"] = json::array({{{"field", "campaignId"}, {"values", request.campaign_ids}}});
   }
@@ -785,35 +797,56 @@ DspReport AmazonDspClient::get_report(const std::string& account, const std::str
   return out;
 }
 
-DspReport AmazonDspClient::wait_for_report(const std::string& account, const std::string& report_id) {
+std::vector<DspReport> AmazonDspClient::wait_for_reports(const std::string& account,
+                                                         const std::vector<std::string>& report_ids) {
   impl_->require_configured();
+  const auto& options = impl_->options;
   auto started = std::chrono::steady_clock::now();
-  auto delay = impl_->options.report_poll_initial;
+  auto delay = options.report_poll_initial;
+  std::vector<DspReport> out(report_ids.size());
+  std::vector<std::size_t> pending(report_ids.size());
+  for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
   for (;;) {
-    auto report = get_report(account, report_id);
-    if (report.status == "COMPLETED" || report.status == "FAILED") return report;
+    std::vector<std::size_t> unfinished;
+    for (auto i : pending) {
+      out[i] = get_report(account, report_ids[i]);
+      if (out[i].status != "COMPLETED" && out[i].status != "FAILED") unfinished.push_back(i);
+    }
+    pending = std::move(unfinished);
+    if (pending.empty()) return out;
     auto waited = std::chrono::steady_clock::now() - started;
-    if (waited + delay > impl_->options.report_timeout) {
-      std::string external =
-          "amazon_dsp: report " + report_id + " is still " + report.status + " after " +
-          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(waited).count()) + " s";
+    if (waited + delay > options.report_timeout) {
+      std::string external = "amazon_dsp: ";
+      for (std::size_t k = 0; k < pending.size(); ++k) {
+        external +=
+            (k ? ", report " : "report ") + report_ids[pending[k]] + " is still " + out[pending[k]].status;
+      }
+      external +=
+          " after " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(waited).count()) + " s";
       throw Error(codes::kExternalApi, external, external);
     }
     // A job worker's own thread waits here (this API is blocking by design); the channel's
     // retries inside each poll still wait on the client's timers.
     std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, impl_->options.report_poll_max);
+    delay = std::min(delay * 2, options.report_poll_max);
   }
 }
 
-std::vector<DspCampaignRow> AmazonDspClient::download_campaign_rows(const DspReport& report) {
+DspReport AmazonDspClient::wait_for_report(const std::string& account, const std::string& report_id) {
+  return wait_for_reports(account, {report_id}).at(0);
+}
+
+std::vector<DspCampaignRow> AmazonDspClient::download_campaign_rows(const DspReport& report,
+                                                                    bool by_creative) {
   JsonAnswer in(kService, "the report download");
   std::vector<DspCampaignRow> out;
   for (const auto& row : impl_->download(report)) {
     auto campaign = in.optional_string(row, "campaignId");
-    out.push_back({in.string(row, "date"), campaign ? *campaign : in.string(row, "orderId"),
-                   in.integer(row, "impressions"), in.integer(row, "clicks"), in.integer(row, "purchases"),
-                   in.number(row, "totalCost")});
+    out.push_back(
+        {in.string(row, "date"), campaign ? *campaign : in.string(row, "orderId"),
+         by_creative ? in.string(row, "creativeId") : in.optional_string(row, "creativeId").value_or(""),
+         in.integer(row, "impressions"), in.integer(row, "clicks"), in.integer(row, "purchases"),
+         in.number(row, "totalCost")});
   }
   return out;
 }

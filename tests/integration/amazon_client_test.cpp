@@ -4,7 +4,9 @@
 // Faults come from the sandbox's knobs; what the sandbox received is read from its request log.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <future>
 #include <thread>
 
@@ -40,6 +42,7 @@ struct RigOptions {
   std::size_t max_report_bytes = 64u << 20;
   unsigned max_retries = 2;
   std::chrono::milliseconds open_duration = 30s;
+  std::chrono::milliseconds report_timeout = 20s;
   bool configured = true;
 };
 
@@ -70,7 +73,7 @@ struct Rig {
                 .max_report_bytes = o.max_report_bytes,
                 .report_poll_initial = 100ms,
                 .report_poll_max = 400ms,
-                .report_timeout = 20s}) {}
+                .report_timeout = o.report_timeout}) {}
 
   static upstream::ChannelOptions channel_options(std::string service, const RigOptions& o) {
     upstream::ChannelOptions c;
@@ -103,6 +106,50 @@ DspCampaign campaign(const std::string& name, const std::string& external_id) {
           .kpi = "REACH"};
 }
 
+// A campaign with two ad groups and three display creatives associated with them, made through
+// the client; returns the campaign id and the creative ids.
+struct CampaignWithCreatives {
+  std::string campaign_id;
+  std::vector<std::string> creative_ids;
+};
+
+CampaignWithCreatives campaign_with_creatives(AmazonDspClient& amazon, const std::string& external_id) {
+  CampaignWithCreatives out;
+  auto c = amazon.create_campaigns(kAccount, {campaign("With creatives", external_id)}).at(0);
+  EXPECT_TRUE(c.ok());
+  out.campaign_id = c.id;
+  std::vector<upstream::DspAdGroup> groups;
+  for (const char* name : {"g1", "g2"}) {
+    groups.push_back({.campaign_id = c.id,
+                      .name = name,
+                      .external_id = external_id + ":" + name,
+                      .inventory_type = "DISPLAY",
+                      .start = "2026-02-01T00:00:00Z",
+                      .end = "2026-02-28T23:59:59Z"});
+  }
+  auto made_groups = amazon.create_ad_groups(kAccount, groups);
+  std::vector<upstream::DspCreative> creatives;
+  for (const char* name : {"a", "b", "c"}) {
+    creatives.push_back({.name = name,
+                         .external_id = external_id + ":" + name,
+                         .type = upstream::DspTagType::kDisplay,
+                         .tag_source = std::string("<div>") + name + "</div>",
+                         .width = 320,
+                         .height = 50});
+  }
+  auto made = amazon.create_ad_creatives(kAccount, creatives);
+  for (const auto& m : made) {
+    EXPECT_TRUE(m.ok());
+    out.creative_ids.push_back(m.id);
+  }
+  auto results =
+      amazon.associate(kAccount, {{.ad_creative_id = made[0].id, .ad_group_id = made_groups[0].id},
+                                  {.ad_creative_id = made[1].id, .ad_group_id = made_groups[0].id},
+                                  {.ad_creative_id = made[2].id, .ad_group_id = made_groups[1].id}});
+  for (const auto& r : results) EXPECT_TRUE(r.ok());
+  std::sort(out.creative_ids.begin(), out.creative_ids.end());
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Login with Amazon
@@ -422,6 +469,21 @@ TEST_F(AmazonBadAnswerTest, WronglyTyped) {
   EXPECT_EQ(e.external_message(),
             "amazon_dsp: unexpected answer to POST /dsp/v1/campaigns: success[].index 7 is not an item of "
             "the request");
+}
+
+TEST_F(AmazonBadAnswerTest, TruncatedReportFileIsRetriedThenA502) {
+  rig.amazon.create_campaigns(kAccount, {campaign("Cut", "camp_cut")});
+  auto report = rig.amazon.wait_for_report(
+      kAccount, rig.amazon.create_report(kAccount, {.start_date = "2026-02-01", .end_date = "2026-02-03"}));
+  ASSERT_EQ(report.status, "COMPLETED");
+  // Once: the download is a read, so the channel fetches it again.
+  add_fault(rig.http, {{"path_prefix", "/_sandbox/downloads/"}, {"truncate", true}});
+  EXPECT_EQ(rig.amazon.download_campaign_rows(report).size(), 3u);
+  add_fault(rig.http, {{"path_prefix", "/_sandbox/downloads/"}, {"truncate", true}, {"count", 3}});
+  auto cut = expect_error([&] { rig.amazon.download_campaign_rows(report); });
+  EXPECT_STREQ(cut.code().name, "EXTERNAL_API_ERROR");
+  EXPECT_EQ(cut.http_status(), 502);
+  EXPECT_EQ(cut.external_message(), "amazon_dsp: truncated response");
 }
 
 TEST_F(AmazonBadAnswerTest, ReportFileThatIsAGzipBombOrNotGzip) {
@@ -756,6 +818,136 @@ TEST(AmazonDspClient, ReportCreatePollDownloadAndDuplicate) {
   EXPECT_EQ(too_long.http_status(), 502);
   EXPECT_TRUE(too_long.external_message().starts_with("amazon_dsp refused POST /reporting/reports: HTTP 400"))
       << too_long.external_message();
+}
+
+TEST(AmazonDspClient, ReportByCreativeHasRowsPerCreativeThatAddUpToTheCampaignRows) {
+  Rig rig;
+  auto made = campaign_with_creatives(rig.amazon, "camp_000000000100");
+  upstream::DspReportRequest per_campaign{
+      .start_date = "2026-02-01", .end_date = "2026-02-05", .campaign_ids = {made.campaign_id}};
+  auto per_creative = per_campaign;
+  per_creative.by_creative = true;
+  auto reports = rig.amazon.wait_for_reports(kAccount, {rig.amazon.create_report(kAccount, per_campaign),
+                                                        rig.amazon.create_report(kAccount, per_creative)});
+  ASSERT_EQ(reports.at(0).status, "COMPLETED");
+  ASSERT_EQ(reports.at(1).status, "COMPLETED");
+
+  auto sent = sandbox_requests(rig.http, "/reporting/reports");
+  auto config = json::parse(sent.at(1)["body"].get<std::string>())["configuration"];
+  EXPECT_EQ(config["groupBy"], (json{"campaign", "creative"}));
+  auto columns = config["columns"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(columns.begin(), columns.end(), "creativeId"), columns.end()) << config;
+  EXPECT_EQ(json::parse(sent.at(0)["body"].get<std::string>())["configuration"]["groupBy"],
+            json::array({"campaign"}));
+
+  auto campaign_rows = rig.amazon.download_campaign_rows(reports[0]);
+  auto creative_rows = rig.amazon.download_campaign_rows(reports[1], /*by_creative=*/true);
+  ASSERT_EQ(campaign_rows.size(), 5u);
+  ASSERT_EQ(creative_rows.size(), 15u);  // 3 creatives x 5 days
+  for (const auto& day : campaign_rows) {
+    EXPECT_TRUE(day.creative_id.empty());
+    int64_t impressions = 0, clicks = 0, purchases = 0, cents = 0;
+    std::vector<std::string> creatives;
+    for (const auto& r : creative_rows) {
+      if (r.date != day.date) continue;
+      EXPECT_EQ(r.campaign_id, made.campaign_id);
+      creatives.push_back(r.creative_id);
+      impressions += r.impressions;
+      clicks += r.clicks;
+      purchases += r.purchases;
+      cents += std::llround(r.total_cost * 100);
+    }
+    EXPECT_EQ(creatives, made.creative_ids) << day.date;
+    EXPECT_EQ(impressions, day.impressions) << day.date;
+    EXPECT_EQ(clicks, day.clicks) << day.date;
+    EXPECT_EQ(purchases, day.purchases) << day.date;
+    EXPECT_EQ(cents, std::llround(day.total_cost * 100)) << day.date;
+  }
+  // Read as per creative, a file without creativeId is malformed, not a set of campaign totals.
+  auto e = expect_error([&] { rig.amazon.download_campaign_rows(reports[0], /*by_creative=*/true); });
+  EXPECT_EQ(e.http_status(), 502);
+  EXPECT_EQ(e.external_message(),
+            "amazon_dsp: unexpected answer to the report download: creativeId missing or not a string");
+}
+
+TEST(AmazonDspClient, WaitForReportsPollsEachUnfinishedReportOncePerRound) {
+  Rig rig;
+  auto c = rig.amazon.create_campaigns(kAccount, {campaign("Three", "camp_000000000110")}).at(0);
+  std::vector<std::string> ids;
+  for (const char* end : {"2026-02-01", "2026-02-02", "2026-02-03"}) {
+    ids.push_back(rig.amazon.create_report(
+        kAccount, {.start_date = "2026-02-01", .end_date = end, .campaign_ids = {c.id}}));
+  }
+  // The second report is ahead: its next poll completes it.
+  EXPECT_EQ(rig.amazon.get_report(kAccount, ids[1]).status, "PENDING");
+  EXPECT_EQ(rig.amazon.get_report(kAccount, ids[1]).status, "PROCESSING");
+  auto started = std::chrono::steady_clock::now();
+  auto reports = rig.amazon.wait_for_reports(kAccount, ids);
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(reports.size(), 3u);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(reports[i].report_id, ids[i]) << "in the order given";
+    EXPECT_EQ(reports[i].status, "COMPLETED");
+    EXPECT_EQ(rig.amazon.download_campaign_rows(reports[i]).size(), i + 1);
+  }
+  EXPECT_EQ(rig.requests("GET", "/reporting/reports/" + ids[0]), 3u);  // PENDING, PROCESSING, COMPLETED
+  EXPECT_EQ(rig.requests("GET", "/reporting/reports/" + ids[1]), 3u);  // two above, then once: done
+  EXPECT_EQ(rig.requests("GET", "/reporting/reports/" + ids[2]), 3u);
+  // Three rounds, two waits between them: 100 ms, then 200 ms (not one series of waits per report).
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_TRUE(rig.amazon.wait_for_reports(kAccount, {}).empty());
+}
+
+TEST(AmazonDspClient, WaitForReportsNamesTheUnfinishedReportsWhenTheTimeoutPasses) {
+  Rig rig({.report_timeout = 250ms});
+  auto slow = rig.amazon.create_report(kAccount, {.start_date = "2026-02-01", .end_date = "2026-02-01"});
+  auto done = rig.amazon.create_report(kAccount, {.start_date = "2026-02-02", .end_date = "2026-02-02"});
+  for (int i = 0; i < 2; ++i) rig.amazon.get_report(kAccount, done);
+  // Round one at 0 ms, round two after 100 ms; 200 ms more would pass the 250 ms.
+  auto e = expect_error([&] { rig.amazon.wait_for_reports(kAccount, {slow, done}); });
+  EXPECT_STREQ(e.code().name, "EXTERNAL_API_ERROR");
+  EXPECT_EQ(e.http_status(), 502);
+  EXPECT_EQ(e.external_message(), "amazon_dsp: report " + slow + " is still PROCESSING after 0 s");
+  EXPECT_EQ(rig.requests("GET", "/reporting/reports/" + done), 3u) << "a finished report is not polled again";
+}
+
+TEST(AmazonDspClient, AReportFailedByAFaultComesBackFailed) {
+  Rig rig;
+  add_fault(rig.http, {{"path_prefix", "/reporting/reports"}, {"method", "POST"}, {"fail_report", true}});
+  auto failing = rig.amazon.create_report(kAccount, {.start_date = "2026-02-01", .end_date = "2026-02-02"});
+  auto fine = rig.amazon.create_report(kAccount, {.start_date = "2026-02-03", .end_date = "2026-02-04"});
+  auto reports = rig.amazon.wait_for_reports(kAccount, {failing, fine});
+  EXPECT_EQ(reports.at(0).status, "FAILED");
+  EXPECT_FALSE(reports[0].failure_reason.empty());
+  EXPECT_TRUE(reports[0].url.empty());
+  EXPECT_EQ(reports.at(1).status, "COMPLETED");
+  EXPECT_EQ(rig.amazon.wait_for_report(kAccount, failing).status, "FAILED");
+}
+
+TEST(AmazonDspClient, TokenExpiringWhileSeveralReportsArePolledIsRefreshedOnce) {
+  Rig rig;
+  std::vector<std::string> ids;
+  for (const char* end : {"2026-02-01", "2026-02-02", "2026-02-03"}) {
+    ids.push_back(rig.amazon.create_report(kAccount, {.start_date = "2026-02-01", .end_date = end}));
+    EXPECT_EQ(rig.amazon.get_report(kAccount, ids.back()).status, "PENDING");
+  }
+  expire_tokens(rig.http);  // the token dies between two rounds
+  for (const auto& r : rig.amazon.wait_for_reports(kAccount, ids)) EXPECT_EQ(r.status, "COMPLETED");
+  EXPECT_EQ(rig.token_requests(), 2u);
+}
+
+TEST(AmazonDspClient, ShortLivedTokensAreRenewedWhileSeveralReportsArePolled) {
+  Rig rig({.sandbox_args = {"--token-ttl", "1"}});
+  std::vector<std::string> ids;
+  for (const char* end : {"2026-02-01", "2026-02-02", "2026-02-03"}) {
+    ids.push_back(rig.amazon.create_report(kAccount, {.start_date = "2026-02-01", .end_date = end}));
+  }
+  // Slow polls stretch the wait past the token's life (a real clock, on purpose).
+  add_fault(rig.http,
+            {{"path_prefix", "/reporting/reports/"}, {"method", "GET"}, {"delay_ms", 400}, {"count", 4}});
+  for (const auto& r : rig.amazon.wait_for_reports(kAccount, ids)) EXPECT_EQ(r.status, "COMPLETED");
+  EXPECT_GE(rig.token_requests(), 2u);
 }
 
 TEST(AmazonDspClient, TokenExpiringWhileAReportIsPolledIsRefreshed) {

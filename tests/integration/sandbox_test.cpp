@@ -3,7 +3,9 @@
 // faults, the request log, reset, the Kargo API and snippets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <set>
 #include <thread>
@@ -103,6 +105,37 @@ class SandboxTest : public ::testing::Test {
     auto res = http_.request("POST", "/reporting/reports", request.dump(), report_headers());
     EXPECT_EQ(res.status, 200) << res.describe();
     return res.json().value("reportId", "");
+  }
+  // An ad group of the campaign and its id.
+  std::string create_ad_group(const std::string& campaign_id, const std::string& name) {
+    auto res = dsp("POST", "/dsp/v1/adGroups",
+                   {{"adGroups",
+                     {{{"campaignId", campaign_id},
+                       {"name", name},
+                       {"inventoryType", "DISPLAY"},
+                       {"startDateTime", "2026-02-01T00:00:00Z"},
+                       {"endDateTime", "2026-02-28T00:00:00Z"}}}}});
+    EXPECT_EQ(res.status, 207) << res.describe();
+    return res.json()["success"][0].value("adGroupId", "");
+  }
+  std::string create_creative(const std::string& name) {
+    auto res = dsp("POST", "/dsp/v1/adCreatives", display_creative(name, "<div>" + name + "</div>"));
+    EXPECT_EQ(res.status, 200) << res.describe();
+    return res.json().value("adCreativeId", "");
+  }
+  void associate(const std::string& creative_id, const std::string& ad_group_id) {
+    auto res = dsp("POST", "/dsp/v1/adCreatives/associations/adGroups",
+                   {{"associations", {{{"adCreativeId", creative_id}, {"adGroupId", ad_group_id}}}}});
+    EXPECT_EQ(res.status, 207) << res.describe();
+    EXPECT_FALSE(res.json().contains("error")) << res.describe();
+  }
+  // The rows of a report once COMPLETED.
+  json report_file_rows(const std::string& id) {
+    json done;
+    poll_report(id, &done);
+    EXPECT_EQ(done["status"], "COMPLETED") << done;
+    if (!done["url"].is_string()) return json::array();
+    return json::parse(gunzip(http_.get(target_of(done["url"])).body));
   }
   // The path and query of a sandbox URL (http://127.0.0.1:port/...).
   static std::string target_of(const std::string& url) {
@@ -535,6 +568,92 @@ TEST_F(SandboxTest, ReportColumnsSelectTheRowFieldsAndViewabilityHasARowPerVendo
   EXPECT_EQ(http().request("POST", "/reporting/reports", unknown.dump(), report_headers()).status, 400);
 }
 
+TEST_F(SandboxTest, ReportGroupedByCampaignAndCreativeSplitsEachCampaignDayAmongItsCreatives) {
+  auto ids = create_campaigns({campaign("split"), campaign("no creatives")});
+  auto g1 = create_ad_group(ids[0], "g1"), g2 = create_ad_group(ids[0], "g2");
+  create_ad_group(ids[1], "empty");
+  auto a = create_creative("a"), b = create_creative("b"), c = create_creative("c");
+  associate(a, g1);
+  associate(b, g1);
+  associate(b, g2);  // in two ad groups of the campaign: still one creative
+  associate(c, g2);
+
+  auto by_creative = report_request("dspCampaign", ids);
+  by_creative["configuration"]["groupBy"] = {"campaign", "creative"};
+  auto id = create_report(by_creative);
+  // The creatives are those associated when the report was requested.
+  auto late = create_creative("late");
+  associate(late, g1);
+  auto creative_rows = report_file_rows(id);
+  auto campaign_rows = report_file_rows(create_report(report_request("dspCampaign", ids)));
+
+  ASSERT_EQ(creative_rows.size(), 9u) << creative_rows;  // 3 creatives x 3 days, none for ids[1]
+  ASSERT_EQ(campaign_rows.size(), 6u);
+  std::vector<std::string> expected{a, b, c};
+  std::sort(expected.begin(), expected.end());
+  for (size_t i = 0; i < creative_rows.size(); ++i) {
+    const auto& r = creative_rows[i];
+    EXPECT_EQ(r["campaignId"], ids[0]) << r;
+    EXPECT_EQ(r["creativeId"], expected[i % 3]) << "ordered by campaign, date, creative: " << r;
+  }
+  for (const auto& campaign_row : campaign_rows) {
+    if (campaign_row["campaignId"] != ids[0]) continue;
+    int64_t impressions = 0, clicks = 0, purchases = 0, cents = 0;
+    for (const auto& r : creative_rows) {
+      if (r["date"] != campaign_row["date"]) continue;
+      impressions += r["impressions"].get<int64_t>();
+      clicks += r["clicks"].get<int64_t>();
+      purchases += r["purchases"].get<int64_t>();
+      cents += std::llround(r["totalCost"].get<double>() * 100);
+    }
+    EXPECT_EQ(impressions, campaign_row["impressions"]) << campaign_row;
+    EXPECT_EQ(clicks, campaign_row["clicks"]) << campaign_row;
+    EXPECT_EQ(purchases, campaign_row["purchases"]) << campaign_row;
+    EXPECT_EQ(cents, std::llround(campaign_row["totalCost"].get<double>() * 100)) << campaign_row;
+  }
+
+  // A report requested now has the late creative too, and only the columns asked for.
+  by_creative["name"] = "selected columns";
+  by_creative["configuration"]["columns"] = {"date", "campaignId", "creativeId", "impressions"};
+  auto narrow = report_file_rows(create_report(by_creative));
+  ASSERT_EQ(narrow.size(), 12u) << narrow;
+  EXPECT_EQ(narrow[0].size(), 4u) << narrow[0];
+  std::set<std::string> creatives;
+  for (const auto& r : narrow) creatives.insert(r["creativeId"].get<std::string>());
+  EXPECT_EQ(creatives.size(), 4u);
+  EXPECT_TRUE(creatives.count(late));
+}
+
+TEST_F(SandboxTest, ReportGroupByIsCampaignOrCampaignAndCreativeOfACampaignReport) {
+  auto send = [&](const json& request) {
+    return http().request("POST", "/reporting/reports", request.dump(), report_headers());
+  };
+  auto absent = report_request("dspCampaign", {"581000000000000001"});
+  absent["configuration"].erase("groupBy");
+  EXPECT_EQ(send(absent).status, 200);
+
+  auto creative_only = report_request("dspCampaign", {"581000000000000001"});
+  creative_only["configuration"]["groupBy"] = {"creative"};
+  auto res = send(creative_only);
+  ASSERT_EQ(res.status, 400) << res.describe();
+  EXPECT_NE(res.json()["details"].get<std::string>().find(R"(["creative"])"), std::string::npos)
+      << res.describe();
+
+  auto viewability = report_request("dspViewability", {"581000000000000001"});
+  viewability["configuration"]["groupBy"] = {"campaign", "creative"};
+  res = send(viewability);
+  ASSERT_EQ(res.status, 400) << res.describe();
+  EXPECT_NE(res.json()["details"].get<std::string>().find("only available for dspCampaign"),
+            std::string::npos)
+      << res.describe();
+
+  auto column = report_request("dspCampaign", {"581000000000000001"});
+  column["configuration"]["columns"] = {"date", "creativeId"};
+  res = send(column);
+  ASSERT_EQ(res.status, 400) << res.describe();
+  EXPECT_NE(res.json()["details"].get<std::string>().find("creativeId"), std::string::npos) << res.describe();
+}
+
 TEST_F(SandboxTest, DuplicateReportRequestIs425WithTheExistingReportId) {
   auto request = report_request("dspCampaign", {"581000000000000001"});
   auto id = create_report(request);
@@ -579,6 +698,57 @@ TEST_F(SandboxTest, ReportNamedSandboxFailEndsFailedWithAReason) {
 }
 
 // ---- faults ------------------------------------------------------------------------------------
+
+TEST_F(SandboxTest, FailReportFaultCreatesTheReportAsUsualThenItEndsFailed) {
+  add_fault({{"path_prefix", "/reporting"}, {"fail_report", true}});
+  auto request = report_request("dspCampaign", {"581000000000000001"});
+  auto res = http().request("POST", "/reporting/reports", request.dump(), report_headers());
+  ASSERT_EQ(res.status, 200) << res.describe();
+  EXPECT_EQ(res.json()["status"], "PENDING");
+  EXPECT_TRUE(res.json()["failureReason"].is_null());
+  std::string id = res.json()["reportId"];
+  json last;
+  EXPECT_EQ(poll_report(id, &last), (std::vector<std::string>{"PENDING", "PROCESSING", "FAILED"}));
+  EXPECT_TRUE(last["failureReason"].is_string()) << last;
+  EXPECT_TRUE(last["url"].is_null());
+  EXPECT_TRUE(http().get("/_sandbox/faults").json()["faults"].empty()) << "the polls did not use it";
+
+  // A duplicate is still a duplicate: 425, and the fault is used up on it.
+  add_fault({{"path_prefix", "/reporting/reports"}, {"method", "POST"}, {"fail_report", true}});
+  auto dup = http().request("POST", "/reporting/reports", request.dump(), report_headers());
+  ASSERT_EQ(dup.status, 425) << dup.describe();
+  EXPECT_EQ(dup.json()["reportId"], id);
+  request["name"] = "after the fault";
+  EXPECT_EQ(poll_report(create_report(request)).back(), "COMPLETED");
+
+  EXPECT_EQ(http()
+                .post_json("/_sandbox/faults",
+                           {{"path_prefix", "/reporting"}, {"fail_report", true}, {"status", 500}})
+                .status,
+            400);
+}
+
+TEST_F(SandboxTest, ReportDownloadsCanBeFaultedWithAGzipBombOrATruncatedBody) {
+  json done;
+  poll_report(create_report(report_request("dspCampaign", {"581000000000000001"})), &done);
+  std::string target = target_of(done["url"]);
+  add_fault({{"path_prefix", "/_sandbox/downloads/"}, {"gzip_bomb", true}});
+  auto bomb = http().get(target);
+  ASSERT_EQ(bomb.status, 200);
+  EXPECT_EQ(bomb.header("content-encoding"), "gzip");
+  EXPECT_GT(gunzip_size(bomb.body, 200u << 20), 100u << 20);
+
+  add_fault({{"path_prefix", "/_sandbox/downloads/"}, {"truncate", true}});
+  RawConnection raw(sandbox_.port());
+  ASSERT_TRUE(raw.send("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_FALSE(raw.read_response(seconds(5)).has_value())
+      << "a complete response arrived: " << raw.received();
+  EXPECT_TRUE(raw.wait_closed(seconds(5)));
+
+  auto file = http().get(target);  // both used up: the real file again
+  ASSERT_EQ(file.status, 200);
+  EXPECT_EQ(file.body.size(), done["fileSize"]);
+}
 
 TEST_F(SandboxTest, FaultAnswersItsStatusForCountRequestsThenIsUsedUp) {
   add_fault({{"path_prefix", "/v1/campaigns"}, {"status", 503}, {"count", 2}});

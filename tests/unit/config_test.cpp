@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 
+#include "kargo/upstream/amazon_dsp_client.hpp"
+
 using namespace kargo;
 
 namespace {
@@ -147,4 +149,15 @@ TEST(Config, UpstreamCaFileMustBeAReadablePemFile) {
   auto c =
       load_config(env({{"SECRET_KEY", kKey}, {"UPSTREAM_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"}}));
   EXPECT_EQ(c.upstream_ca_file, "/etc/ssl/certs/ca-certificates.crt");
+}
+
+TEST(Config, AmazonReportPollingComesFromTheReportVariables) {
+  auto c = load_config(env({{"SECRET_KEY", kKey},
+                            {"REPORT_POLL_INITIAL_MS", "250"},
+                            {"REPORT_POLL_MAX_MS", "4000"},
+                            {"REPORT_TIMEOUT_SECONDS", "120"}}));
+  auto o = upstream::AmazonDspOptions::from_config(c);
+  EXPECT_EQ(o.report_poll_initial, std::chrono::milliseconds(250));
+  EXPECT_EQ(o.report_poll_max, std::chrono::milliseconds(4000));
+  EXPECT_EQ(o.report_timeout, std::chrono::seconds(120));
 }

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include "kargo/core/time.hpp"
 #include "kargo/sandbox/faults.hpp"
@@ -61,8 +65,8 @@ TEST(SandboxFaults, ParseKeepsEveryKnob) {
   EXPECT_EQ(f.retry_after, "7");
   EXPECT_EQ(json::parse(*f.body), (json{{"message", "Too Many Requests"}}));
   EXPECT_EQ(f.body_content_type, "application/json");
-  EXPECT_FALSE(f.delay_only());
-  EXPECT_TRUE(parse_fault(json{{"path_prefix", "/v1"}, {"delay_ms", 10}}).delay_only());
+  EXPECT_FALSE(f.reaches_route());
+  EXPECT_TRUE(parse_fault(json{{"path_prefix", "/v1"}, {"delay_ms", 10}}).reaches_route());
   EXPECT_EQ(parse_fault(json{{"path_prefix", "/v1"}, {"status", 500}, {"body", "oops"}}).body_content_type,
             "text/plain; charset=utf-8");
 }
@@ -91,6 +95,33 @@ TEST(SandboxFaults, OldestLiveFaultWinsAndKnobPathsNeverMatch) {
   faults.add(parse_fault(json{{"path_prefix", "/_sandbox/downloads/"}, {"gzip_bomb", true}}));
   EXPECT_FALSE(faults.take("POST", "/_sandbox/faults"));
   EXPECT_TRUE(faults.take("GET", "/_sandbox/downloads/0f5d0c52?sig=ab")->gzip_bomb);
+}
+
+TEST(SandboxFaults, FailReportLetsOnlyReportCreationsThroughToTheirRoute) {
+  auto f = parse_fault(json{{"path_prefix", "/reporting"}, {"fail_report", true}, {"count", 2}});
+  EXPECT_TRUE(f.fail_report);
+  EXPECT_TRUE(f.reaches_route()) << "the report is created as usual, never answered by the fault";
+  EXPECT_EQ(f.to_json()["fail_report"], true);
+  EXPECT_TRUE(parse_fault(json{{"path_prefix", "/reporting"}, {"fail_report", true}, {"delay_ms", 5}})
+                  .reaches_route());
+  // Nothing that would answer in the route's place.
+  for (const json& extra : {json{{"status", 500}}, json{{"gzip_bomb", true}}, json{{"truncate", true}},
+                            json{{"body", "oops"}}, json{{"retry_after", 1}}}) {
+    json body{{"path_prefix", "/reporting"}, {"fail_report", true}};
+    body.update(extra);
+    EXPECT_THROW(parse_fault(body), std::invalid_argument) << body;
+  }
+  EXPECT_THROW(parse_fault(json{{"path_prefix", "/reporting"}, {"fail_report", "yes"}}),
+               std::invalid_argument);
+
+  FaultList faults;
+  faults.add(std::move(f));
+  // Polls and downloads under the prefix do not use it up.
+  EXPECT_FALSE(faults.take("GET", "/reporting/reports/0f5d0c52"));
+  EXPECT_FALSE(faults.take("POST", "/reporting/reports/0f5d0c52"));
+  EXPECT_TRUE(faults.take("POST", "/reporting/reports")->fail_report);
+  EXPECT_TRUE(faults.take("POST", "/reporting/reports"));
+  EXPECT_FALSE(faults.take("POST", "/reporting/reports"));
 }
 
 // ---- report rows -------------------------------------------------------------------------------
@@ -170,6 +201,129 @@ TEST(SandboxReportRows, ColumnsProjectTheRowAndUnknownColumnsAreRejected) {
   spec.columns = {"vendor"};  // a viewability column
   EXPECT_THROW(report_rows(spec), std::invalid_argument);
   EXPECT_FALSE(known_report_type("spCampaigns"));
+}
+
+// A campaign report and the same report grouped by creative, over `campaigns` (id -> creatives).
+struct CreativeSpecs {
+  ReportSpec by_campaign, by_creative;
+};
+
+CreativeSpecs creative_specs(const std::map<std::string, std::vector<std::string>>& campaigns,
+                             const char* start, const char* end, bool daily = true) {
+  CreativeSpecs out;
+  out.by_campaign = {std::string(kCampaignReport), {}, date(start), date(end), daily, {}};
+  for (const auto& [id, creatives] : campaigns) out.by_campaign.campaign_ids.push_back(id);
+  out.by_creative = out.by_campaign;
+  out.by_creative.by_creative = true;
+  out.by_creative.creatives = campaigns;
+  return out;
+}
+
+constexpr const char* kCountColumns[] = {"impressions", "clicks", "purchases", "viewableImpressions",
+                                         "measurableImpressions"};
+
+int64_t cents_of(const json& row) { return std::llround(row["totalCost"].get<double>() * 100.0); }
+
+TEST(SandboxReportRows, CreativeRowsAddUpExactlyToTheCampaignRows) {
+  auto specs = creative_specs({{"581000000000000001", {"583000000000000001"}},
+                               {"581000000000000002", {"583000000000000002", "583000000000000003"}},
+                               {"581000000000000003",
+                                {"583000000000000004", "583000000000000005", "583000000000000006",
+                                 "583000000000000007", "583000000000000008"}}},
+                              "2026-01-01", "2026-01-31");
+  auto campaigns = report_rows(specs.by_campaign);
+  auto creatives = report_rows(specs.by_creative);
+  ASSERT_EQ(campaigns.size(), 3u * 31);
+  ASSERT_EQ(creatives.size(), (1u + 2 + 5) * 31);
+  // (campaign, date) -> column -> the creatives' sum ("cents" for totalCost)
+  std::map<std::pair<std::string, std::string>, std::map<std::string, int64_t>> sums;
+  std::set<std::string> creatives_seen;
+  for (const auto& r : creatives) {
+    auto& sum = sums[{r["campaignId"], r["date"]}];
+    for (const char* c : kCountColumns) {
+      EXPECT_GE(r[c].get<int64_t>(), 0) << r;
+      sum[c] += r[c].get<int64_t>();
+    }
+    EXPECT_GE(cents_of(r), 0) << r;
+    sum["cents"] += cents_of(r);
+    creatives_seen.insert(r["creativeId"].get<std::string>());
+  }
+  EXPECT_EQ(creatives_seen.size(), 8u);
+  for (const auto& r : campaigns) {
+    EXPECT_FALSE(r.contains("creativeId")) << r;
+    const auto& sum = sums.at({r["campaignId"], r["date"]});
+    for (const char* c : kCountColumns) EXPECT_EQ(sum.at(c), r[c].get<int64_t>()) << c << " of " << r;
+    EXPECT_EQ(sum.at("cents"), cents_of(r)) << r;
+  }
+}
+
+TEST(SandboxReportRows, CreativeRowsAreOrderedByCampaignDateCreativeAndDeterministic) {
+  auto specs = creative_specs({{"c1", {"k1", "k2"}}, {"c2", {"k3", "k4", "k5"}}}, "2026-02-01", "2026-02-03");
+  auto rows = report_rows(specs.by_creative);
+  ASSERT_EQ(rows.size(), 15u);
+  std::vector<std::tuple<std::string, std::string, std::string>> keys;
+  for (const auto& r : rows) keys.emplace_back(r["campaignId"], r["date"], r["creativeId"]);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  EXPECT_EQ(keys.front(), std::make_tuple("c1", "2026-02-01", "k1"));
+  EXPECT_EQ(keys[1], std::make_tuple("c1", "2026-02-01", "k2"));
+  EXPECT_EQ(keys.back(), std::make_tuple("c2", "2026-02-03", "k5"));
+  EXPECT_EQ(report_rows(specs.by_creative), rows);
+  EXPECT_EQ(gzip_compress(report_rows(specs.by_creative).dump()), gzip_compress(rows.dump()));
+  // The split follows the creatives: other creatives, other shares.
+  auto other = specs.by_creative;
+  other.creatives["c1"] = {"k1", "k9"};
+  EXPECT_NE(report_rows(other)[0]["impressions"], rows[0]["impressions"]);
+}
+
+TEST(SandboxReportRows, CreativeSummaryRowsAddUpToTheCampaignSummary) {
+  auto specs = creative_specs({{"c1", {"k1", "k2", "k3"}}}, "2026-03-01", "2026-03-10", /*daily=*/false);
+  auto campaign = report_rows(specs.by_campaign);
+  auto creatives = report_rows(specs.by_creative);
+  ASSERT_EQ(campaign.size(), 1u);
+  ASSERT_EQ(creatives.size(), 3u);
+  int64_t cents = 0;
+  for (const char* c : kCountColumns) {
+    int64_t sum = 0;
+    for (const auto& r : creatives) sum += r[c].get<int64_t>();
+    EXPECT_EQ(sum, campaign[0][c]) << c;
+  }
+  for (const auto& r : creatives) {
+    cents += cents_of(r);
+    EXPECT_EQ(r["intervalStart"], "2026-03-01");
+    EXPECT_EQ(r["intervalEnd"], "2026-03-10");
+  }
+  EXPECT_EQ(cents, cents_of(campaign[0]));
+  // A creative's summary is the sum of its daily rows.
+  auto daily = specs.by_creative;
+  daily.daily = true;
+  int64_t k2 = 0;
+  for (const auto& r : report_rows(daily)) {
+    if (r["creativeId"] == "k2") k2 += r["impressions"].get<int64_t>();
+  }
+  EXPECT_EQ(creatives[1]["creativeId"], "k2");
+  EXPECT_EQ(creatives[1]["impressions"], k2);
+}
+
+TEST(SandboxReportRows, ACampaignWithoutCreativesHasNoCreativeRows) {
+  auto specs = creative_specs({{"c1", {}}, {"c2", {"k1"}}}, "2026-02-01", "2026-02-02");
+  specs.by_creative.campaign_ids.push_back("c3");  // not in the snapshot at all
+  auto rows = report_rows(specs.by_creative);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) EXPECT_EQ(r["campaignId"], "c2");
+}
+
+TEST(SandboxReportRows, CreativeIdNeedsCreativeGroupingOfACampaignReport) {
+  auto specs = creative_specs({{"c1", {"k1", "k2"}}}, "2026-02-01", "2026-02-01");
+  specs.by_creative.columns = {"creativeId", "impressions"};
+  auto rows = report_rows(specs.by_creative);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (json{{"creativeId", "k1"}, {"impressions", rows[0]["impressions"]}}));
+  specs.by_campaign.columns = {"creativeId"};
+  EXPECT_THROW(report_rows(specs.by_campaign), std::invalid_argument);
+  auto viewability = specs.by_creative;
+  viewability.report_type = std::string(kViewabilityReport);
+  viewability.columns.clear();
+  EXPECT_THROW(report_rows(viewability), std::invalid_argument);
 }
 
 TEST(SandboxReportRows, GzipRoundTrips) {

@@ -2,7 +2,8 @@
 // Injected failures of the sandbox (POST /_sandbox/faults, docs/UPSTREAMS.md section 12): the
 // next `count` requests whose path starts with a prefix get a chosen status, body, Retry-After,
 // delay, a gzip bomb or a truncated body, so client tests can exercise retries, timeouts and
-// limits against real HTTP.
+// limits against real HTTP. A `fail_report` fault answers nothing itself: the report created by
+// the request it matches ends FAILED, for tests of what follows a failed report.
 //
 //   FaultList faults;
 //   faults.add(parse_fault(nlohmann::json::parse(R"({"path_prefix":"/dsp","status":503,"count":2})")));
@@ -33,9 +34,13 @@ struct Fault {
   std::string body_content_type = "application/json";
   bool gzip_bomb = false;
   bool truncate = false;
+  // Matches report creations only (POST /reporting/reports, whatever the prefix): the report is
+  // created as usual but ends FAILED instead of COMPLETED.
+  bool fail_report = false;
 
-  // Only waits, then lets the request through.
-  bool delay_only() const { return status == 0 && !gzip_bomb && !truncate; }
+  // Lets the request through to its route after the delay (which may apply fail_report), rather
+  // than answering in its place.
+  bool reaches_route() const { return status == 0 && !gzip_bomb && !truncate; }
   nlohmann::json to_json() const;
 };
 
@@ -47,7 +52,8 @@ class FaultList {
   // Stores the fault and returns it with its id.
   const Fault& add(Fault fault);
   // The oldest live fault matching the request, with one use consumed; nullopt when none.
-  // Paths under /_sandbox/ never match, except report downloads (/_sandbox/downloads/).
+  // Paths under /_sandbox/ never match, except report downloads (/_sandbox/downloads/);
+  // fail_report faults match POST /reporting/reports only.
   std::optional<Fault> take(std::string_view method, std::string_view path);
   nlohmann::json to_json() const;  // {"faults": [...]}
   void clear() { faults_.clear(); }

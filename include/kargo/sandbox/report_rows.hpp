@@ -1,13 +1,22 @@
 #pragma once
 // The rows of the sandbox's reporting v3 files (docs/UPSTREAMS.md section 9): a pure function of
-// (report type, campaign id, date, vendor), so the same report request always downloads the same
-// bytes and tests can compute the expected values.
+// the spec (report type, campaign ids, dates, grouping and the creatives snapshotted with it), so
+// the same report request always downloads the same bytes and tests can compute the expected
+// values.
 //
 //   ReportSpec spec{"dspCampaign", {"581000000000000001"}, start, end, /*daily=*/true, {}};
 //   nlohmann::json rows = report_rows(spec);     // [{"date": "...", "impressions": 1234, ...}]
 //   std::string file = gzip_compress(rows.dump());
+//
+// Grouped by campaign and creative (dspCampaign only), a campaign's figures of a day are split
+// among its creatives, so that the creative rows of a campaign and day add up exactly to that
+// campaign's row of the campaign-grouped report:
+//
+//   spec.by_creative = true;
+//   spec.creatives = {{"581000000000000001", {"583000000000000007", "583000000000000009"}}};
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -24,13 +33,23 @@ struct ReportSpec {
   std::chrono::year_month_day start;
   std::chrono::year_month_day end;   // inclusive
   bool daily = true;                 // DAILY: a row per day; SUMMARY: one row per campaign (and vendor)
-  std::vector<std::string> columns;  // empty: every column of the report type
+  std::vector<std::string> columns;  // empty: every column of the report type (and grouping)
+  // groupBy ["campaign", "creative"]: a row per campaign, creative and day (or per campaign and
+  // creative for SUMMARY), with the column creativeId. dspCampaign only.
+  bool by_creative = false;
+  // With by_creative: campaign id -> the ids of its ad creatives, sorted, as associated with the
+  // campaign's ad groups when the report was created. A campaign without creatives has no rows.
+  std::map<std::string, std::vector<std::string>> creatives;
 };
 
 bool known_report_type(std::string_view report_type);
-// Every column of the report type, in output order.
+// Every column of the report type, in output order. creativeId (dspCampaign) is valid only with
+// creative grouping.
 const std::vector<std::string>& report_columns(std::string_view report_type);
-// The rows as a JSON array; each row holds exactly the requested columns.
+inline constexpr std::string_view kCreativeColumn = "creativeId";
+// The rows as a JSON array; each row holds exactly the requested columns. Throws
+// std::invalid_argument for an unknown report type or column, creativeId without creative
+// grouping, or creative grouping of another type than dspCampaign.
 nlohmann::json report_rows(const ReportSpec& spec);
 
 // gzip (RFC 1952) with zlib, no timestamp or file name in the header, so equal input gives equal

@@ -69,7 +69,8 @@ struct Report {
   nlohmann::json resource;  // what GET /reporting/reports/{id} answers (minus status fields)
   ReportSpec spec;
   int polls = 0;
-  std::string file;  // gzip JSON rows, built when the report completes
+  std::string file;            // gzip JSON rows, built when the report completes
+  std::string failure_reason;  // set: the report ends FAILED with this reason instead
 };
 
 // Created objects get ids from a random starting point per sandbox start (and reset), so that a
@@ -132,6 +133,10 @@ struct State {
   AmazonState amazon;
   KargoState kargo;
   FaultList faults;
+  // The fault the request being handled matched when it lets the request reach its route (a
+  // delay, fail_report): set by the dispatcher for the duration of the handler, so that a route
+  // can apply what changes its own behaviour.
+  const Fault* route_fault = nullptr;
   RequestLog requests;
 
   // POST /_sandbox/reset: back to a fresh start (the request log's seq keeps counting).

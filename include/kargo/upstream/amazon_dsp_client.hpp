@@ -25,6 +25,9 @@
 //   if (results[0].ok()) store(results[0].id); else report(results[0].errors);
 //   auto report = amazon.wait_for_report("adv-1001", amazon.create_report("adv-1001", request));
 //   auto rows = amazon.download_campaign_rows(report);
+//   // Several reports are requested first and awaited together (Amazon prepares them in parallel):
+//   auto reports = amazon.wait_for_reports("adv-1001", {campaign_report_id, creative_report_id});
+//   auto per_creative = amazon.download_campaign_rows(reports[1], /*by_creative=*/true);
 
 #include <chrono>
 #include <cstddef>
@@ -52,7 +55,8 @@ struct AmazonDspOptions {
   bool configured = false;                    // all four AMAZON_* credentials set
   std::size_t max_response_bytes = 8u << 20;  // an API answer
   std::size_t max_report_bytes = 64u << 20;   // a report file, compressed and decoded each
-  // Report polling: the first wait, doubled per poll up to the maximum, for at most the timeout.
+  // Report polling: the first wait, doubled per round of polls up to the maximum, for at most the
+  // timeout (REPORT_POLL_INITIAL_MS, REPORT_POLL_MAX_MS, REPORT_TIMEOUT_SECONDS).
   std::chrono::milliseconds report_poll_initial{2000};
   std::chrono::milliseconds report_poll_max{30000};
   std::chrono::milliseconds report_timeout{15 * 60 * 1000};
@@ -179,6 +183,9 @@ enum class DspReportType {
 
 struct DspReportRequest {
   DspReportType type = DspReportType::kCampaign;
+  // kCampaign only: groupBy ["campaign", "creative"] and the column creativeId, a row per
+  // campaign, ad creative and day (the creatives' rows of a campaign-day add up to its row).
+  bool by_creative = false;
   std::string start_date, end_date;       // YYYY-MM-DD, at most 31 days inclusive
   std::vector<std::string> campaign_ids;  // empty: every campaign of the account
   std::string name;                       // empty: "kargo <type> <start>..<end>"
@@ -193,6 +200,7 @@ struct DspReport {
 
 struct DspCampaignRow {
   std::string date, campaign_id;
+  std::string creative_id;  // the ad creative of a by_creative report's row; empty otherwise
   int64_t impressions = 0, clicks = 0, purchases = 0;
   double total_cost = 0;
 };
@@ -244,12 +252,19 @@ class AmazonDspClient {
   // Reporting v3 [R5]. A duplicate request (425) answers the existing report's id.
   std::string create_report(const std::string& account, const DspReportRequest& request);
   DspReport get_report(const std::string& account, const std::string& report_id);
-  // Polls with back-off until COMPLETED or FAILED (a FAILED report is returned, not thrown);
-  // 502 when report_timeout passes first.
-  DspReport wait_for_report(const std::string& account, const std::string& report_id);
+  // Polls every report still PENDING or PROCESSING once per round, then waits the back-off
+  // (report_poll_initial, doubled per round up to report_poll_max), until each is COMPLETED or
+  // FAILED (a FAILED report is returned, not thrown). Results in the order of `report_ids`; 502
+  // naming the unfinished reports when report_timeout passes first.
+  std::vector<DspReport> wait_for_reports(const std::string& account,
+                                          const std::vector<std::string>& report_ids);
+  DspReport wait_for_report(const std::string& account, const std::string& report_id);  // one of the above
   // The COMPLETED report's file: fetched without any Amazon header, gunzipped under the cap,
-  // each row checked.
-  std::vector<DspCampaignRow> download_campaign_rows(const DspReport& report);
+  // each row checked. creativeId is read into creative_id when a row has it; `by_creative` (the
+  // report was requested by_creative) makes it required, so a row without it is a malformed
+  // answer (502) rather than a row the caller could mistake for a campaign total. A flag rather
+  // than a field of DspReport: the report resource need not echo the request's grouping.
+  std::vector<DspCampaignRow> download_campaign_rows(const DspReport& report, bool by_creative = false);
   std::vector<DspViewabilityRow> download_viewability_rows(const DspReport& report);
 
  private:
