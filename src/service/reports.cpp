@@ -352,8 +352,7 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
 
   store::PulledWindow window{ids, from, to, {}, {}, {}};
   for (const auto& row : amazon_.download_campaign_rows(reports[0])) window.campaigns.push_back(delivery_of(row));
-  for (const auto& row : amazon_.download_campaign_rows(reports[1])) {
-    if (row.creative_id.empty()) malformed("a creative row without creativeId on " + row.date);
+  for (const auto& row : amazon_.download_campaign_rows(reports[1], /*by_creative=*/true)) {
     window.creatives.push_back(delivery_of(row));
   }
   for (const auto& row : amazon_.download_viewability_rows(reports[2])) {

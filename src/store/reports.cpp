@@ -133,10 +133,14 @@ std::string text_array(const std::vector<std::string>& items) {
   return out;
 }
 
+// Cents as numeric text ("12.05"). Built with append only: GCC 12 warns falsely (-Wrestrict) on
+// string concatenation with operator+ here.
 std::string money(int64_t cents) {
-  std::string frac = std::to_string(cents % 100);
-  if (frac.size() < 2) frac.insert(0, "0");
-  return std::to_string(cents / 100) + "." + frac;
+  std::string out = std::to_string(cents / 100);
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + (cents % 100) / 10));
+  out.push_back(static_cast<char>('0' + cents % 10));
+  return out;
 }
 
 const char* trunc_unit(const std::string& granularity) {

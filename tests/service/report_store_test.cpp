@@ -40,6 +40,12 @@ class ReportStoreTest : public ServiceTest {
         {.campaign_id = id, .start_date = from, .end_date = to, .granularity = granularity}));
   }
   json resource(const std::string& id) { return json::parse(campaigns_->get(id)); }
+  // One value of a query, without psql's line end.
+  std::string value(const std::string& query) {
+    auto out = sql(query);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
 
   std::unique_ptr<store::ReportStore> store_;
 };
@@ -60,7 +66,7 @@ TEST_F(ReportStoreTest, PullingAWindowTwiceReplacesItAndSpentIsTheSumOfEveryDay)
     EXPECT_EQ(counts.viewability_rows, 1u);
     EXPECT_EQ(counts.ignored, 0u);
   }
-  EXPECT_EQ(sql("SELECT count(*) FROM campaign_performance_daily WHERE campaign_id = '" + id + "'"), "2");
+  EXPECT_EQ(value("SELECT count(*) FROM campaign_performance_daily WHERE campaign_id = '" + id + "'"), "2");
   auto doc = resource(id);
   EXPECT_DOUBLE_EQ(doc["spent"].get<double>(), 37.5);
   EXPECT_EQ(doc["performance"]["impressions"], 3000);
@@ -78,7 +84,7 @@ TEST_F(ReportStoreTest, PullingAWindowTwiceReplacesItAndSpentIsTheSumOfEveryDay)
   doc = resource(id);
   EXPECT_DOUBLE_EQ(doc["spent"].get<double>(), 13.49);
   EXPECT_EQ(doc["performance"]["impressions"], 1100);
-  EXPECT_EQ(sql("SELECT report_through FROM campaigns WHERE id = '" + id + "'"), "2026-02-01")
+  EXPECT_EQ(value("SELECT report_through FROM campaigns WHERE id = '" + id + "'"), "2026-02-01")
       << "an older window does not move report_through back";
 }
 
