@@ -99,9 +99,11 @@ bulk::Workbook performance_book(const std::vector<json>& docs) {
     first.insert(first.end(), figures.begin(), figures.end());
     return first;
   };
-  auto& rows = book.add_sheet("Campaign Performance",
-                              columns({"Campaign ID", "Campaign Name", "Period Start", "Period End"}));
-  auto& totals = book.add_sheet("Totals", columns({"Campaign ID", "Campaign Name", "Start Date", "End Date"}));
+  // Both sheets first: add_sheet may move the earlier ones.
+  book.add_sheet("Campaign Performance", columns({"Campaign ID", "Campaign Name", "Period Start", "Period End"}));
+  book.add_sheet("Totals", columns({"Campaign ID", "Campaign Name", "Start Date", "End Date"}));
+  auto& rows = book.sheets[0];
+  auto& totals = book.sheets[1];
   auto append = [](bulk::Row& row, const json& m) {
     row.insert(row.end(), {count_cell(m["impressions"]), count_cell(m["clicks"]), count_cell(m["conversions"]),
                            money_cell(m["spend"]), rate_cell(m["ctr"]), rate_cell(m["conversion_rate"]),
@@ -129,8 +131,10 @@ bulk::Workbook viewability_book(const std::vector<json>& docs) {
     first.insert(first.end(), figures.begin(), figures.end());
     return first;
   };
-  auto& rows = book.add_sheet("Viewability", columns({"Campaign ID", "Campaign Name", "Date", "Vendor"}));
-  auto& totals = book.add_sheet("Totals", columns({"Campaign ID", "Campaign Name", "Vendor"}));
+  book.add_sheet("Viewability", columns({"Campaign ID", "Campaign Name", "Date", "Vendor"}));
+  book.add_sheet("Totals", columns({"Campaign ID", "Campaign Name", "Vendor"}));
+  auto& rows = book.sheets[0];
+  auto& totals = book.sheets[1];
   auto append = [](bulk::Row& row, const json& f) {
     row.insert(row.end(), {count_cell(f["impressions"]), count_cell(f["measurable_impressions"]),
                            count_cell(f["viewable_impressions"]), rate_cell(f["measurable_rate"]),

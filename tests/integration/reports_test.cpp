@@ -211,7 +211,7 @@ TEST(Reports, AFortyFiveDayRefreshPullsTwoWindowsAndStoresWhatAmazonReports) {
     if (r["method"] != "POST") continue;
     auto body = json::parse(r["body"].get<std::string>());
     if (body["name"].get<std::string>().rfind("kargo ", 0) != 0) continue;
-    ranges.insert({body["startDate"], body["endDate"]});
+    ranges.insert({body["startDate"].get<std::string>(), body["endDate"].get<std::string>()});
     if (body["configuration"]["groupBy"] == json{"campaign", "creative"}) ++creative_reports;
   }
   EXPECT_EQ(ranges, (std::set<std::pair<std::string, std::string>>{{"2026-01-01", "2026-01-31"},
@@ -382,11 +382,18 @@ TEST(Reports, AWorkerKilledMidRefreshLeavesNoHalfWindowAndNoDoubleCount) {
   ASSERT_EQ(w.refresh({id}, "2026-09-01", "2026-09-30")["status"], "succeeded");
   auto before = w.performance(id, "2026-09-01", "2026-10-31");
   auto spent = w.campaign(id)["spent"];
+  auto polls = [&] {
+    size_t n = 0;
+    for (const auto& r : sandbox_requests(w.sb, "/reporting/reports/")) n += r["method"] == "GET" ? 1 : 0;
+    return n;
+  };
+  const size_t polls_before = polls();
   add_fault(w.sb, {{"path_prefix", "/reporting/reports/"}, {"method", "GET"}, {"delay_ms", 6000}, {"count", 1}});
   auto res = w.request_refresh({{"campaign_ids", {id}}, {"start_date", "2026-09-01"}, {"end_date", "2026-10-31"}});
   ASSERT_EQ(res.status, 202) << res.describe();
   std::string job_id = res.json()["data"]["job_id"];
-  ASSERT_TRUE(wait_until([&] { return received_under(w.sb, "GET", "/reporting/reports/"); }, 60s));
+  // The delayed poll is this job's first: kill the process while it waits for the answer.
+  ASSERT_TRUE(wait_until([&] { return polls() > polls_before; }, 60s));
   w.server->kill();
 
   ServerProcess rescuer({.mode = "worker", .env = w.env});
@@ -435,13 +442,14 @@ TEST(Reports, ExportsParseBackInEveryFormat) {
 
   // csv: header and one line per week, numbers as written by the report.
   auto [csv_data, csv] = download(as("csv"));
+  EXPECT_EQ(csv_data["record_count"], 2) << csv_data;
+  EXPECT_EQ(csv_data["format"], "csv");
   auto sheet = bulk::parse_csv(csv.body);
   ASSERT_EQ(sheet.size(), 3u) << csv.body;
   EXPECT_EQ(sheet[0][0], "Campaign ID");
   EXPECT_EQ(sheet[1][1], "Exported, \"quoted\"");
   EXPECT_EQ(sheet[1][2], "2026-01-26");
   EXPECT_EQ(std::stoll(sheet[2][4]), weekly["rows"][1]["impressions"].get<int64_t>());
-  EXPECT_EQ(csv_data["record_count"], 2);
 
   // json: the same documents as the route.
   auto [json_data, json_file] = download(as("json"));

@@ -201,5 +201,24 @@ TEST_F(ReportStoreTest, UnknownCampaignsHaveNoDocumentAndSpentMayPassTheBudget) 
   EXPECT_DOUBLE_EQ(doc["remaining_budget"].get<double>(), -25.5);
 }
 
+TEST_F(ReportStoreTest, ExportsReadTheSameDocumentsForManyCampaignsInOrder) {
+  auto a = campaign("900000000000000051");
+  auto b = campaign("900000000000000052");
+  store::PulledWindow w{{a, b}, "2026-06-01", "2026-06-02", {}, {}, {}};
+  w.campaigns = {day("900000000000000051", "2026-06-01", 10, 1, 0, 100),
+                 day("900000000000000052", "2026-06-02", 20, 2, 0, 200)};
+  w.viewability = {{"900000000000000052", "2026-06-02", "ias", 20, 18, 9, 3.0}};
+  store_->replace_window(w);
+  store::PerformanceQuery q{.start_date = "2026-06-01", .end_date = "2026-06-02", .granularity = "daily"};
+  auto docs = store_->campaign_performance_many({b, "camp_000000000000", a}, q);
+  ASSERT_EQ(docs.size(), 2u) << "the unknown campaign is skipped";
+  EXPECT_EQ(json::parse(docs[0]), performance(b, "2026-06-01", "2026-06-02"));
+  EXPECT_EQ(json::parse(docs[1])["totals"]["impressions"], 10);
+  auto views = store_->viewability_many({a, b}, {.start_date = "2026-06-01", .end_date = "2026-06-02"});
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_TRUE(json::parse(views[0])["rows"].empty());
+  EXPECT_EQ(json::parse(views[1])["rows"][0]["viewable_impressions"], 9);
+}
+
 }  // namespace
 }  // namespace kargo::stest

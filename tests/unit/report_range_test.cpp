@@ -73,7 +73,9 @@ TEST(ReportRange, WindowsAreAtMost31DaysAndCoverTheRangeExactly) {
   int total = 0;
   for (size_t i = 0; i < year.size(); ++i) {
     EXPECT_LE(year[i].days(), domain::kMaxReportWindowDays);
-    if (i) EXPECT_EQ(sys_days(year[i].start), sys_days(year[i - 1].end) + std::chrono::days{1});
+    if (i) {
+      EXPECT_EQ(sys_days(year[i].start), sys_days(year[i - 1].end) + std::chrono::days{1});
+    }
     total += year[i].days();
   }
   EXPECT_EQ(total, 366);

@@ -42,6 +42,7 @@ struct Sheet {
 
 struct Workbook {
   std::vector<Sheet> sheets;
+  // The new sheet; the reference holds until the next add_sheet (the vector may move its sheets).
   Sheet& add_sheet(std::string name, std::vector<std::string> columns);
   // Data rows over all sheets (headers not counted).
   size_t record_count() const;
