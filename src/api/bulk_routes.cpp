@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kargo/api/routes.hpp"
+#include "download.hpp"
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/validator.hpp"
@@ -137,12 +138,7 @@ void BulkRoutes::add_to(http::Router& router) {
   });
 
   router.add("GET", "/api/bulk/download/{sheet_id}", kViewer, [&sheets](http::Request& req) {
-    auto file = sheets.download(std::string(req.param("sheet_id")));
-    http::Response res;
-    res.content_type = file.content_type;
-    res.body = std::move(file.bytes);
-    res.header("Content-Disposition", "attachment; filename=\"" + file.filename + "\"");
-    return res;
+    return download_response(sheets.download(std::string(req.param("sheet_id"))));
   });
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kargo/api/routes.hpp"
+#include "download.hpp"
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/validator.hpp"
@@ -110,29 +111,45 @@ void ReportRoutes::add_to(http::Router& router) {
     return http::ok(req, queued, 202, "report refresh queued");
   });
 
-  router.add("GET", "/api/reports/campaign-performance", kViewer, [&reports](http::Request& req) {
-    Validator v;
-    auto scope = read_scope(req, v);
-    auto granularity = query_choice(req, "granularity", {"daily", "weekly", "monthly"}, v);
-    v.check();
-    if (!is_resource_id(scope->campaign_id, "camp_")) throw campaign_not_found(scope->campaign_id);
-    return http::ok_serialized(req, reports.campaign_performance({.campaign_id = scope->campaign_id,
-                                                                  .start_date = scope->range.start_text(),
-                                                                  .end_date = scope->range.end_text(),
-                                                                  .granularity = granularity.value_or("daily")}));
-  });
+  // Both reads answer from the shared cache when they can (one async Redis GET on the I/O
+  // thread); a miss builds the document in PostgreSQL on the database pool and caches it.
+  router.add_async("GET", "/api/reports/campaign-performance", kViewer,
+                   [&reports](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
+                     Validator v;
+                     auto scope = read_scope(req, v);
+                     auto granularity = query_choice(req, "granularity", {"daily", "weekly", "monthly"}, v);
+                     v.check();
+                     if (!is_resource_id(scope->campaign_id, "camp_")) throw campaign_not_found(scope->campaign_id);
+                     store::PerformanceQuery q{.campaign_id = scope->campaign_id,
+                                               .start_date = scope->range.start_text(),
+                                               .end_date = scope->range.end_text(),
+                                               .granularity = granularity.value_or("daily")};
+                     reports.cached_performance(q, [&req, &reports, reply, q](service::Cached hit) {
+                       if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
+                       reply->blocking([&req, &reports, q, generation = std::move(hit.generation)] {
+                         return http::ok_serialized(req, reports.campaign_performance(q, generation));
+                       });
+                     });
+                   });
 
-  router.add("GET", "/api/reports/viewability", kViewer, [&reports](http::Request& req) {
-    Validator v;
-    auto scope = read_scope(req, v);
-    auto vendor = query_choice(req, "vendor", {"double_verify", "ias"}, v);
-    v.check();
-    if (!is_resource_id(scope->campaign_id, "camp_")) throw campaign_not_found(scope->campaign_id);
-    return http::ok_serialized(req, reports.viewability({.campaign_id = scope->campaign_id,
-                                                         .start_date = scope->range.start_text(),
-                                                         .end_date = scope->range.end_text(),
-                                                         .vendor = vendor}));
-  });
+  router.add_async("GET", "/api/reports/viewability", kViewer,
+                   [&reports](http::Request& req, std::shared_ptr<http::AsyncReply> reply) {
+                     Validator v;
+                     auto scope = read_scope(req, v);
+                     auto vendor = query_choice(req, "vendor", {"double_verify", "ias"}, v);
+                     v.check();
+                     if (!is_resource_id(scope->campaign_id, "camp_")) throw campaign_not_found(scope->campaign_id);
+                     store::ViewabilityQuery q{.campaign_id = scope->campaign_id,
+                                               .start_date = scope->range.start_text(),
+                                               .end_date = scope->range.end_text(),
+                                               .vendor = vendor};
+                     reports.cached_viewability(q, [&req, &reports, reply, q](service::Cached hit) {
+                       if (hit.value) return reply->respond(http::ok_serialized(req, *hit.value));
+                       reply->blocking([&req, &reports, q, generation = std::move(hit.generation)] {
+                         return http::ok_serialized(req, reports.viewability(q, generation));
+                       });
+                     });
+                   });
 
   router.add("POST", "/api/reports/export", kViewerExport, [&reports](http::Request& req) {
     auto request = read_export(http::json_body(req));
@@ -140,12 +157,7 @@ void ReportRoutes::add_to(http::Router& router) {
   });
 
   router.add("GET", "/api/reports/download/{export_id}", kViewer, [&reports](http::Request& req) {
-    auto file = reports.download(std::string(req.param("export_id")));
-    http::Response res;
-    res.content_type = file.content_type;
-    res.body = std::move(file.bytes);
-    res.header("Content-Disposition", "attachment; filename=\"" + file.filename + "\"");
-    return res;
+    return download_response(reports.download(std::string(req.param("export_id"))));
   });
 }
 

@@ -117,6 +117,8 @@ int run(const Config& cfg, Mode mode) {
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   // Creative list pages (single creatives are not cached: a row read is one round trip).
   store::ResourceCache creative_pages(redis, "creative", std::chrono::seconds(60));
+  // Report documents (GET /api/reports/*), retired when a pull writes or a campaign changes.
+  store::ResourceCache report_pages(redis, "report", std::chrono::seconds(300));
   // One outbound HTTP client (its own I/O thread) and one channel per upstream: each upstream has
   // its own circuit breaker, concurrency bound and metrics label; all share the connection pools.
   upstream::HttpClient http_client(upstream::HttpClientOptions::from_config(cfg));
@@ -144,7 +146,7 @@ int run(const Config& cfg, Mode mode) {
 
   // The services: the use cases, each built once and handed to the handlers and job kinds.
   service::JobService job_service(job_store, [&job_runner] { job_runner.wake(); });
-  service::CampaignService campaigns(db, campaign_store, campaign_cache, &creative_pages);
+  service::CampaignService campaigns(db, campaign_store, campaign_cache, {&creative_pages, &report_pages});
   service::CreativeService creatives(db, creative_store, creative_pages, campaigns, job_service, kargo, pool, macros,
                                      metrics,
                                      {.snippet_hosts = cfg.kargo_snippet_hosts,
@@ -156,7 +158,7 @@ int run(const Config& cfg, Mode mode) {
                                         {.configured = cfg.amazon_configured(),
                                          .sync_max_attempts = static_cast<int>(cfg.sync_max_attempts),
                                          .sync_interval_seconds = cfg.sync_interval_seconds});
-  service::ReportService reports(report_store, generated_files, campaigns, job_service, amazon, metrics,
+  service::ReportService reports(report_store, report_pages, generated_files, campaigns, job_service, amazon, metrics,
                                  {.configured = cfg.amazon_configured(),
                                   .max_attempts = static_cast<int>(cfg.report_max_attempts),
                                   .interval_seconds = cfg.report_interval_seconds});

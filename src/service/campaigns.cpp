@@ -81,12 +81,12 @@ std::string cache_key(const CampaignQuery& q) {
 }
 
 CampaignService::CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache,
-                                 store::ResourceCache* creative_pages)
-    : db_(db), store_(store), cache_(cache), creative_pages_(creative_pages) {}
+                                 std::vector<store::ResourceCache*> dependent_pages)
+    : db_(db), store_(store), cache_(cache), dependent_pages_(std::move(dependent_pages)) {}
 
 void CampaignService::retire(const std::string& id) {
   cache_.invalidate(id);
-  if (creative_pages_) creative_pages_->invalidate_pages();
+  for (auto* pages : dependent_pages_) pages->invalidate_pages();
 }
 
 std::string CampaignService::create_in(pqxx::transaction_base& tx, const json& fields,
@@ -141,7 +141,7 @@ std::string CampaignService::create(const json& body, const std::string& actor,
     }
   });
   cache_.invalidate_pages();
-  if (creative_pages_) creative_pages_->invalidate_pages();  // creatives gained a campaign
+  for (auto* pages : dependent_pages_) pages->invalidate_pages();  // e.g. creatives gained a campaign
   return out;
 }
 
@@ -317,7 +317,7 @@ std::vector<std::string> CampaignService::complete_ended() {
 
 void CampaignService::flush_cache() {
   cache_.flush_pending();
-  if (creative_pages_) creative_pages_->flush_pending();
+  for (auto* pages : dependent_pages_) pages->flush_pending();
 }
 void CampaignService::invalidate(const std::string& id) { retire(id); }
 void CampaignService::invalidate_pages() { cache_.invalidate_pages(); }

@@ -18,6 +18,7 @@
 #include "kargo/service/campaigns.hpp"
 #include "kargo/service/jobs.hpp"
 #include "kargo/store/jobs.hpp"
+#include "kargo/store/resource_cache.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
 
 namespace kargo::service {
@@ -72,6 +73,15 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
     out += item;
   }
   return out;
+}
+
+// The cache keys of the report documents: every value that decides the content. Campaign ids
+// and dates are checked before (camp_ + hex, YYYY-MM-DD), so "|" cannot occur in them.
+std::string key_of(const store::PerformanceQuery& q) {
+  return "performance|" + q.campaign_id + "|" + q.start_date + "|" + q.end_date + "|" + q.granularity;
+}
+std::string key_of(const store::ViewabilityQuery& q) {
+  return "viewability|" + q.campaign_id + "|" + q.start_date + "|" + q.end_date + "|" + q.vendor.value_or("");
 }
 
 // --- exports ---
@@ -166,10 +176,11 @@ struct ReportService::Unit {
   std::string key;  // stable over attempts: the window and a digest of the campaign ids
 };
 
-ReportService::ReportService(store::ReportStore& store, store::GeneratedFileStore& files,
-                             CampaignService& campaigns, JobService& jobs, upstream::AmazonDspClient& amazon,
-                             Metrics& metrics, ReportOptions options)
+ReportService::ReportService(store::ReportStore& store, store::ResourceCache& pages,
+                             store::GeneratedFileStore& files, CampaignService& campaigns, JobService& jobs,
+                             upstream::AmazonDspClient& amazon, Metrics& metrics, ReportOptions options)
     : store_(store),
+      pages_(pages),
       files_(files),
       campaigns_(campaigns),
       jobs_(jobs),
@@ -396,15 +407,27 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
           {"ignored", counts.ignored}};
 }
 
-std::string ReportService::campaign_performance(const store::PerformanceQuery& query) {
+void ReportService::cached_performance(const store::PerformanceQuery& query, std::function<void(Cached)> done) {
+  lookup_page(pages_, key_of(query), std::move(done));
+}
+
+std::string ReportService::campaign_performance(const store::PerformanceQuery& query,
+                                                const std::optional<std::string>& generation) {
   auto doc = store_.campaign_performance(query);
   if (!doc) throw campaign_not_found(query.campaign_id);
+  pages_.put_page(key_of(query), generation, *doc);
   return *doc;
 }
 
-std::string ReportService::viewability(const store::ViewabilityQuery& query) {
+void ReportService::cached_viewability(const store::ViewabilityQuery& query, std::function<void(Cached)> done) {
+  lookup_page(pages_, key_of(query), std::move(done));
+}
+
+std::string ReportService::viewability(const store::ViewabilityQuery& query,
+                                       const std::optional<std::string>& generation) {
   auto doc = store_.viewability(query);
   if (!doc) throw campaign_not_found(query.campaign_id);
+  pages_.put_page(key_of(query), generation, *doc);
   return *doc;
 }
 

@@ -42,10 +42,12 @@ std::string cache_key(const CampaignQuery& query);
 
 class CampaignService {
  public:
-  // `creative_pages`: the cached creative list pages, retired by every change of an association
-  // (a creative carries its campaign_ids); none in tests that do not cache them.
+  // `dependent_pages`: cached pages of other resources that show campaign data, retired with
+  // every change of a campaign: the creative list pages (a creative carries its campaign_ids)
+  // and the report documents (a campaign's name and figures). None in tests that do not cache
+  // them.
   CampaignService(store::Database& db, store::CampaignStore& store, store::ResourceCache& cache,
-                  store::ResourceCache* creative_pages = nullptr);
+                  std::vector<store::ResourceCache*> dependent_pages = {});
 
   // POST /api/campaigns: `body` checked whole (fields and creative_ids: one 422 with all), the
   // campaign inserted with its audit entry and creatives. With a claim, `render` makes the answer
@@ -117,7 +119,7 @@ class CampaignService {
   void retire(const std::string& id);
 
   store::ResourceCache& cache_;
-  store::ResourceCache* creative_pages_;
+  std::vector<store::ResourceCache*> dependent_pages_;
 };
 
 // The {id} of a campaign route: a malformed id is an unknown campaign (404).

@@ -12,8 +12,10 @@
 //
 //   ReportService reports(store, files, campaigns, jobs, amazon, metrics, {.configured = true});
 //   auto queued = reports.enqueue_refresh(body, actor);          // {job_id, campaign_ids, ...}
-//   auto doc = reports.campaign_performance({.campaign_id = id, .start_date = "2026-01-01",
-//                                            .end_date = "2026-03-31", .granularity = "weekly"});
+//   reports.cached_performance(query, [&](Cached hit) {          // one Redis round trip
+//     if (hit.value) return answer(*hit.value);
+//     answer(reports.campaign_performance(query, hit.generation));  // database pool
+//   });
 
 #include <cstddef>
 #include <functional>
@@ -22,11 +24,15 @@
 #include <string>
 #include <vector>
 
+#include "kargo/service/list_pages.hpp"
 #include "kargo/store/generated_files.hpp"
 #include "kargo/store/reports.hpp"
 
 namespace kargo {
 class Metrics;
+}
+namespace kargo::store {
+class ResourceCache;
 }
 namespace kargo::upstream {
 class AmazonDspClient;
@@ -57,8 +63,11 @@ struct ExportRequest {
 
 class ReportService {
  public:
-  ReportService(store::ReportStore& store, store::GeneratedFileStore& files, CampaignService& campaigns,
-                JobService& jobs, upstream::AmazonDspClient& amazon, Metrics& metrics, ReportOptions options);
+  // `pages`: the cached report documents (any instance's), retired with every change of a
+  // campaign (CampaignService::invalidate, which every pull calls for its campaigns).
+  ReportService(store::ReportStore& store, store::ResourceCache& pages, store::GeneratedFileStore& files,
+                CampaignService& campaigns, JobService& jobs, upstream::AmazonDspClient& amazon, Metrics& metrics,
+                ReportOptions options);
 
   // POST /api/reports/refresh {campaign_ids?, start_date, end_date} -> {job_id, campaign_ids,
   // start_date, end_date}. Blocking. 422 for bad dates or a campaign without an Amazon DSP
@@ -74,9 +83,13 @@ class ReportService {
   nlohmann::json refresh(const nlohmann::json& payload, nlohmann::json& state, int attempt,
                          const std::function<void(int, int)>& progress);
 
-  // GET /api/reports/campaign-performance and /viewability as JSON text; 404 unknown campaign.
-  std::string campaign_performance(const store::PerformanceQuery& query);
-  std::string viewability(const store::ViewabilityQuery& query);
+  // GET /api/reports/campaign-performance and /viewability. cached_*: non-blocking, one Redis
+  // round trip (`done` runs on the Redis thread: keep it short). The others read PostgreSQL
+  // (blocking) and store the document under the generation the lookup saw; 404 unknown campaign.
+  void cached_performance(const store::PerformanceQuery& query, std::function<void(Cached)> done);
+  std::string campaign_performance(const store::PerformanceQuery& query, const std::optional<std::string>& generation);
+  void cached_viewability(const store::ViewabilityQuery& query, std::function<void(Cached)> done);
+  std::string viewability(const store::ViewabilityQuery& query, const std::optional<std::string>& generation);
   // POST /api/reports/export -> {export_id, download_url, expires_at, file_size, record_count,
   // format}; 404 when a campaign is unknown.
   nlohmann::json export_report(const ExportRequest& request, const std::string& actor);
@@ -91,6 +104,7 @@ class ReportService {
   nlohmann::json pull(const Unit& unit, const std::string& job_tag);
 
   store::ReportStore& store_;
+  store::ResourceCache& pages_;
   store::GeneratedFileStore& files_;
   CampaignService& campaigns_;
   JobService& jobs_;

@@ -10,12 +10,14 @@
 //                                            .end_date = "2026-01-31", .granularity = "weekly"});
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace pqxx {
 class transaction_base;
+class result;
 }
 
 namespace kargo::store {
@@ -100,6 +102,11 @@ class ReportStore {
   double max_report_age_seconds();
 
  private:
+  // The first column of `read`'s row per id, in one snapshot (ids without a row are skipped).
+  std::vector<std::string> documents(
+      const std::vector<std::string>& ids,
+      const std::function<pqxx::result(pqxx::transaction_base&, const std::string&)>& read);
+
   Database& db_;
 };
 
