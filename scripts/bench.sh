@@ -835,10 +835,10 @@ SQL
   wait_quiet
   log "report_refresh: pulling $REPORT_CAMPAIGNS campaigns x 31 days ($from..$to) from the sandbox"
   t0=$(date +%s%N)
-  answer=$(curl -fsS -X POST "$KARGO_URL/api/reports/refresh" -H "Authorization: Bearer $TOKEN" \
+  answer=$(curl -sS -X POST "$KARGO_URL/api/reports/refresh" -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -d "{\"campaign_ids\":[$ids],\"start_date\":\"$from\",\"end_date\":\"$to\"}") ||
     die "POST /api/reports/refresh failed"
-  job_id=$(grep -o 'job_[0-9a-f]*' <<<"$answer" | head -1)
+  job_id=$(grep -o 'job_[0-9a-f]\{12\}' <<<"$answer" | head -1)
   [ -n "$job_id" ] || die "no job id in the answer of POST /api/reports/refresh: $answer"
   status=""
   for _ in $(seq 1 6000); do

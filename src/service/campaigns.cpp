@@ -320,6 +320,10 @@ void CampaignService::flush_cache() {
   for (auto* pages : dependent_pages_) pages->flush_pending();
 }
 void CampaignService::invalidate(const std::string& id) { retire(id); }
+void CampaignService::invalidate(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) cache_.invalidate(id);
+  for (auto* pages : dependent_pages_) pages->invalidate_pages();
+}
 void CampaignService::invalidate_pages() { cache_.invalidate_pages(); }
 
 }  // namespace kargo::service

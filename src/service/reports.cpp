@@ -3,6 +3,9 @@
 #include "kargo/service/reports.hpp"
 
 #include <algorithm>
+#include <deque>
+#include <exception>
+#include <future>
 #include <map>
 #include <pqxx/pqxx>
 
@@ -302,11 +305,31 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
   // The attempt names its reports: a retry after a FAILED report asks for a new one instead of
   // being pointed at the failed one as a duplicate.
   const std::string tag = "a" + std::to_string(attempt) + " " + random_id("", 2);
+  // Up to parallel_pulls units at a time, each on a thread of its own (the client's calls block
+  // while Amazon prepares the reports). Their results are recorded here, on the job's thread, as
+  // they finish; after a failure the units in flight still finish (and are recorded), then the
+  // first error fails the attempt.
+  std::deque<std::pair<const Unit*, std::future<json>>> running;
+  std::exception_ptr failure;
+  auto finish_oldest = [&] {
+    auto [unit, result] = std::move(running.front());
+    running.pop_front();
+    try {
+      done_units[unit->key] = result.get();
+      progress(++done, total);
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  };
   for (const auto& unit : units) {
     if (done_units.contains(unit.key)) continue;
-    done_units[unit.key] = pull(unit, tag);
-    progress(++done, total);
+    if (failure) break;
+    while (running.size() >= std::max<size_t>(options_.parallel_pulls, 1)) finish_oldest();
+    if (failure) break;
+    running.emplace_back(&unit, std::async(std::launch::async, [this, &unit, &tag] { return pull(unit, tag); }));
   }
+  while (!running.empty()) finish_oldest();
+  if (failure) std::rethrow_exception(failure);
 
   json rows{{"campaign", 0}, {"creative", 0}, {"viewability", 0}};
   uint64_t ignored = 0;
@@ -351,6 +374,11 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
     r.name = std::string("kargo ") + what + " " + from + ".." + to + " " + tag;
     return r;
   };
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
+  const auto started = Clock::now();
   // The three reports are requested first and awaited together: Amazon prepares them in parallel.
   std::vector<std::string> report_ids{
       amazon_.create_report(unit.advertiser, request(DspReportType::kCampaign, false, "delivery")),
@@ -365,6 +393,8 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
     }
   }
 
+  const double ready_ms = ms_since(started);
+  const auto downloading = Clock::now();
   store::PulledWindow window{ids, from, to, {}, {}, {}};
   for (const auto& row : amazon_.download_campaign_rows(reports[0])) window.campaigns.push_back(delivery_of(row));
   for (const auto& row : amazon_.download_campaign_rows(reports[1], /*by_creative=*/true)) {
@@ -388,8 +418,11 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
     window.viewability.push_back(std::move(day));
   }
 
+  const double download_ms = ms_since(downloading);
+  const auto writing = Clock::now();
   auto counts = store_.replace_window(window);
-  for (const auto& id : ids) campaigns_.invalidate(id);
+  const double write_ms = ms_since(writing);
+  campaigns_.invalidate(ids);
   metrics_.report_rows_ingested("campaign", static_cast<double>(counts.campaign_rows));
   metrics_.report_rows_ingested("creative", static_cast<double>(counts.creative_rows));
   metrics_.report_rows_ingested("viewability", static_cast<double>(counts.viewability_rows));
@@ -400,7 +433,11 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
                                       {"campaign_rows", counts.campaign_rows},
                                       {"creative_rows", counts.creative_rows},
                                       {"viewability_rows", counts.viewability_rows},
-                                      {"ignored_rows", counts.ignored}});
+                                      {"ignored_rows", counts.ignored},
+                                      {"reports_ready_ms", ready_ms},
+                                      {"download_ms", download_ms},
+                                      {"write_ms", write_ms},
+                                      {"total_ms", ms_since(started)}});
   return {{"campaign", counts.campaign_rows},
           {"creative", counts.creative_rows},
           {"viewability", counts.viewability_rows},

@@ -91,6 +91,8 @@ class CampaignService {
   void flush_cache();
   // After writes the service did not make itself (a sheet upload, a sync): drop cached copies.
   void invalidate(const std::string& id);
+  // The same for many campaigns at once (a report pull): the dependent pages are retired once.
+  void invalidate(const std::vector<std::string>& ids);
   void invalidate_pages();
 
   // --- the same rules inside a caller's transaction ---

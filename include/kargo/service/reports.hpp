@@ -49,6 +49,7 @@ struct ReportOptions {
   int64_t interval_seconds = 3600;     // REPORT_INTERVAL_SECONDS (the tick)
   int restate_days = 3;                // the tick re-pulls this many days up to today
   size_t campaigns_per_report = 100;   // campaign ids in one report's filter
+  size_t parallel_pulls = 4;           // groups x windows pulled at the same time by one job
 };
 
 // POST /api/reports/export, validated.
