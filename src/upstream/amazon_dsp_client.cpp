@@ -175,6 +175,168 @@ AmazonDspOptions AmazonDspOptions::from_config(const Config& config) {
   return o;
 }
 
+// A report file can hold a hundred thousand rows. It is read with nlohmann's SAX interface, row
+// by row, straight into the caller's rows: a DOM of the file (a std::map per row) cost several
+// times the CPU and memory. Only the columns asked for are kept.
+class ReportRows : public nlohmann::json_sax<json> {
+ public:
+  struct Cell {
+    enum class Kind { kMissing, kNull, kString, kInteger, kUnsigned, kFloat, kOther } kind = Kind::kMissing;
+    int64_t integer = 0;
+    uint64_t unsigned_integer = 0;
+    double number = 0;
+    std::string text;
+  };
+  // The current row as the callback sees it: typed reads with JsonAnswer's messages.
+  class Row {
+   public:
+    Row(const JsonAnswer& in, const std::vector<std::string_view>& columns, const std::vector<Cell>& cells)
+        : in_(in), columns_(columns), cells_(cells) {}
+    bool present(size_t c) const {
+      return cells_[c].kind != Cell::Kind::kMissing && cells_[c].kind != Cell::Kind::kNull;
+    }
+    std::string string(size_t c) const {
+      if (cells_[c].kind != Cell::Kind::kString) fail(c, "a string");
+      return cells_[c].text;
+    }
+    std::optional<std::string> optional_string(size_t c) const {
+      if (!present(c)) return std::nullopt;
+      return string(c);
+    }
+    int64_t integer(size_t c) const {
+      if (cells_[c].kind == Cell::Kind::kInteger) return cells_[c].integer;
+      if (cells_[c].kind == Cell::Kind::kUnsigned) {
+        if (cells_[c].unsigned_integer > static_cast<uint64_t>(INT64_MAX)) {
+          in_.malformed(std::string(columns_[c]) + " is out of range");
+        }
+        return static_cast<int64_t>(cells_[c].unsigned_integer);
+      }
+      fail(c, "a whole number");
+    }
+    double number(size_t c) const {
+      switch (cells_[c].kind) {
+        case Cell::Kind::kInteger: return static_cast<double>(cells_[c].integer);
+        case Cell::Kind::kUnsigned: return static_cast<double>(cells_[c].unsigned_integer);
+        case Cell::Kind::kFloat: return cells_[c].number;
+        default: fail(c, "a number");
+      }
+    }
+
+   private:
+    [[noreturn]] void fail(size_t c, const char* type) const {
+      in_.malformed(std::string(columns_[c]) + " missing or not " + type);
+    }
+    const JsonAnswer& in_;
+    const std::vector<std::string_view>& columns_;
+    const std::vector<Cell>& cells_;
+  };
+
+  // Calls `on_row` for each object of the file's top-level array; anything else is malformed.
+  static void read(const std::string& text, const JsonAnswer& in, const std::vector<std::string_view>& columns,
+                   const std::function<void(const Row&)>& on_row) {
+    ReportRows reader(in, columns, on_row);
+    bool ok = json::sax_parse(text, &reader);
+    if (!ok || !reader.seen_array_) in.malformed("the report file is not a JSON array", text);
+  }
+
+  bool null() override { return value(Cell::Kind::kNull); }
+  bool boolean(bool) override { return value(Cell::Kind::kOther); }
+  bool number_integer(number_integer_t v) override {
+    if (Cell* c = cell()) {
+      c->kind = Cell::Kind::kInteger;
+      c->integer = v;
+    }
+    return scalar();
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (Cell* c = cell()) {
+      c->kind = Cell::Kind::kUnsigned;
+      c->unsigned_integer = v;
+    }
+    return scalar();
+  }
+  bool number_float(number_float_t v, const string_t&) override {
+    if (Cell* c = cell()) {
+      c->kind = Cell::Kind::kFloat;
+      c->number = v;
+    }
+    return scalar();
+  }
+  bool string(string_t& v) override {
+    if (Cell* c = cell()) {
+      c->kind = Cell::Kind::kString;
+      c->text = std::move(v);
+    }
+    return scalar();
+  }
+  bool binary(binary_t&) override { return value(Cell::Kind::kOther); }
+  bool start_object(std::size_t) override {
+    if (depth_ == 1) {
+      for (auto& c : cells_) c.kind = Cell::Kind::kMissing;
+    } else if (depth_ == 0) {
+      return false;  // the file is an object, not an array of rows
+    } else {
+      value(Cell::Kind::kOther);
+    }
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ == 2) {
+      auto it = std::find(columns_.begin(), columns_.end(), k);
+      current_ = it == columns_.end() ? -1 : static_cast<int>(it - columns_.begin());
+    }
+    return true;
+  }
+  bool end_object() override {
+    if (--depth_ == 1) {
+      on_row_(Row(in_, columns_, cells_));
+      ++rows_;
+    }
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 0) {
+      seen_array_ = true;
+    } else if (depth_ == 1) {
+      in_.malformed("rows[" + std::to_string(rows_) + "] is not an object");
+    } else {
+      value(Cell::Kind::kOther);
+    }
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  ReportRows(const JsonAnswer& in, const std::vector<std::string_view>& columns,
+             const std::function<void(const Row&)>& on_row)
+      : in_(in), columns_(columns), on_row_(on_row), cells_(columns.size()) {}
+  // The cell of the current key, for a value directly inside a row.
+  Cell* cell() { return depth_ == 2 && current_ >= 0 ? &cells_[static_cast<size_t>(current_)] : nullptr; }
+  bool scalar() {
+    if (depth_ == 1) in_.malformed("rows[" + std::to_string(rows_) + "] is not an object");
+    return depth_ > 0;
+  }
+  bool value(Cell::Kind kind) {
+    if (Cell* c = cell()) c->kind = kind;
+    return scalar();
+  }
+
+  const JsonAnswer& in_;
+  const std::vector<std::string_view>& columns_;
+  const std::function<void(const Row&)>& on_row_;
+  std::vector<Cell> cells_;
+  int depth_ = 0;
+  int current_ = -1;
+  size_t rows_ = 0;
+  bool seen_array_ = false;
+};
+
 struct AmazonDspClient::Impl {
   Impl(UpstreamChannel& c, LwaTokenManager& t, AmazonDspOptions o)
       : channel(c), tokens(t), options(std::move(o)) {}
@@ -346,7 +508,8 @@ struct AmazonDspClient::Impl {
     return found;
   }
 
-  std::vector<json> download(const DspReport& report) {
+  // The report file's text (gunzipped under the cap).
+  std::string download(const DspReport& report) {
     require_configured();
     JsonAnswer in(kService, "the report download");
     if (report.status != "COMPLETED" || report.url.empty()) {
@@ -373,12 +536,7 @@ struct AmazonDspClient::Impl {
       }
       in.malformed(std::string("the report file is not valid gzip (") + e.what() + ")");
     }
-    auto doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_array()) in.malformed("the report file is not a JSON array", text);
-    std::vector<json> rows;
-    rows.reserve(doc.size());
-    for (std::size_t i = 0; i < doc.size(); ++i) rows.push_back(in.element(doc, i, "rows"));
-    return rows;
+    return text;
   }
 
   UpstreamChannel& channel;
@@ -839,28 +997,29 @@ DspReport AmazonDspClient::wait_for_report(const std::string& account, const std
 std::vector<DspCampaignRow> AmazonDspClient::download_campaign_rows(const DspReport& report,
                                                                     bool by_creative) {
   JsonAnswer in(kService, "the report download");
+  static const std::vector<std::string_view> kColumns{"date",   "campaignId", "orderId",  "creativeId",
+                                                      "impressions", "clicks", "purchases", "totalCost"};
   std::vector<DspCampaignRow> out;
-  for (const auto& row : impl_->download(report)) {
-    auto campaign = in.optional_string(row, "campaignId");
-    out.push_back(
-        {in.string(row, "date"), campaign ? *campaign : in.string(row, "orderId"),
-         by_creative ? in.string(row, "creativeId") : in.optional_string(row, "creativeId").value_or(""),
-         in.integer(row, "impressions"), in.integer(row, "clicks"), in.integer(row, "purchases"),
-         in.number(row, "totalCost")});
-  }
+  ReportRows::read(impl_->download(report), in, kColumns, [&](const ReportRows::Row& row) {
+    auto campaign = row.optional_string(1);
+    out.push_back({row.string(0), campaign ? *campaign : row.string(2),
+                   by_creative ? row.string(3) : row.optional_string(3).value_or(""), row.integer(4),
+                   row.integer(5), row.integer(6), row.number(7)});
+  });
   return out;
 }
 
 std::vector<DspViewabilityRow> AmazonDspClient::download_viewability_rows(const DspReport& report) {
   JsonAnswer in(kService, "the report download");
+  static const std::vector<std::string_view> kColumns{
+      "date",        "campaignId",           "orderId",           "vendor",
+      "impressions", "measurableImpressions", "viewableImpressions", "averageTimeInViewSeconds"};
   std::vector<DspViewabilityRow> out;
-  for (const auto& row : impl_->download(report)) {
-    auto campaign = in.optional_string(row, "campaignId");
-    out.push_back({in.string(row, "date"), campaign ? *campaign : in.string(row, "orderId"),
-                   in.string(row, "vendor"), in.integer(row, "impressions"),
-                   in.integer(row, "measurableImpressions"), in.integer(row, "viewableImpressions"),
-                   in.number(row, "averageTimeInViewSeconds")});
-  }
+  ReportRows::read(impl_->download(report), in, kColumns, [&](const ReportRows::Row& row) {
+    auto campaign = row.optional_string(1);
+    out.push_back({row.string(0), campaign ? *campaign : row.string(2), row.string(3), row.integer(4),
+                   row.integer(5), row.integer(6), row.number(7)});
+  });
   return out;
 }
 
