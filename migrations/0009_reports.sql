@@ -41,3 +41,35 @@ RETURNS json LANGUAGE sql STABLE AS $$
     'viewability_rate', CASE WHEN measurable = 0 THEN 0 ELSE round(viewable * 100.0 / measurable, 4)::float8 END,
     'avg_time_in_view', round(coalesce(avg_time_in_view, 0)::numeric, 2)::float8)
 $$;
+
+-- Pulled rows name their campaign (and creative) without a foreign key. The one writer
+-- (store::ReportStore::replace_window) locks the campaigns FOR NO KEY UPDATE and the creatives
+-- FOR SHARE in the transaction that copies the rows and drops rows of any that is gone, so a row
+-- can only name a live campaign or creative; a foreign key would check that again for every row,
+-- which made the COPY of a pull 75 % slower. Deletes still cascade, from these triggers: a
+-- campaign or creative deleted takes its rows with it (after the writer's transaction, which its
+-- lock waits for).
+ALTER TABLE campaign_performance_daily DROP CONSTRAINT campaign_performance_daily_campaign_id_fkey;
+ALTER TABLE campaign_viewability_daily DROP CONSTRAINT campaign_viewability_daily_campaign_id_fkey;
+ALTER TABLE creative_performance_daily DROP CONSTRAINT creative_performance_daily_campaign_id_fkey,
+                                       DROP CONSTRAINT creative_performance_daily_creative_id_fkey;
+
+CREATE FUNCTION drop_campaign_report_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM campaign_performance_daily WHERE campaign_id = OLD.id;
+  DELETE FROM campaign_viewability_daily WHERE campaign_id = OLD.id;
+  DELETE FROM creative_performance_daily WHERE campaign_id = OLD.id;
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER campaigns_drop_report_rows AFTER DELETE ON campaigns
+  FOR EACH ROW EXECUTE FUNCTION drop_campaign_report_rows();
+
+CREATE FUNCTION drop_creative_report_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM creative_performance_daily WHERE creative_id = OLD.id;
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER creatives_drop_report_rows AFTER DELETE ON creatives
+  FOR EACH ROW EXECUTE FUNCTION drop_creative_report_rows();

@@ -93,9 +93,10 @@ constexpr const char* kInFlight =
     "AND start_date <= $2::date AND end_date >= $1::date ORDER BY id";
 
 // Locks the window's campaigns in id order: two pulls of the same campaigns queue up instead of
-// interleaving their deletes and copies (and cannot deadlock).
+// interleaving their deletes and copies (and cannot deadlock), and a campaign cannot be deleted
+// while its rows are written (the daily tables have no foreign key: migrations/0009).
 constexpr const char* kLockCampaigns =
-    "SELECT id, amazon_campaign_id FROM campaigns WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
+    "SELECT id, amazon_campaign_id FROM campaigns WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE";
 constexpr const char* kCreativeIds =
     "SELECT amazon_creative_id, id FROM creatives WHERE amazon_creative_id = ANY($1::text[]) FOR SHARE";
 constexpr const char* kDeleteWindow[] = {

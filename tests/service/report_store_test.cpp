@@ -201,6 +201,33 @@ TEST_F(ReportStoreTest, UnknownCampaignsHaveNoDocumentAndSpentMayPassTheBudget) 
   EXPECT_DOUBLE_EQ(doc["remaining_budget"].get<double>(), -25.5);
 }
 
+// The daily tables have no foreign keys (migrations/0009): deleting a campaign or a creative takes
+// its rows with it all the same.
+TEST_F(ReportStoreTest, DeletingACampaignOrACreativeDeletesItsRows) {
+  auto id = campaign("900000000000000061");
+  auto other = campaign("900000000000000062");
+  auto crv = creative("930000000000000061");
+  store::PulledWindow w{{id, other}, "2026-07-01", "2026-07-01", {}, {}, {}};
+  w.campaigns = {day("900000000000000061", "2026-07-01", 10, 1, 0, 100),
+                 day("900000000000000062", "2026-07-01", 10, 1, 0, 100)};
+  w.creatives = {day("900000000000000061", "2026-07-01", 10, 1, 0, 100, "930000000000000061"),
+                 day("900000000000000062", "2026-07-01", 10, 1, 0, 100, "930000000000000061")};
+  w.viewability = {{"900000000000000061", "2026-07-01", "ias", 10, 9, 5, 2.0}};
+  store_->replace_window(w);
+  auto rows_of = [&](const std::string& table, const std::string& where) {
+    return value("SELECT count(*) FROM " + table + " WHERE " + where);
+  };
+  sql("DELETE FROM campaigns WHERE id = '" + id + "'");
+  for (const char* table : {"campaign_performance_daily", "creative_performance_daily", "campaign_viewability_daily"}) {
+    EXPECT_EQ(rows_of(table, "campaign_id = '" + id + "'"), "0") << table;
+  }
+  EXPECT_EQ(rows_of("campaign_performance_daily", "campaign_id = '" + other + "'"), "1");
+  EXPECT_EQ(rows_of("creative_performance_daily", "creative_id = '" + crv + "'"), "1");
+  sql("DELETE FROM creatives WHERE id = '" + crv + "'");
+  EXPECT_EQ(rows_of("creative_performance_daily", "creative_id = '" + crv + "'"), "0");
+  EXPECT_EQ(rows_of("campaign_performance_daily", "campaign_id = '" + other + "'"), "1");
+}
+
 TEST_F(ReportStoreTest, ExportsReadTheSameDocumentsForManyCampaignsInOrder) {
   auto a = campaign("900000000000000051");
   auto b = campaign("900000000000000052");

@@ -84,7 +84,8 @@ class ReportStore {
   // Replaces the window's rows in ONE transaction (COPY after deleting what was there), sets each
   // campaign's `spent` to the sum of its reported spend and moves its report_through forward.
   // The campaign rows are locked first (in id order), so two pulls of one campaign never
-  // interleave. Campaigns deleted meanwhile are skipped.
+  // interleave, and the creatives named are locked FOR SHARE: rows of campaigns or creatives
+  // deleted meanwhile are dropped (the tables have no foreign keys; deletes cascade by trigger).
   WindowCounts replace_window(const PulledWindow& window);
 
   // GET /api/reports/campaign-performance as JSON text; nullopt when the campaign is unknown.
