@@ -218,7 +218,7 @@ http::Response get_report(State& state, const http::Request& req) {
       r["status"] = "FAILED";
       r["failureReason"] = report.failure_reason;
     } else {
-      report.file = gzip_compress(report_rows(report.spec).dump());
+      report.file = gzip_compress(report_json(report.spec));
       r["status"] = "COMPLETED";
       r["fileSize"] = report.file.size();
       r["url"] = sandbox_origin(state, req) + "/_sandbox/downloads/" + id + "?sig=" + signature(state, id);

@@ -126,6 +126,9 @@ TEST(SandboxFaults, FailReportLetsOnlyReportCreationsThroughToTheirRoute) {
 
 // ---- report rows -------------------------------------------------------------------------------
 
+// The rows of a report file, as a client reads them.
+json report_rows(const ReportSpec& spec) { return json::parse(report_json(spec)); }
+
 TEST(SandboxReportRows, SameSpecGivesTheSameRowsAndBytes) {
   ReportSpec spec{std::string(kCampaignReport),
                   {"581000000000000001", "581000000000000002"},
@@ -135,7 +138,8 @@ TEST(SandboxReportRows, SameSpecGivesTheSameRowsAndBytes) {
                   {}};
   auto a = report_rows(spec), b = report_rows(spec);
   EXPECT_EQ(a, b);
-  EXPECT_EQ(gzip_compress(a.dump()), gzip_compress(b.dump()));
+  EXPECT_EQ(report_json(spec), report_json(spec));
+  EXPECT_EQ(gzip_compress(report_json(spec)), gzip_compress(report_json(spec)));
   EXPECT_EQ(a.size(), 14u);
   EXPECT_EQ(a[0]["campaignId"], "581000000000000001");
   EXPECT_EQ(a[0]["date"], "2026-02-01");
@@ -152,6 +156,7 @@ TEST(SandboxReportRows, CampaignRowsAreConsistent) {
     EXPECT_LE(r["purchases"].get<int64_t>(), r["clicks"].get<int64_t>()) << r;
     EXPECT_LE(r["measurableImpressions"].get<int64_t>(), r["impressions"].get<int64_t>()) << r;
     EXPECT_LE(r["viewableImpressions"].get<int64_t>(), r["measurableImpressions"].get<int64_t>()) << r;
+    ASSERT_TRUE(r["totalCost"].is_number_float()) << "money is a float even in whole dollars: " << r;
     double cost = r["totalCost"].get<double>();
     EXPECT_DOUBLE_EQ(cost, std::round(cost * 100) / 100) << "money is rounded to cents";
     EXPECT_EQ(r["orderId"], r["campaignId"]);
@@ -201,6 +206,39 @@ TEST(SandboxReportRows, ColumnsProjectTheRowAndUnknownColumnsAreRejected) {
   spec.columns = {"vendor"};  // a viewability column
   EXPECT_THROW(report_rows(spec), std::invalid_argument);
   EXPECT_FALSE(known_report_type("spCampaigns"));
+}
+
+// The file is written as text, not dumped from a JSON tree: it must be exactly what nlohmann::json
+// would dump for its rows (keys sorted, each once; floats in their shortest form; strings escaped).
+TEST(SandboxReportRows, TheFileIsTheCanonicalJsonOfItsRows) {
+  ReportSpec spec{std::string(kCampaignReport),
+                  {"581000000000000001", "a\"b\\c", std::string("x\x01\b\t\n\v\f\r\x1f\x7fy")},
+                  date("2026-01-30"),
+                  date("2026-02-02"),
+                  true,
+                  {}};
+  auto check = [](const ReportSpec& s) {
+    auto text = report_json(s);
+    EXPECT_EQ(text, json::parse(text).dump()) << s.report_type << " daily " << s.daily;
+  };
+  for (bool daily : {true, false}) {
+    spec.daily = daily;
+    spec.report_type = std::string(kCampaignReport);
+    check(spec);
+    spec.report_type = std::string(kViewabilityReport);
+    check(spec);
+  }
+  spec.columns = {"impressions", "date", "impressions", "averageTimeInViewSeconds"};  // dspViewability
+  check(spec);
+  EXPECT_EQ(report_rows(spec)[0].size(), 3u);
+  auto by_creative = spec;
+  by_creative.report_type = std::string(kCampaignReport);
+  by_creative.columns.clear();
+  by_creative.by_creative = true;
+  for (const auto& id : spec.campaign_ids) by_creative.creatives[id] = {"k1", "k\"2"};
+  check(by_creative);
+  EXPECT_EQ(report_json({std::string(kCampaignReport), {}, date("2026-01-01"), date("2026-01-02"), true, {}}),
+            "[]");
 }
 
 // A campaign report and the same report grouped by creative, over `campaigns` (id -> creatives).
@@ -268,7 +306,7 @@ TEST(SandboxReportRows, CreativeRowsAreOrderedByCampaignDateCreativeAndDetermini
   EXPECT_EQ(keys[1], std::make_tuple("c1", "2026-02-01", "k2"));
   EXPECT_EQ(keys.back(), std::make_tuple("c2", "2026-02-03", "k5"));
   EXPECT_EQ(report_rows(specs.by_creative), rows);
-  EXPECT_EQ(gzip_compress(report_rows(specs.by_creative).dump()), gzip_compress(rows.dump()));
+  EXPECT_EQ(gzip_compress(report_json(specs.by_creative)), gzip_compress(report_json(specs.by_creative)));
   // The split follows the creatives: other creatives, other shares.
   auto other = specs.by_creative;
   other.creatives["c1"] = {"k1", "k9"};
@@ -328,8 +366,7 @@ TEST(SandboxReportRows, CreativeIdNeedsCreativeGroupingOfACampaignReport) {
 
 TEST(SandboxReportRows, GzipRoundTrips) {
   std::string text =
-      report_rows({std::string(kCampaignReport), {"c1"}, date("2026-02-01"), date("2026-02-05"), true, {}})
-          .dump();
+      report_json({std::string(kCampaignReport), {"c1"}, date("2026-02-01"), date("2026-02-05"), true, {}});
   auto gz = gzip_compress(text);
   ASSERT_GE(gz.size(), 2u);
   EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);

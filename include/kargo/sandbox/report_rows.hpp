@@ -5,8 +5,8 @@
 // values.
 //
 //   ReportSpec spec{"dspCampaign", {"581000000000000001"}, start, end, /*daily=*/true, {}};
-//   nlohmann::json rows = report_rows(spec);     // [{"date": "...", "impressions": 1234, ...}]
-//   std::string file = gzip_compress(rows.dump());
+//   std::string rows = report_json(spec);     // [{"date":"...","impressions":1234,...}]
+//   std::string file = gzip_compress(rows);
 //
 // Grouped by campaign and creative (dspCampaign only), a campaign's figures of a day are split
 // among its creatives, so that the creative rows of a campaign and day add up exactly to that
@@ -17,7 +17,6 @@
 
 #include <chrono>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,10 +46,12 @@ bool known_report_type(std::string_view report_type);
 // creative grouping.
 const std::vector<std::string>& report_columns(std::string_view report_type);
 inline constexpr std::string_view kCreativeColumn = "creativeId";
-// The rows as a JSON array; each row holds exactly the requested columns. Throws
+// The rows as the text of a JSON array; each row holds exactly the requested columns, with its
+// keys sorted (as nlohmann::json dumps an object). Written directly as text, not through a JSON
+// tree, as a month of a large account's rows is generated while its client polls. Throws
 // std::invalid_argument for an unknown report type or column, creativeId without creative
 // grouping, or creative grouping of another type than dspCampaign.
-nlohmann::json report_rows(const ReportSpec& spec);
+std::string report_json(const ReportSpec& spec);
 
 // gzip (RFC 1952) with zlib, no timestamp or file name in the header, so equal input gives equal
 // bytes.
