@@ -117,8 +117,10 @@ int run(const Config& cfg, Mode mode) {
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   // Creative list pages (single creatives are not cached: a row read is one round trip).
   store::ResourceCache creative_pages(redis, "creative", std::chrono::seconds(60));
-  // Report documents (GET /api/reports/*), retired when a pull writes or a campaign changes.
-  store::ResourceCache report_pages(redis, "report", std::chrono::seconds(300));
+  // Report documents (GET /api/reports/*), retired when a pull writes or a campaign changes; up to
+  // 32 MB of them also kept in this process (a year of days is ~75 KB: only the generation is
+  // asked of Redis when the local copy is current).
+  store::ResourceCache report_pages(redis, "report", std::chrono::seconds(300), 32u << 20);
   // One outbound HTTP client (its own I/O thread) and one channel per upstream: each upstream has
   // its own circuit breaker, concurrency bound and metrics label; all share the connection pools.
   upstream::HttpClient http_client(upstream::HttpClientOptions::from_config(cfg));

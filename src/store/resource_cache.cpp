@@ -1,5 +1,7 @@
 #include "kargo/store/resource_cache.hpp"
 
+#include <unordered_map>
+
 #include "kargo/core/digest.hpp"
 #include "kargo/store/redis.hpp"
 
@@ -29,8 +31,43 @@ constexpr const char* kGetPage =
 
 }  // namespace
 
-ResourceCache::ResourceCache(Redis& redis, std::string kind, std::chrono::seconds ttl)
-    : redis_(redis), kind_(std::move(kind)), ttl_(ttl) {}
+// The pages kept in this process, each with the generation it was stored under. Shared with the
+// Redis callbacks (which may run after a lookup's caller is gone).
+struct ResourceCache::LocalPages {
+  explicit LocalPages(size_t limit) : limit(limit) {}
+  void keep(const std::string& query, const std::string& generation, const std::string& value) {
+    std::lock_guard lock(mutex);
+    if (value.size() > limit) return;
+    if (bytes + value.size() > limit) {  // full: start over (simpler than an LRU, and rare)
+      pages.clear();
+      bytes = 0;
+    }
+    auto& page = pages[query];
+    if (page.value) bytes -= page.value->size();
+    page = {generation, std::make_shared<const std::string>(value)};
+    bytes += value.size();
+  }
+  struct Page {
+    std::string generation;
+    std::shared_ptr<const std::string> value;
+  };
+  std::optional<Page> find(const std::string& query) {
+    std::lock_guard lock(mutex);
+    auto it = pages.find(query);
+    if (it == pages.end()) return std::nullopt;
+    return it->second;
+  }
+  const size_t limit;
+  std::mutex mutex;
+  std::unordered_map<std::string, Page> pages;
+  size_t bytes = 0;
+};
+
+ResourceCache::ResourceCache(Redis& redis, std::string kind, std::chrono::seconds ttl, size_t local_page_bytes)
+    : redis_(redis),
+      kind_(std::move(kind)),
+      ttl_(ttl),
+      local_(local_page_bytes > 0 ? std::make_shared<LocalPages>(local_page_bytes) : nullptr) {}
 
 std::optional<std::string> ResourceCache::get(const std::string& id) {
   auto reply = redis_.call({"GET", "cache:" + kind_ + ":" + id});
@@ -99,22 +136,38 @@ std::string ResourceCache::page_generation_key() const { return "cache:" + kind_
 std::string ResourceCache::page_prefix() const { return "cache:" + kind_ + ":pages:"; }
 
 void ResourceCache::get_page_async(const std::string& query, std::function<void(PageLookup)> done) {
-  redis_.command({"EVAL", kGetPage, "1", page_generation_key(), random_id("g"), page_prefix(), query},
-                 [done = std::move(done)](RedisReply reply) {
-                   PageLookup out;
-                   if (reply.type == RedisReply::Type::kArray && !reply.elements.empty() &&
-                       reply.elements[0].type == RedisReply::Type::kString) {
-                     out.generation = std::move(reply.elements[0].str);
-                     if (reply.elements.size() > 1 && reply.elements[1].type == RedisReply::Type::kString)
-                       out.value = std::move(reply.elements[1].str);
+  // The shared copy: the collection generation and the page stored under it, in one call.
+  auto from_redis = [&redis = redis_, local = local_, key = page_generation_key(), prefix = page_prefix(),
+                     query](std::function<void(PageLookup)> done) {
+    redis.command({"EVAL", kGetPage, "1", key, random_id("g"), prefix, query},
+                  [local, query, done = std::move(done)](RedisReply reply) {
+                    PageLookup out;
+                    if (reply.type == RedisReply::Type::kArray && !reply.elements.empty() &&
+                        reply.elements[0].type == RedisReply::Type::kString) {
+                      out.generation = std::move(reply.elements[0].str);
+                      if (reply.elements.size() > 1 && reply.elements[1].type == RedisReply::Type::kString)
+                        out.value = std::move(reply.elements[1].str);
+                    }
+                    if (local && out.value) local->keep(query, *out.generation, *out.value);
+                    done(std::move(out));
+                  });
+  };
+  auto page = local_ ? local_->find(query) : std::nullopt;
+  if (!page) return from_redis(std::move(done));
+  // A local copy: only the generation is asked for; the shared copy when a write moved it on.
+  redis_.command({"GET", page_generation_key()},
+                 [page = std::move(*page), from_redis, done = std::move(done)](RedisReply reply) mutable {
+                   if (reply.type == RedisReply::Type::kString && reply.str == page.generation) {
+                     return done(PageLookup{std::move(page.generation), *page.value});
                    }
-                   done(std::move(out));
+                   from_redis(std::move(done));
                  });
 }
 
 void ResourceCache::put_page(const std::string& query, const std::optional<std::string>& generation,
                              const std::string& value) {
   if (!generation) return;
+  if (local_) local_->keep(query, *generation, value);
   redis_.command({"SET", page_prefix() + *generation + ":" + query, value, "EX", std::to_string(ttl_.count())},
                  [](RedisReply) {});
 }

@@ -290,6 +290,32 @@ TEST(Reports, PullingTheSameWindowTwiceChangesNothing) {
             rows);
 }
 
+// Report documents are cached (in Redis and, for the reading process, in memory): a read on
+// another instance after a pull, or after a rename, never shows the state before it.
+TEST(Reports, CachedDocumentsOnAnotherInstanceShowEveryPullAndRename) {
+  ReportWorld w;
+  auto id = w.synced_campaign("Before");
+  ServerProcess other({.env = w.env, .admin = w.admin});
+  HttpClient b(other.port());
+  auto token = login(b, w.admin);
+  const std::string target = "/api/reports/campaign-performance?campaign_id=" + id +
+                             "&start_date=2026-10-01&end_date=2026-10-03";
+  auto read = [&] {
+    auto res = b.get(target, bearer(token));
+    EXPECT_EQ(res.status, 200) << res.describe();
+    return res.json()["data"];
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(read()["totals"]["impressions"], 0);  // cached after the first
+  ASSERT_EQ(w.refresh({id}, "2026-10-01", "2026-10-03")["status"], "succeeded");
+  auto after = read();
+  EXPECT_GT(after["totals"]["impressions"].get<int64_t>(), 0) << after;
+  EXPECT_EQ(after, w.performance(id, "2026-10-01", "2026-10-03"));
+  auto renamed = send_json(*w.http, "PUT", "/api/campaigns/" + id, {{"name", "After"}},
+                           bearer(w.token, {{"Content-Type", "application/json"}}));
+  ASSERT_EQ(renamed.status, 200) << renamed.describe();
+  EXPECT_EQ(read()["campaign_name"], "After");
+}
+
 // Amazon answers 425 with the id of a report that already exists: the service polls that one.
 TEST(Reports, ADuplicateRequestPollsTheExistingReport) {
   ReportWorld w;
