@@ -159,13 +159,13 @@ while [ "$SANDBOX_PORT" = "$KARGO_PORT" ]; do SANDBOX_PORT=$(free_port); done
 export KARGO_API_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
 export KARGO_API_KEY="bench-kargo-key"
 export KARGO_SNIPPET_HOSTS="127.0.0.1:$SANDBOX_PORT"
-# Amazon DSP is the sandbox too (report_refresh). Reports are polled every 20-100 ms: the bench
+# Amazon DSP is the sandbox too (report_refresh). Reports are polled every 10-50 ms: the bench
 # measures the service's ingest, not Amazon's report preparation time.
 export AMAZON_DSP_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
 export AMAZON_LWA_TOKEN_URL="http://127.0.0.1:$SANDBOX_PORT/auth/o2/token"
 export AMAZON_CLIENT_ID=sandbox-client AMAZON_CLIENT_SECRET=sandbox-secret AMAZON_REFRESH_TOKEN=sandbox-refresh
 export AMAZON_PROFILE_ID=bench-profile
-export REPORT_POLL_INITIAL_MS=20 REPORT_POLL_MAX_MS=100 REPORT_INTERVAL_SECONDS=0 SYNC_INTERVAL_SECONDS=0
+export REPORT_POLL_INITIAL_MS=10 REPORT_POLL_MAX_MS=50 REPORT_INTERVAL_SECONDS=0 SYNC_INTERVAL_SECONDS=0
 
 # Run from the temp dir so that a developer's .env in the checkout does not change the settings.
 (cd "$TMP" && "$BIN" migrate up) >/dev/null
