@@ -120,4 +120,8 @@ int64_t unix_seconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+std::chrono::year_month_day today_utc() {
+  return std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
+}
+
 }  // namespace kargo

@@ -45,10 +45,6 @@ DateRange last_days(std::chrono::year_month_day today, int days) {
   return {std::chrono::year_month_day(sys_days(today) - std::chrono::days(days - 1)), today};
 }
 
-std::chrono::year_month_day today_utc() {
-  return std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
-}
-
 std::optional<std::string> vendor_from_amazon(std::string_view amazon_vendor) {
   if (amazon_vendor == "DOUBLE_VERIFY") return "double_verify";
   if (amazon_vendor == "IAS") return "ias";

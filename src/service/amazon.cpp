@@ -58,15 +58,10 @@ std::string first_error(const std::vector<upstream::DspItemError>& errors) {
 }
 
 // Today (UTC) as YYYY-MM-DD, comparable with the stored dates as text.
-std::string today() {
-  return format_date(
-      std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())));
-}
+std::string today() { return format_date(today_utc()); }
 
 std::string start_time(const std::string& date) { return date + "T00:00:00Z"; }
 std::string end_time(const std::string& date) { return date + "T23:59:59Z"; }
-
-Error amazon_unconfigured() { return Error(codes::kExternalApi, "Amazon DSP is not configured").with_status(503); }
 
 }  // namespace
 
@@ -177,7 +172,7 @@ json AmazonService::enqueue_sync(const json& body, const std::string& actor) {
     }
   }
   v.check();
-  if (!options_.configured) throw amazon_unconfigured();
+  if (!options_.configured) throw upstream::amazon_not_configured();
   std::vector<std::string> ids;
   if (campaign_ids) {
     for (const auto& id : *campaign_ids) {

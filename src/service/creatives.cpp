@@ -18,6 +18,7 @@
 #include "kargo/store/idempotency.hpp"
 #include "kargo/store/resource_cache.hpp"
 #include "kargo/upstream/kargo_client.hpp"
+#include "kargo/upstream/lwa_token_manager.hpp"
 
 namespace kargo::service {
 namespace {
@@ -431,7 +432,7 @@ std::string CreativeService::enqueue_upload(const json& body, const std::string&
                         .accept_message = "must be 1-64 of A-Z, a-z, 0-9, _ or -"});
   v.check();
   if (!options_.amazon_configured) {
-    throw Error(codes::kExternalApi, "Amazon DSP is not configured").with_status(503);
+    throw upstream::amazon_not_configured();
   }
   for (const auto& id : *ids) {
     if (!store_.get(id)) throw not_found(id);

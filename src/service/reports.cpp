@@ -23,6 +23,7 @@
 #include "kargo/store/jobs.hpp"
 #include "kargo/store/resource_cache.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
+#include "kargo/upstream/lwa_token_manager.hpp"
 
 namespace kargo::service {
 namespace {
@@ -37,11 +38,13 @@ constexpr const char* kExportKind = "report_export";
 constexpr const char* kExportPrefix = "export_";
 constexpr size_t kExportIdBytes = 16;
 constexpr std::chrono::hours kExportLifetime{24};
-constexpr const char* kXlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-Error amazon_unconfigured() { return Error(codes::kExternalApi, "Amazon DSP is not configured").with_status(503); }
 
 Error campaign_not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
+
+// A campaign id that cannot exist is as unknown as one that does not (404, before any lookup).
+void check_campaign_id(const std::string& id) {
+  if (!is_resource_id(id, "camp_")) throw campaign_not_found(id);
+}
 
 // An unusable value in a downloaded report: the attempt fails (502) and the job retries it.
 [[noreturn]] void malformed(const std::string& what) {
@@ -200,12 +203,12 @@ json ReportService::enqueue_refresh(const json& body, const std::string& actor) 
   }
   auto range = domain::read_date_range(v, v.string("start_date", {.required = true}),
                                        v.string("end_date", {.required = true}));
-  const auto today = domain::today_utc();
+  const auto today = today_utc();
   if (range && std::chrono::sys_days(range->start) > std::chrono::sys_days(today)) {
     v.add("start_date", "must not be after today (" + format_date(today) + " UTC): there is nothing to report yet");
   }
   v.check();
-  if (!options_.configured) throw amazon_unconfigured();
+  if (!options_.configured) throw upstream::amazon_not_configured();
   // Days after today have no delivery yet: the pull stops at today.
   if (std::chrono::sys_days(range->end) > std::chrono::sys_days(today)) range->end = today;
 
@@ -214,13 +217,9 @@ json ReportService::enqueue_refresh(const json& body, const std::string& actor) 
   if (ids) {
     std::vector<std::string> distinct;
     for (const auto& id : *ids) {
-      if (!is_resource_id(id, "camp_")) throw campaign_not_found(id);
       if (std::find(distinct.begin(), distinct.end(), id) == distinct.end()) distinct.push_back(id);
     }
-    auto existing = store_.existing(distinct);
-    for (const auto& id : distinct) {
-      if (std::find(existing.begin(), existing.end(), id) == existing.end()) throw campaign_not_found(id);
-    }
+    require_campaigns(distinct);
     auto reportable = store_.reportable(distinct);
     std::vector<FieldError> not_synced;
     for (const auto& id : distinct) {
@@ -249,6 +248,11 @@ json ReportService::enqueue_refresh(const json& body, const std::string& actor) 
           {"end_date", range->end_text()}};
 }
 
+void ReportService::require_campaigns(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) check_campaign_id(id);
+  if (auto missing = store_.first_missing(ids)) throw campaign_not_found(*missing);
+}
+
 std::optional<std::string> ReportService::tick() {
   const int days = options_.restate_days;
   auto job = jobs_.store().enqueue_tick(
@@ -256,7 +260,7 @@ std::optional<std::string> ReportService::tick() {
       [days](pqxx::transaction_base& tx) -> std::optional<json> {
         // Amazon restates recent days: the last few are pulled again for every campaign whose
         // flight overlaps them (in flight, or ended within them).
-        auto range = domain::last_days(domain::today_utc(), days);
+        auto range = domain::last_days(today_utc(), days);
         auto ids = store::ReportStore::in_flight(tx, range.start_text(), range.end_text());
         if (ids.empty()) return std::nullopt;
         return json{{"campaign_ids", ids}, {"start_date", range.start_text()}, {"end_date", range.end_text()}};
@@ -272,7 +276,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
                                        v.string("end_date", {.required = true}));
   auto ids = v.string_array("campaign_ids");
   if (!v.ok() || !range) throw Error(codes::kInternal, "internal error", "report_refresh: a malformed payload");
-  if (!options_.configured) throw amazon_unconfigured();
+  if (!options_.configured) throw upstream::amazon_not_configured();
 
   // Group by advertiser (the Amazon-Ads-AccountId of the calls), at most campaigns_per_report
   // campaigns per report; every group is pulled for every window.
@@ -445,6 +449,7 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
 }
 
 void ReportService::cached_performance(const store::PerformanceQuery& query, std::function<void(Cached)> done) {
+  check_campaign_id(query.campaign_id);
   lookup_page(pages_, key_of(query), std::move(done));
 }
 
@@ -457,6 +462,7 @@ std::string ReportService::campaign_performance(const store::PerformanceQuery& q
 }
 
 void ReportService::cached_viewability(const store::ViewabilityQuery& query, std::function<void(Cached)> done) {
+  check_campaign_id(query.campaign_id);
   lookup_page(pages_, key_of(query), std::move(done));
 }
 
@@ -469,10 +475,7 @@ std::string ReportService::viewability(const store::ViewabilityQuery& query,
 }
 
 json ReportService::export_report(const ExportRequest& request, const std::string& actor) {
-  auto existing = store_.existing(request.campaign_ids);
-  for (const auto& id : request.campaign_ids) {
-    if (std::find(existing.begin(), existing.end(), id) == existing.end()) throw campaign_not_found(id);
-  }
+  require_campaigns(request.campaign_ids);
   const bool performance = request.report_type == "campaign_performance";
   std::vector<std::string> texts =
       performance ? store_.campaign_performance_many(
@@ -510,7 +513,7 @@ json ReportService::export_report(const ExportRequest& request, const std::strin
     auto book = performance ? performance_book(docs) : viewability_book(docs);
     file.record_count = book.sheets.front().rows.size();
     if (request.format == "xlsx") {
-      file.content_type = kXlsxType;
+      file.content_type = bulk::kXlsxContentType;
       file.bytes = bulk::write_xlsx(book);
       file.sheets = book.sheet_names();
     } else {

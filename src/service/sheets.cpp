@@ -28,7 +28,6 @@ constexpr const char* kSheetKind = "bulk_sheet";
 constexpr const char* kSheetPrefix = "sheet_";
 constexpr size_t kSheetIdBytes = 16;
 constexpr std::chrono::hours kSheetLifetime{24};
-constexpr const char* kXlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 constexpr const char* kZipType = "application/zip";
 // A whole sheet is one transaction: 50 000 rows take longer than an interactive statement deadline.
 constexpr std::chrono::minutes kApplyTimeout{5};
@@ -113,14 +112,13 @@ json SheetService::generate(const std::vector<std::string>& campaign_ids, const 
                             const std::string& actor) {
   auto book = bulk::build_bulk_sheet(sources_.orders(campaign_ids), options.contents);
   std::string id = random_id(kSheetPrefix, kSheetIdBytes);
-  auto today =
-      std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
+  auto today = today_utc();
   store::NewGeneratedFile file{.id = id,
                                .kind = kSheetKind,
                                .filename = "kargo-bulk-sheet-" + format_date(today) + "-" +
                                            id.substr(std::string_view(kSheetPrefix).size(), 8) +
                                            (options.csv ? ".zip" : ".xlsx"),
-                               .content_type = options.csv ? kZipType : kXlsxType,
+                               .content_type = options.csv ? kZipType : bulk::kXlsxContentType,
                                .bytes = options.csv ? bulk::write_csv_zip(book) : bulk::write_xlsx(book),
                                .record_count = book.record_count(),
                                .sheets = book.sheet_names(),

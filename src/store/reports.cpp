@@ -4,6 +4,7 @@
 #include <charconv>
 #include <functional>
 #include <map>
+#include <set>
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 #include <tuple>
@@ -293,17 +294,16 @@ std::vector<ReportableCampaign> ReportStore::reportable(const std::optional<std:
   return out;
 }
 
-std::vector<std::string> ReportStore::existing(const std::vector<std::string>& ids) {
-  std::vector<std::string> found;
+std::optional<std::string> ReportStore::first_missing(const std::vector<std::string>& ids) {
+  std::set<std::string> found;
   db_.once([&](pqxx::transaction_base& tx) {
     found.clear();
-    for (const auto& row : tx.exec_params(kExisting, text_array(ids))) found.push_back(row[0].as<std::string>());
+    for (const auto& row : tx.exec_params(kExisting, text_array(ids))) found.insert(row[0].as<std::string>());
   });
-  std::vector<std::string> out;
   for (const auto& id : ids) {
-    if (std::find(found.begin(), found.end(), id) != found.end()) out.push_back(id);
+    if (!found.count(id)) return id;
   }
-  return out;
+  return std::nullopt;
 }
 
 std::vector<std::string> ReportStore::in_flight(pqxx::transaction_base& tx, const std::string& start_date,

@@ -49,6 +49,10 @@ struct Workbook {
   std::vector<std::string> sheet_names() const;
 };
 
+// The media type of what write_xlsx returns.
+inline constexpr const char* kXlsxContentType =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 // The xlsx bytes. libxlsxwriter 1.1.4 writes only to a file, so this goes through a private
 // temporary file under $TMPDIR (removed before returning). Throws std::runtime_error on failure.
 std::string write_xlsx(const Workbook& book);

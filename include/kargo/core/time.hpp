@@ -17,6 +17,8 @@ void append_timestamp_millis(std::string& out, SystemTime t);
 // Parses "YYYY-MM-DD" into a valid calendar date, or nullopt.
 std::optional<std::chrono::year_month_day> parse_date(std::string_view text);
 std::string format_date(std::chrono::year_month_day d);
+// Today's date in UTC.
+std::chrono::year_month_day today_utc();
 int64_t unix_seconds(SystemTime t);
 
 }  // namespace kargo

@@ -43,9 +43,6 @@ std::vector<DateRange> windows(const DateRange& range, int max_days = kMaxReport
 // The last `days` days up to and including `today`.
 DateRange last_days(std::chrono::year_month_day today, int days);
 
-// Today's date in UTC.
-std::chrono::year_month_day today_utc();
-
 // DOUBLE_VERIFY -> double_verify, IAS -> ias; nullopt for a vendor we do not keep.
 std::optional<std::string> vendor_from_amazon(std::string_view amazon_vendor);
 

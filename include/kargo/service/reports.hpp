@@ -85,8 +85,9 @@ class ReportService {
                          const std::function<void(int, int)>& progress);
 
   // GET /api/reports/campaign-performance and /viewability. cached_*: non-blocking, one Redis
-  // round trip (`done` runs on the Redis thread: keep it short). The others read PostgreSQL
-  // (blocking) and store the document under the generation the lookup saw; 404 unknown campaign.
+  // round trip (`done` runs on the Redis thread: keep it short); a malformed campaign id throws
+  // 404 at once. The others read PostgreSQL (blocking) and store the document under the
+  // generation the lookup saw; 404 unknown campaign.
   void cached_performance(const store::PerformanceQuery& query, std::function<void(Cached)> done);
   std::string campaign_performance(const store::PerformanceQuery& query, const std::optional<std::string>& generation);
   void cached_viewability(const store::ViewabilityQuery& query, std::function<void(Cached)> done);
@@ -102,6 +103,8 @@ class ReportService {
 
  private:
   struct Unit;
+  // 404 naming the first id that is no campaign (malformed or unknown).
+  void require_campaigns(const std::vector<std::string>& ids);
   nlohmann::json pull(const Unit& unit, const std::string& job_tag);
 
   store::ReportStore& store_;

@@ -74,8 +74,8 @@ class ReportStore {
   // Campaigns with an Amazon DSP campaign: these ids (nullopt: all of them), ordered by
   // advertiser then id. Ids without an Amazon campaign are left out.
   std::vector<ReportableCampaign> reportable(const std::optional<std::vector<std::string>>& ids);
-  // Of these ids, the ones that exist (in the order given).
-  std::vector<std::string> existing(const std::vector<std::string>& ids);
+  // The first of these ids (in the order given) that is no campaign; nullopt when all exist.
+  std::optional<std::string> first_missing(const std::vector<std::string>& ids);
   // The campaigns the periodic pull re-reads: an Amazon campaign, not draft, and a flight that
   // overlaps [start_date, end_date] (in flight or recently ended). In the tick's transaction.
   static std::vector<std::string> in_flight(pqxx::transaction_base& tx, const std::string& start_date,
