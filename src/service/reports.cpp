@@ -6,7 +6,9 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <pqxx/pqxx>
 
 #include "kargo/bulk/sheet.hpp"
@@ -174,6 +176,29 @@ bulk::Workbook viewability_book(const std::vector<json>& docs) {
 
 }  // namespace
 
+// At most `n` holders at a time (the units downloading and writing).
+class ReportService::Gate {
+ public:
+  explicit Gate(size_t n) : free_(std::max<size_t>(n, 1)) {}
+  void acquire() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      ++free_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  size_t free_;
+};
+
 // One pull: a group of campaigns of one advertiser over one window.
 struct ReportService::Unit {
   std::string advertiser;
@@ -310,9 +335,10 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
   // being pointed at the failed one as a duplicate.
   const std::string tag = "a" + std::to_string(attempt) + " " + random_id("", 2);
   // Up to parallel_pulls units at a time, each on a thread of its own (the client's calls block
-  // while Amazon prepares the reports). Their results are recorded here, on the job's thread, as
-  // they finish; after a failure the units in flight still finish (and are recorded), then the
-  // first error fails the attempt.
+  // while Amazon prepares the reports), of which parallel_writes download and write at once.
+  // Their results are recorded here, on the job's thread, as they finish; after a failure the
+  // units in flight still finish (and are recorded), then the first error fails the attempt.
+  Gate writers(options_.parallel_writes);
   std::deque<std::pair<const Unit*, std::future<json>>> running;
   std::exception_ptr failure;
   auto finish_oldest = [&] {
@@ -330,7 +356,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
     if (failure) break;
     while (running.size() >= std::max<size_t>(options_.parallel_pulls, 1)) finish_oldest();
     if (failure) break;
-    running.emplace_back(&unit, std::async(std::launch::async, [this, &unit, &tag] { return pull(unit, tag); }));
+    running.emplace_back(&unit, std::async(std::launch::async, [this, &unit, &tag, &writers] { return pull(unit, tag, writers); }));
   }
   while (!running.empty()) finish_oldest();
   if (failure) std::rethrow_exception(failure);
@@ -361,7 +387,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
           {"skipped", skipped}};
 }
 
-json ReportService::pull(const Unit& unit, const std::string& tag) {
+json ReportService::pull(const Unit& unit, const std::string& tag, Gate& writers) {
   const std::string from = unit.window.start_text(), to = unit.window.end_text();
   std::vector<std::string> amazon_ids, ids;
   for (const auto& c : unit.campaigns) {
@@ -398,6 +424,11 @@ json ReportService::pull(const Unit& unit, const std::string& tag) {
   }
 
   const double ready_ms = ms_since(started);
+  writers.acquire();
+  struct Release {
+    Gate& gate;
+    ~Release() { gate.release(); }
+  } release{writers};
   const auto downloading = Clock::now();
   store::PulledWindow window{ids, from, to, {}, {}, {}};
   for (const auto& row : amazon_.download_campaign_rows(reports[0])) window.campaigns.push_back(delivery_of(row));

@@ -49,7 +49,12 @@ struct ReportOptions {
   int64_t interval_seconds = 3600;     // REPORT_INTERVAL_SECONDS (the tick)
   int restate_days = 3;                // the tick re-pulls this many days up to today
   size_t campaigns_per_report = 100;   // campaign ids in one report's filter
-  size_t parallel_pulls = 4;           // groups x windows pulled at the same time by one job
+  // One job pulls up to parallel_pulls groups x windows at a time: their reports are requested
+  // and awaited together (Amazon prepares them in parallel; waiting costs nothing). Of those, at
+  // most parallel_writes download and write at once: that part is CPU (ours and PostgreSQL's),
+  // and more of it at once than there are cores only makes each window's transaction longer.
+  size_t parallel_pulls = 10;
+  size_t parallel_writes = 2;
 };
 
 // POST /api/reports/export, validated.
@@ -105,7 +110,8 @@ class ReportService {
   struct Unit;
   // 404 naming the first id that is no campaign (malformed or unknown).
   void require_campaigns(const std::vector<std::string>& ids);
-  nlohmann::json pull(const Unit& unit, const std::string& job_tag);
+  class Gate;
+  nlohmann::json pull(const Unit& unit, const std::string& job_tag, Gate& writers);
 
   store::ReportStore& store_;
   store::ResourceCache& pages_;
