@@ -321,7 +321,7 @@ void CampaignService::flush_cache() {
 }
 void CampaignService::invalidate(const std::string& id) { retire(id); }
 void CampaignService::invalidate(const std::vector<std::string>& ids) {
-  for (const auto& id : ids) cache_.invalidate(id);
+  cache_.invalidate(ids);
   for (auto* pages : dependent_pages_) pages->invalidate_pages();
 }
 void CampaignService::invalidate_pages() { cache_.invalidate_pages(); }

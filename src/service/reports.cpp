@@ -335,7 +335,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
   // being pointed at the failed one as a duplicate.
   const std::string tag = "a" + std::to_string(attempt) + " " + random_id("", 2);
   // Up to parallel_pulls units at a time, each on a thread of its own (the client's calls block
-  // while Amazon prepares the reports), of which parallel_writes download and write at once.
+  // while Amazon prepares the reports), of which parallel_writes write at once.
   // Their results are recorded here, on the job's thread, as they finish; after a failure the
   // units in flight still finish (and are recorded), then the first error fails the attempt.
   Gate writers(options_.parallel_writes);
@@ -424,11 +424,6 @@ json ReportService::pull(const Unit& unit, const std::string& tag, Gate& writers
   }
 
   const double ready_ms = ms_since(started);
-  writers.acquire();
-  struct Release {
-    Gate& gate;
-    ~Release() { gate.release(); }
-  } release{writers};
   const auto downloading = Clock::now();
   store::PulledWindow window{ids, from, to, {}, {}, {}};
   for (const auto& row : amazon_.download_campaign_rows(reports[0])) window.campaigns.push_back(delivery_of(row));
@@ -454,6 +449,11 @@ json ReportService::pull(const Unit& unit, const std::string& tag, Gate& writers
   }
 
   const double download_ms = ms_since(downloading);
+  writers.acquire();
+  struct Release {
+    Gate& gate;
+    ~Release() { gate.release(); }
+  } release{writers};
   const auto writing = Clock::now();
   auto counts = store_.replace_window(window);
   const double write_ms = ms_since(writing);

@@ -234,7 +234,7 @@ class CopyText {
   }
 
  private:
-  static constexpr size_t kChunk = 1u << 20;
+  static constexpr size_t kChunk = 64u << 10;  // stays in cache (libpqxx and libpq copy it twice)
   void separate() {
     if (!first_) buffer_.push_back('\t');
     first_ = false;

@@ -15,12 +15,14 @@ constexpr const char* kPutIfCurrent =
     "if g == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end "
     "return 0";
 
-// Deletes the value and moves the generation on; the generation outlives any cached value.
-// KEYS[3] is the collection generation: replaced by ARGV[2], a fresh random token, so that every
-// cached page is retired with the same write.
+// For each pair KEYS[i] value, KEYS[i+1] generation: deletes the value and moves the generation
+// on; the generation outlives any cached value. The last key is the collection generation:
+// replaced by ARGV[2], a fresh random token, so that every cached page is retired with the same
+// write.
 constexpr const char* kInvalidate =
-    "redis.call('DEL', KEYS[1]) redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) "
-    "redis.call('SET', KEYS[3], ARGV[2]) return 1";
+    "for i = 1, #KEYS - 1, 2 do redis.call('DEL', KEYS[i]) redis.call('INCR', KEYS[i + 1]) "
+    "redis.call('EXPIRE', KEYS[i + 1], ARGV[1]) end "
+    "redis.call('SET', KEYS[#KEYS], ARGV[2]) return 1";
 
 // KEYS[1] collection generation, ARGV[1] a fresh token (used when there is none yet), ARGV[2]
 // the page key's prefix, ARGV[3] the query. Returns {generation, page or nil}.
@@ -105,31 +107,41 @@ void ResourceCache::put(const std::string& id, const std::optional<std::string>&
                  [](RedisReply) {});
 }
 
-void ResourceCache::invalidate(const std::string& id) {
-  if (try_invalidate(id)) return;
+void ResourceCache::invalidate(const std::string& id) { invalidate(std::vector<std::string>{id}); }
+
+void ResourceCache::invalidate(const std::vector<std::string>& ids) {
+  if (try_invalidate(ids)) return;
   std::lock_guard lock(pending_mutex_);
-  pending_.insert(id);
+  pending_.insert(ids.begin(), ids.end());
 }
 
 void ResourceCache::invalidate_pages() { invalidate(std::string()); }
 
 void ResourceCache::flush_pending() {
-  std::set<std::string> ids;
+  std::vector<std::string> ids;
   {
     std::lock_guard lock(pending_mutex_);
-    ids.swap(pending_);
+    ids.assign(pending_.begin(), pending_.end());
+    pending_.clear();
   }
-  for (const auto& id : ids) invalidate(id);
+  if (!ids.empty()) invalidate(ids);
 }
 
-bool ResourceCache::try_invalidate(const std::string& id) {
-  // Generations live ten times longer than values, so a reader that started before this write
-  // cannot find the counter gone (and back at "0") when it stores its copy.
-  if (id.empty()) return redis_.call({"SET", page_generation_key(), random_id("g")}).ok();
-  auto reply = redis_.call({"EVAL", kInvalidate, "3", "cache:" + kind_ + ":" + id,
-                            "cache:" + kind_ + ":" + id + ":gen", page_generation_key(),
-                            std::to_string(ttl_.count() * 10), random_id("g")});
-  return reply.ok();
+// One call for all the ids (a pull retires a hundred campaigns at once). An empty id stands for
+// the pages only. Generations live ten times longer than values, so a reader that started before
+// this write cannot find the counter gone (and back at "0") when it stores its copy.
+bool ResourceCache::try_invalidate(const std::vector<std::string>& ids) {
+  std::vector<std::string> args{"EVAL", kInvalidate, ""};
+  for (const auto& id : ids) {
+    if (id.empty()) continue;
+    args.push_back("cache:" + kind_ + ":" + id);
+    args.push_back("cache:" + kind_ + ":" + id + ":gen");
+  }
+  args.push_back(page_generation_key());
+  args[2] = std::to_string(args.size() - 3);
+  args.push_back(std::to_string(ttl_.count() * 10));
+  args.push_back(random_id("g"));
+  return redis_.call(std::move(args)).ok();
 }
 
 std::string ResourceCache::page_generation_key() const { return "cache:" + kind_ + ":pages:gen"; }

@@ -265,7 +265,7 @@ class ReportRows : public nlohmann::json_sax<json> {
   bool string(string_t& v) override {
     if (Cell* c = cell()) {
       c->kind = Cell::Kind::kString;
-      c->text = std::move(v);
+      c->text.assign(v);  // a copy, but both buffers keep their capacity (no allocation per cell)
     }
     return scalar();
   }

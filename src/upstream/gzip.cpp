@@ -64,13 +64,14 @@ GzipDecoder::Status GzipDecoder::feed(std::string_view input, std::string& out) 
     im.z.avail_in = static_cast<uInt>(std::min<std::size_t>(input.size(), UINT_MAX));
     std::size_t offered = im.z.avail_in;
     do {
-      std::size_t old_size = out.size();
-      out.resize(old_size + kSlice);
-      im.z.next_out = reinterpret_cast<Bytef*>(out.data() + old_size);
+      // Inflated into a small buffer, then appended: resizing `out` by a slice first would
+      // zero-fill memory that inflate overwrites at once.
+      char slice[kSlice];
+      im.z.next_out = reinterpret_cast<Bytef*>(slice);
       im.z.avail_out = static_cast<uInt>(kSlice);
       int rc = inflate(&im.z, Z_NO_FLUSH);
       std::size_t produced = kSlice - im.z.avail_out;
-      out.resize(old_size + produced);
+      out.append(slice, produced);
       total_out_ += produced;
       if (rc == Z_DATA_ERROR && im.raw_fallback && total_out_ == 0) {
         // "deflate" that is really raw deflate (no zlib header): start over in raw mode.
@@ -107,6 +108,15 @@ GzipDecoder::Status GzipDecoder::finish() {
 std::string gunzip(std::string_view data, std::size_t max_output) {
   GzipDecoder decoder(GzipDecoder::Format::kAuto, max_output);
   std::string out;
+  // A gzip file ends with its uncompressed size (mod 2^32, of the last member): reserved up to
+  // the cap, the output grows without being copied over and over. Only a hint: a lying trailer
+  // costs a reallocation, never a wrong answer.
+  if (data.size() >= 18 && static_cast<unsigned char>(data[0]) == 0x1f &&
+      static_cast<unsigned char>(data[1]) == 0x8b) {
+    const auto* tail = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
+    std::size_t size = tail[0] | (tail[1] << 8) | (tail[2] << 16) | (std::size_t{tail[3]} << 24);
+    out.reserve(std::min(size, max_output));
+  }
   auto status = decoder.feed(data, out);
   if (status == GzipDecoder::Status::kOk) status = decoder.finish();
   switch (status) {

@@ -50,9 +50,10 @@ struct ReportOptions {
   int restate_days = 3;                // the tick re-pulls this many days up to today
   size_t campaigns_per_report = 100;   // campaign ids in one report's filter
   // One job pulls up to parallel_pulls groups x windows at a time: their reports are requested
-  // and awaited together (Amazon prepares them in parallel; waiting costs nothing). Of those, at
-  // most parallel_writes download and write at once: that part is CPU (ours and PostgreSQL's),
-  // and more of it at once than there are cores only makes each window's transaction longer.
+  // and awaited together (Amazon prepares them in parallel; waiting costs nothing), then
+  // downloaded. Of those, at most parallel_writes write at once: a write is PostgreSQL's CPU, and
+  // more of them than there are cores only makes each window's transaction (and its locks) longer.
+  // Measured in docs/PERFORMANCE.md ("Reports").
   size_t parallel_pulls = 10;
   size_t parallel_writes = 2;
 };

@@ -38,6 +38,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace kargo::store {
 
@@ -67,6 +68,7 @@ class ResourceCache {
   // After every committed write. When Redis cannot be reached the id is remembered and
   // flush_pending() retries it, so a Redis that comes back with its data loses the stale copy.
   void invalidate(const std::string& id);
+  void invalidate(const std::vector<std::string>& ids);  // all in one Redis call
   // After a committed create: retires the cached pages only (there is no copy of the new id).
   void invalidate_pages();
   // Retries the invalidations that failed (call every second or so).
@@ -85,7 +87,7 @@ class ResourceCache {
 
  private:
   struct LocalPages;
-  bool try_invalidate(const std::string& id);
+  bool try_invalidate(const std::vector<std::string>& ids);
   std::string page_generation_key() const;
   std::string page_prefix() const;
   std::mutex pending_mutex_;
