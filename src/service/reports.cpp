@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <pqxx/pqxx>
 
 #include "kargo/bulk/sheet.hpp"
@@ -176,26 +177,42 @@ bulk::Workbook viewability_book(const std::vector<json>& docs) {
 
 }  // namespace
 
-// At most `n` holders at a time (the units downloading and writing).
+// At most `n` holders at a time; a free place goes to the waiter of the lowest rank (the earliest
+// unit), so the first windows get through and are written while the later ones still download.
 class ReportService::Gate {
  public:
   explicit Gate(size_t n) : free_(std::max<size_t>(n, 1)) {}
-  void acquire() {
+  class Place {
+   public:
+    explicit Place(Gate& gate) : gate_(gate) {}
+    Place(const Place&) = delete;
+    Place& operator=(const Place&) = delete;
+    ~Place() { gate_.release(); }
+
+   private:
+    Gate& gate_;
+  };
+  // Blocks until the caller holds a place; the place is left when the result is destroyed.
+  [[nodiscard]] std::unique_ptr<Place> enter(size_t rank) {
     std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return free_ > 0; });
+    waiting_.insert(rank);
+    cv_.wait(lock, [&] { return free_ > 0 && *waiting_.begin() == rank; });
+    waiting_.erase(waiting_.begin());
     --free_;
+    return std::make_unique<Place>(*this);
   }
+
+ private:
   void release() {
     {
       std::lock_guard lock(mutex_);
       ++free_;
     }
-    cv_.notify_one();
+    cv_.notify_all();
   }
-
- private:
   std::mutex mutex_;
   std::condition_variable cv_;
+  std::multiset<size_t> waiting_;
   size_t free_;
 };
 
@@ -205,6 +222,12 @@ struct ReportService::Unit {
   std::vector<store::ReportableCampaign> campaigns;
   domain::DateRange window;
   std::string key;  // stable over attempts: the window and a digest of the campaign ids
+  size_t rank = 0;  // its place in the job: earlier units go first through the gates
+};
+
+// The two limits of one job's units: downloading, and writing.
+struct ReportService::Gates {
+  Gate downloads, writes;
 };
 
 ReportService::ReportService(store::ReportStore& store, store::ResourceCache& pages,
@@ -320,7 +343,8 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
     for (const auto& c : group) group_ids.push_back(c.id);
     const std::string digest = sha256_hex(join(group_ids, ",")).substr(0, 16);
     for (const auto& w : windows) {
-      units.push_back({group.front().advertiser_id, group, w, w.start_text() + ".." + w.end_text() + "|" + digest});
+      units.push_back({group.front().advertiser_id, group, w, w.start_text() + ".." + w.end_text() + "|" + digest,
+                       units.size()});
     }
     i = end;
   }
@@ -338,7 +362,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
   // while Amazon prepares the reports), of which parallel_writes write at once.
   // Their results are recorded here, on the job's thread, as they finish; after a failure the
   // units in flight still finish (and are recorded), then the first error fails the attempt.
-  Gate writers(options_.parallel_writes);
+  Gates gates{Gate(options_.parallel_writes), Gate(options_.parallel_writes)};
   std::deque<std::pair<const Unit*, std::future<json>>> running;
   std::exception_ptr failure;
   auto finish_oldest = [&] {
@@ -356,7 +380,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
     if (failure) break;
     while (running.size() >= std::max<size_t>(options_.parallel_pulls, 1)) finish_oldest();
     if (failure) break;
-    running.emplace_back(&unit, std::async(std::launch::async, [this, &unit, &tag, &writers] { return pull(unit, tag, writers); }));
+    running.emplace_back(&unit, std::async(std::launch::async, [this, &unit, &tag, &gates] { return pull(unit, tag, gates); }));
   }
   while (!running.empty()) finish_oldest();
   if (failure) std::rethrow_exception(failure);
@@ -387,7 +411,7 @@ json ReportService::refresh(const json& payload, json& state, int attempt,
           {"skipped", skipped}};
 }
 
-json ReportService::pull(const Unit& unit, const std::string& tag, Gate& writers) {
+json ReportService::pull(const Unit& unit, const std::string& tag, Gates& gates) {
   const std::string from = unit.window.start_text(), to = unit.window.end_text();
   std::vector<std::string> amazon_ids, ids;
   for (const auto& c : unit.campaigns) {
@@ -424,6 +448,7 @@ json ReportService::pull(const Unit& unit, const std::string& tag, Gate& writers
   }
 
   const double ready_ms = ms_since(started);
+  auto downloading_place = gates.downloads.enter(unit.rank);
   const auto downloading = Clock::now();
   store::PulledWindow window{ids, from, to, {}, {}, {}};
   for (const auto& row : amazon_.download_campaign_rows(reports[0])) window.campaigns.push_back(delivery_of(row));
@@ -449,11 +474,8 @@ json ReportService::pull(const Unit& unit, const std::string& tag, Gate& writers
   }
 
   const double download_ms = ms_since(downloading);
-  writers.acquire();
-  struct Release {
-    Gate& gate;
-    ~Release() { gate.release(); }
-  } release{writers};
+  downloading_place.reset();
+  auto writing_place = gates.writes.enter(unit.rank);
   const auto writing = Clock::now();
   auto counts = store_.replace_window(window);
   const double write_ms = ms_since(writing);

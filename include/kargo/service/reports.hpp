@@ -112,7 +112,8 @@ class ReportService {
   // 404 naming the first id that is no campaign (malformed or unknown).
   void require_campaigns(const std::vector<std::string>& ids);
   class Gate;
-  nlohmann::json pull(const Unit& unit, const std::string& job_tag, Gate& writers);
+  struct Gates;
+  nlohmann::json pull(const Unit& unit, const std::string& job_tag, Gates& gates);
 
   store::ReportStore& store_;
   store::ResourceCache& pages_;
