@@ -46,6 +46,18 @@
 # Goals: report_daily365 and report_weekly365 p99 < 20 ms; report_refresh >= 50 % of the plain
 # COPY's rows per second.
 #
+# Webhooks (docs/WEBHOOKS.md), delivered to the sandbox's receiver (/_sandbox/webhooks/{sink}):
+#   campaign_create_webhooks  campaign_create with 10 webhooks subscribed to campaign.created
+#                          (each create is delivered 10 times while wrk runs); unsubscribed after
+#   webhook_deliveries     not a wrk target: BENCH_WEBHOOK_EVENTS (default 200) events committed at
+#                          once, each to 100 subscribed webhooks; deliveries/s until the receiver
+#                          has had them all
+#   webhook_latency        not a wrk target: BENCH_WEBHOOK_IDLE_EVENTS (default 50) events, one
+#                          every 100 ms, to one webhook; commit-to-delivery p99 measured by the
+#                          receiver (the body's timestamp is the commit)
+# Goals: campaign_create_webhooks >= 90 % of campaign_create's req/s; webhook_deliveries >= 2000/s;
+# webhook_latency p99 < 250 ms.
+#
 # Options (environment):
 #   BENCH_THREADS        I/O threads of both servers (default 2)
 #   BENCH_SECONDS        length of each measured run (default 10)
@@ -166,6 +178,8 @@ export AMAZON_LWA_TOKEN_URL="http://127.0.0.1:$SANDBOX_PORT/auth/o2/token"
 export AMAZON_CLIENT_ID=sandbox-client AMAZON_CLIENT_SECRET=sandbox-secret AMAZON_REFRESH_TOKEN=sandbox-refresh
 export AMAZON_PROFILE_ID=bench-profile
 export REPORT_POLL_INITIAL_MS=10 REPORT_POLL_MAX_MS=50 REPORT_INTERVAL_SECONDS=0 SYNC_INTERVAL_SECONDS=0
+# Webhook receivers are the sandbox's, on 127.0.0.1.
+export WEBHOOK_ALLOW_PRIVATE=true
 
 # Run from the temp dir so that a developer's .env in the checkout does not change the settings.
 (cd "$TMP" && "$BIN" migrate up) >/dev/null
@@ -598,6 +612,43 @@ counter_value() {
   curl -fsS "$KARGO_URL/health/metrics" | awk -v m="$1" '$1 ~ "^" m "({|$)" { s += $NF } END { printf "%.0f", s }'
 }
 
+# ---- webhooks ----
+SINK_URL="http://127.0.0.1:$SANDBOX_PORT/_sandbox/webhooks"
+# new_webhook SINK EVENT: subscribes a webhook to EVENT at the sandbox receiver SINK; prints its id.
+new_webhook() {
+  curl -fsS -X POST "$KARGO_URL/api/webhooks" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"url\":\"$SINK_URL/$1\",\"events\":[\"$2\"],\"secret\":\"whsec_YmVuY2gtc2VjcmV0LWJlbmNoLXNlY3JldA==\"}" |
+    grep -o '"id" *: *"wh_[0-9a-f]*"' | head -1 | grep -o 'wh_[0-9a-f]*'
+}
+# webhooks_off_ids IDS...: switches the webhooks off (their pending deliveries are cancelled).
+webhooks_off_ids() {
+  local id
+  for id in "$@"; do
+    curl -fsS -X PUT "$KARGO_URL/api/webhooks/$id" -H "Authorization: Bearer $TOKEN" \
+      -H 'Content-Type: application/json' -d '{"active":false}' >/dev/null
+  done
+}
+CREATE_HOOKS=()
+# campaign_create_webhooks: 10 webhooks on campaign.created while it runs.
+webhooks_on() {
+  [ "${#CREATE_HOOKS[@]}" -gt 0 ] && return 0
+  local i id
+  for i in $(seq 1 10); do
+    id=$(new_webhook "create-$i" campaign.created) || die "could not create a webhook"
+    CREATE_HOOKS+=("$id")
+  done
+}
+webhooks_off() {
+  [ "${#CREATE_HOOKS[@]}" -gt 0 ] || return 0
+  local delivered
+  delivered=$(curl -fsS "$SINK_URL/create-1" | grep -o '"count" *: *[0-9]*' | head -1 | grep -o '[0-9]*$')
+  NOTES+=("  campaign_create_webhooks round $ROUND: webhook create-1 received ${delivered:-0} deliveries by the end of the run")
+  webhooks_off_ids "${CREATE_HOOKS[@]}"
+  CREATE_HOOKS=()
+}
+# sink_count SINK: deliveries the receiver has had.
+sink_count() { curl -fsS "$SINK_URL/$1" | grep -o '"count" *: *[0-9]*' | head -1 | grep -o '[0-9]*$'; }
+
 # ---- targets (add new ones here) ----
 # Each round runs every target once, so that the reference and kargo-dsp see the same conditions
 # within a round; the report gives medians over the rounds.
@@ -625,6 +676,12 @@ run_targets() {
   bench_pgbench_target pgbench_tpcb
   bench_target campaign_create "$KARGO_URL/api/campaigns" -s "$KARGO_ROOT/bench/post_campaign.lua" \
     -H "Authorization: Bearer $TOKEN"
+  # The same with 10 webhooks subscribed to campaign.created (delivered while wrk runs).
+  if selected campaign_create_webhooks; then
+    BENCH_BEFORE_WRK=webhooks_on bench_target campaign_create_webhooks "$KARGO_URL/api/campaigns" \
+      -s "$KARGO_ROOT/bench/post_campaign.lua" -H "Authorization: Bearer $TOKEN"
+    webhooks_off
+  fi
   # Issue 6: fetch from the sandbox + transform + store per request; reported next to kargo_live.
   bench_target creative_process "$KARGO_URL/api/creatives/process" \
     -s "$KARGO_ROOT/bench/post_creative_process.lua" -H "Authorization: Bearer $TOKEN"
@@ -661,6 +718,7 @@ bench_p99_goal campaign_create 50
 bench_goal upstream_client 70 upstream_wrk  # issue 5: client overhead, vs wrk on the same route
 bench_p99_goal report_daily365 20
 bench_p99_goal report_weekly365 20
+bench_goal campaign_create_webhooks 90 campaign_create
 # ---- end of targets ----
 
 LIMITED_BEFORE=$(counter_value rate_limited_requests_total)
@@ -874,6 +932,61 @@ SQL
   printf 'report_refresh: %s rows (%s campaigns x 31 days) in %s ms = %s rows/s; plain COPY of the same rows %s ms = %s rows/s; %s%%  %s (>= 50%%)\n' \
     "$rows" "$REPORT_CAMPAIGNS" "$refresh_ms" "$(awk -v n="$rows" -v t="$refresh_ms" 'BEGIN { printf "%.0f", (t > 0 ? n * 1000 / t : 0) }')" \
     "$copy_ms" "$(awk -v n="$rows" -v t="$copy_ms" 'BEGIN { printf "%.0f", (t > 0 ? n * 1000 / t : 0) }')" "$ratio" "$VERDICT"
+fi
+
+PSQL_BENCH=("$(pg_bin psql)" "$DATABASE_URL" -v ON_ERROR_STOP=1 -qtA)
+if selected webhook_deliveries; then
+  HOOK_EVENTS="${BENCH_WEBHOOK_EVENTS:-200}"
+  hooks=()
+  for i in $(seq 1 100); do hooks+=("$(new_webhook throughput campaign.updated)") || die "could not create a webhook"; done
+  curl -fsS -X DELETE "$SINK_URL/throughput" >/dev/null
+  expected=$((HOOK_EVENTS * 100))
+  wait_quiet
+  log "webhook_deliveries: $HOOK_EVENTS events x 100 webhooks = $expected deliveries to the sandbox's receiver"
+  t0=$(date +%s%N)
+  "${PSQL_BENCH[@]}" -c "SELECT count(webhook_publish('campaign.updated', jsonb_build_object('campaign_id', 'camp_bench', 'n', i))) FROM generate_series(1, $HOOK_EVENTS) AS i" >/dev/null
+  got=0
+  for _ in $(seq 1 1200); do
+    sleep 0.25
+    got=$(sink_count throughput)
+    [ "${got:-0}" -ge "$expected" ] && break
+  done
+  # The end is the receiver's time of the last delivery (ms), not the moment this loop looked.
+  last=$(curl -fsS "$SINK_URL/throughput" | grep -o '"last_received_at" *: *"[^"]*"' | grep -o '[0-9T:.-]*Z')
+  t1=$(date -d "$last" +%s%N)
+  webhooks_off_ids "${hooks[@]}"
+  [ "${got:-0}" -ge "$expected" ] || die "webhook_deliveries: the receiver had $got of $expected deliveries after 5 minutes"
+  ms=$(((t1 - t0) / 1000000))
+  rate=$(awk -v n="$expected" -v t="$ms" 'BEGIN { printf "%.0f", (t > 0 ? n * 1000 / t : 0) }')
+  judge "$(awk -v r="$rate" 'BEGIN { print (r >= 2000) ? 1 : 0 }')"
+  echo
+  printf 'webhook_deliveries: %s deliveries (%s events x 100 webhooks) in %s ms = %s deliveries/s  %s (>= 2000/s)\n' \
+    "$got" "$HOOK_EVENTS" "$ms" "$rate" "$VERDICT"
+fi
+
+if selected webhook_latency; then
+  IDLE_EVENTS="${BENCH_WEBHOOK_IDLE_EVENTS:-50}"
+  hook=$(new_webhook latency campaign.updated) || die "could not create a webhook"
+  curl -fsS -X DELETE "$SINK_URL/latency" >/dev/null
+  wait_quiet
+  log "webhook_latency: $IDLE_EVENTS events, one every 100 ms, to one webhook"
+  for i in $(seq 1 "$IDLE_EVENTS"); do
+    "${PSQL_BENCH[@]}" -c "SELECT webhook_publish('campaign.updated', jsonb_build_object('campaign_id', 'camp_bench', 'n', $i))" >/dev/null
+    sleep 0.1
+  done
+  for _ in $(seq 1 100); do
+    [ "$(sink_count latency)" -ge "$IDLE_EVENTS" ] && break
+    sleep 0.1
+  done
+  stats=$(curl -fsS "$SINK_URL/latency")
+  webhooks_off_ids "$hook"
+  p50=$(grep -o '"p50" *: *[0-9.e+-]*' <<<"$stats" | grep -o '[0-9.e+-]*$')
+  p99=$(grep -o '"p99" *: *[0-9.e+-]*' <<<"$stats" | grep -o '[0-9.e+-]*$')
+  n=$(grep -o '"measured" *: *[0-9]*' <<<"$stats" | grep -o '[0-9]*$')
+  judge "$(awk -v p="$p99" -v n="$n" -v e="$IDLE_EVENTS" 'BEGIN { print (n >= e && p < 250) ? 1 : 0 }')"
+  echo
+  printf 'webhook_latency: %s of %s events delivered at idle, commit to delivery p50 %.1f ms, p99 %.1f ms  %s (p99 < 250 ms)\n' \
+    "$n" "$IDLE_EVENTS" "$p50" "$p99" "$VERDICT"
 fi
 
 ACCESS_LINES=$(grep -c '"msg":"request"' "$TMP/kargo.log" || true)

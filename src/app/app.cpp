@@ -29,6 +29,8 @@
 #include "kargo/service/kargo.hpp"
 #include "kargo/service/reports.hpp"
 #include "kargo/service/sheets.hpp"
+#include "kargo/service/webhook_dispatcher.hpp"
+#include "kargo/service/webhooks.hpp"
 #include "kargo/store/bulk_sources.hpp"
 #include "kargo/store/bulk_uploads.hpp"
 #include "kargo/store/campaign_sync.hpp"
@@ -41,6 +43,7 @@
 #include "kargo/store/kargo_push.hpp"
 #include "kargo/store/migrations.hpp"
 #include "kargo/store/rate_limiter.hpp"
+#include "kargo/store/webhooks.hpp"
 #include "kargo/store/redis.hpp"
 #include "kargo/store/reports.hpp"
 #include "kargo/store/resource_cache.hpp"
@@ -114,6 +117,7 @@ int run(const Config& cfg, Mode mode) {
   store::GeneratedFileStore generated_files(db);
   store::BulkUploadStore uploads(db);
   store::ReportStore report_store(db);
+  store::WebhookStore webhook_store(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   // Creative list pages (single creatives are not cached: a row read is one round trip).
   store::ResourceCache creative_pages(redis, "creative", std::chrono::seconds(60));
@@ -164,6 +168,7 @@ int run(const Config& cfg, Mode mode) {
                                  {.configured = cfg.amazon_configured(),
                                   .max_attempts = static_cast<int>(cfg.report_max_attempts),
                                   .interval_seconds = cfg.report_interval_seconds});
+  service::WebhookService webhooks(webhook_store, {.allow_private = cfg.webhook_allow_private});
   service::HealthService health(db, redis, upstream_health, job_service, pool);
 
   // The handlers.
@@ -177,6 +182,7 @@ int run(const Config& cfg, Mode mode) {
   api::IntegrationRoutes integration_routes(amazon_service, kargo_service);
   api::BulkRoutes bulk_routes(sheets, cfg.max_upload_bytes);
   api::ReportRoutes report_routes(reports);
+  api::WebhookRoutes webhook_routes(webhooks);
   http::Router router;
   health_routes.add_to(router);
   if (mode == Mode::kServe) {
@@ -189,6 +195,7 @@ int run(const Config& cfg, Mode mode) {
     integration_routes.add_to(router);
     bulk_routes.add_to(router);
     report_routes.add_to(router);
+    webhook_routes.add_to(router);
   }
 
   for (const auto& route : router.routes()) metrics.declare_http_route(route->method, route->path);
@@ -296,6 +303,18 @@ int run(const Config& cfg, Mode mode) {
   }
   job_runner.add_kind(import_job.definition());
   job_runner.start();
+  // Both `serve` and `worker` deliver webhooks (docs/WEBHOOKS.md).
+  service::WebhookDispatcher webhook_dispatcher(
+      webhook_store, metrics,
+      {.allow_private = cfg.webhook_allow_private,
+       .timeout = std::chrono::seconds(cfg.webhook_timeout_seconds),
+       .retry_base = std::chrono::milliseconds(cfg.webhook_retry_base_ms),
+       .max_attempts = static_cast<int>(cfg.webhook_max_attempts),
+       .deactivate_after = std::chrono::seconds(cfg.webhook_deactivate_after_seconds),
+       .senders = cfg.webhook_concurrency,
+       .poll = std::chrono::milliseconds(cfg.webhook_poll_ms),
+       .owner_prefix = std::string(process_role(mode)) + "-webhooks"});
+  webhook_dispatcher.start();
   // The queue depth gauge is refreshed off the I/O threads.
   server.every(std::chrono::seconds(5), [&] {
     pool.submit(
@@ -309,6 +328,7 @@ int run(const Config& cfg, Mode mode) {
         [] {});
   });
   server.run();
+  webhook_dispatcher.stop();
   job_runner.stop();
   pool.stop();
   log::info("stopped");

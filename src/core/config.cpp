@@ -259,6 +259,12 @@ Config load_config(const EnvLookup& env) {
   r.number("JOB_CONCURRENCY", c.job_concurrency, 1, 64);
   r.number("JOB_LEASE_SECONDS", c.job_lease_seconds, 2, 3600);
   r.boolean("WEBHOOK_ALLOW_PRIVATE", c.webhook_allow_private);
+  r.number("WEBHOOK_TIMEOUT_SECONDS", c.webhook_timeout_seconds, 1, 60);
+  r.number("WEBHOOK_RETRY_BASE_MS", c.webhook_retry_base_ms, 10, 600000);
+  r.number("WEBHOOK_MAX_ATTEMPTS", c.webhook_max_attempts, 1, 10);
+  r.number("WEBHOOK_DEACTIVATE_AFTER_SECONDS", c.webhook_deactivate_after_seconds, 1, 86400 * 30);
+  r.number("WEBHOOK_CONCURRENCY", c.webhook_concurrency, 1, 256);
+  r.number("WEBHOOK_POLL_MS", c.webhook_poll_ms, 5, 10000);
   read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
   r.number("SANDBOX_TOKEN_TTL_SECONDS", c.sandbox_token_ttl_seconds, 1, 86400);
@@ -323,6 +329,12 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"job_concurrency", std::to_string(job_concurrency)},
       {"job_lease_seconds", std::to_string(job_lease_seconds)},
       {"webhook_allow_private", yes_no(webhook_allow_private)},
+      {"webhook_timeout_seconds", std::to_string(webhook_timeout_seconds)},
+      {"webhook_retry_base_ms", std::to_string(webhook_retry_base_ms)},
+      {"webhook_max_attempts", std::to_string(webhook_max_attempts)},
+      {"webhook_deactivate_after_seconds", std::to_string(webhook_deactivate_after_seconds)},
+      {"webhook_concurrency", std::to_string(webhook_concurrency)},
+      {"webhook_poll_ms", std::to_string(webhook_poll_ms)},
       {"log_level", log_level},
       {"environment", environment},
   };

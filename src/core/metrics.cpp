@@ -120,6 +120,18 @@ struct Metrics::Impl {
                                                                     .Name("webhook_deliveries_total")
                                                                     .Help("Webhook delivery attempts")
                                                                     .Register(*registry);
+  prometheus::Histogram& webhook_latency =
+      prometheus::BuildHistogram()
+          .Name("webhook_delivery_latency_seconds")
+          .Help("Time from the commit of a change to the first attempt of its webhook delivery")
+          .Register(*registry)
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                                            10, 30, 60});
+  prometheus::Gauge& webhook_outbox = prometheus::BuildGauge()
+                                          .Name("webhook_outbox_depth")
+                                          .Help("Webhook events not yet fanned out plus deliveries pending")
+                                          .Register(*registry)
+                                          .Add({});
   prometheus::Family<prometheus::Counter>& report_rows = prometheus::BuildCounter()
                                                              .Name("report_rows_ingested_total")
                                                              .Help("Report rows written by report pulls")
@@ -215,8 +227,8 @@ struct Metrics::Impl {
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
-  // The delivery outcomes of webhook_deliveries_total are fixed: both exist from the start.
-  for (const char* status : {"delivered", "failed"}) impl_->webhook_deliveries.Add({{"status", status}});
+  // The attempt outcomes of webhook_deliveries_total are fixed: all exist from the start.
+  for (const char* status : {"delivered", "retried", "failed"}) impl_->webhook_deliveries.Add({{"status", status}});
   for (const char* report : {"campaign", "creative", "viewability"}) impl_->report_rows.Add({{"report", report}});
 }
 
@@ -336,6 +348,10 @@ void Metrics::report_rows_ingested(std::string_view report, double rows) {
 }
 
 void Metrics::set_report_age(double seconds) { impl_->report_age.Set(seconds); }
+
+void Metrics::observe_webhook_latency(double seconds) { impl_->webhook_latency.Observe(seconds); }
+
+void Metrics::set_webhook_outbox_depth(double depth) { impl_->webhook_outbox.Set(depth); }
 
 std::string Metrics::serialize() {
   auto stats = read_process_stats();

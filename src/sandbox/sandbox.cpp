@@ -142,6 +142,7 @@ struct SandboxDispatcher::Impl {
     register_report_routes(router, state);
     register_kargo_routes(router, state);
     register_knob_routes(router, state);
+    register_webhook_sink_routes(router, state);
   }
 
   // Runs the matched route (or answers 404/405) with the state locked; `fault` is the fault the

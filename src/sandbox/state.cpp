@@ -128,6 +128,7 @@ void State::reset() {
   kargo.seed();
   faults.clear();
   requests.clear();
+  webhook_sinks.clear();
 }
 
 }  // namespace kargo::sandbox

@@ -61,21 +61,6 @@ constexpr const char* kCounts =
     "SELECT kind, count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running') "
     "FROM jobs WHERE status IN ('queued', 'running') GROUP BY kind ORDER BY kind";
 
-std::string text_array(const std::vector<std::string>& items) {
-  // A PostgreSQL array literal; kinds are [a-z0-9_] (CHECK in the table), so no quoting issue,
-  // but quote anyway.
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 constexpr const char* kClaimTick =
     "INSERT INTO periodic_ticks (name, bucket) "

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "kargo/store/database.hpp"
+#include "sql.hpp"
 
 namespace kargo::store {
 namespace {
@@ -124,24 +125,6 @@ constexpr const char* kMaxAge =
 // The documents of an export read one snapshot: a pull that commits meanwhile shows in every
 // campaign of the file or in none.
 constexpr const char* kSnapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
-
-// A PostgreSQL text[] literal. libpqxx 6.4 can parse arrays but not write them, so the elements
-// are quoted here ("..." with \ and " escaped), which is safe for any text.
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char ch : items[i]) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 
 // PostgreSQL's json builders put " : " and ", " between keys, values and elements; a year of
 // daily rows is a quarter smaller without them, and every cached copy is sent that many times.

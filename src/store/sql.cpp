@@ -48,6 +48,21 @@ void prepare_resource_reads(Database& db, std::string_view kind, const char* get
   db.prepare(std::string(kind) + "_list", newest_first_page_sql(table, alias, where, item_json, limit_param));
 }
 
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : items[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 JsonPage read_page(const pqxx::row& row) { return {row[0].as<std::string>(), row[1].as<size_t>()}; }
 
 }  // namespace kargo::store

@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kargo/store/database.hpp"
 #include "kargo/store/page.hpp"
@@ -40,5 +41,10 @@ JsonPage read_page_prepared(Database& db, const char* name, const Args&... args)
 // when there is no row. The stores' get(id) of a resource built as JSON by PostgreSQL: one round
 // trip (autocommit), a statement parsed and planned once per connection.
 std::optional<std::string> fetch_text(Database& db, const char* statement, const std::string& id);
+
+// A PostgreSQL text[] literal of `items` (bound as "$n::text[]"). libpqxx 6.4 can parse arrays
+// but not write them, so the elements are quoted here ("..." with \ and " escaped), which is safe
+// for any text.
+std::string text_array(const std::vector<std::string>& items);
 
 }  // namespace kargo::store

@@ -28,6 +28,7 @@ class JobService;
 class KargoService;
 class ReportService;
 class SheetService;
+class WebhookService;
 }  // namespace service
 }  // namespace kargo
 
@@ -142,6 +143,16 @@ class ReportRoutes {
 
  private:
   service::ReportService& reports_;
+};
+
+// /api/webhooks, /api/webhooks/{id}, .../deliveries, .../ping, .../deliveries/{id}/redeliver
+class WebhookRoutes {
+ public:
+  explicit WebhookRoutes(service::WebhookService& hooks) : hooks_(hooks) {}
+  void add_to(http::Router& router);
+
+ private:
+  service::WebhookService& hooks_;
 };
 
 }  // namespace kargo::api

@@ -74,7 +74,13 @@ struct Config {
   unsigned campaign_end_check_seconds = 60;  // how often ended campaigns become completed
   unsigned job_concurrency = 2;              // job worker threads per process
   unsigned job_lease_seconds = 30;           // a dead worker's job is taken over after this
-  bool webhook_allow_private = false;
+  bool webhook_allow_private = false;          // loopback and private webhook targets allowed
+  unsigned webhook_timeout_seconds = 10;        // one delivery attempt
+  unsigned webhook_retry_base_ms = 5000;        // retry waits: base x 1, 6, 24, 120 ... 5760
+  unsigned webhook_max_attempts = 10;           // attempts of one delivery before it fails
+  unsigned webhook_deactivate_after_seconds = 259200;  // failing this long switches a webhook off
+  unsigned webhook_concurrency = 8;             // webhooks sent to at once per process
+  unsigned webhook_poll_ms = 50;                // how often the outbox is read
   std::string log_level = "info";
   std::string environment = "production";
   std::optional<std::string> amazon_macros_file;

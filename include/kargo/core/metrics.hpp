@@ -54,7 +54,12 @@ class Metrics {
                         double seconds);
   void set_jobs_queue_depth(std::string_view kind, double depth);
   void job_processed(std::string_view kind, std::string_view status);
+  // webhook_deliveries_total{status="delivered"|"retried"|"failed"}: one per attempt ("failed":
+  // the last attempt failed, the delivery is given up).
   void webhook_delivery(std::string_view status);
+  // webhook_delivery_latency_seconds: commit of the change -> first attempt of its delivery.
+  void observe_webhook_latency(double seconds);
+  void set_webhook_outbox_depth(double depth);
   // report_rows_ingested_total{report="campaign"|"creative"|"viewability"}: rows written by pulls.
   void report_rows_ingested(std::string_view report, double rows);
   // report_age_seconds: seconds since the newest pulled day of the stalest campaign in flight

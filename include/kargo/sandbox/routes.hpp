@@ -21,6 +21,7 @@ void register_amazon_routes(http::Router& router, State& state);  // /dsp/v1/*
 void register_report_routes(http::Router& router, State& state);  // /reporting/*, report downloads
 void register_kargo_routes(http::Router& router, State& state);   // /v1/*, /snippet/*
 void register_knob_routes(http::Router& router, State& state);    // /_sandbox/*
+void register_webhook_sink_routes(http::Router& router, State& state);  // /_sandbox/webhooks/*
 
 // JSON body; invalid UTF-8 in strings is replaced rather than thrown on (bodies are echoed).
 http::Response json_response(int status, const nlohmann::json& body);

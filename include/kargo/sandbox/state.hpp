@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "kargo/http/message.hpp"
 #include "kargo/sandbox/faults.hpp"
@@ -123,6 +124,14 @@ class RequestLog {
   int64_t next_seq_ = 1;
 };
 
+// What a webhook receiver of the sandbox got (src/sandbox/webhook_sink_routes.cpp).
+struct WebhookSink {
+  uint64_t count = 0;
+  std::vector<double> latencies_ms;  // commit of the event -> received, per 2xx answer
+  std::chrono::system_clock::time_point first_at, last_at;
+  std::deque<nlohmann::json> recent;  // the latest deliveries
+};
+
 struct State {
   explicit State(Settings s);
 
@@ -138,6 +147,7 @@ struct State {
   // can apply what changes its own behaviour.
   const Fault* route_fault = nullptr;
   RequestLog requests;
+  std::map<std::string, WebhookSink> webhook_sinks;
 
   // POST /_sandbox/reset: back to a fresh start (the request log's seq keeps counting).
   void reset();
