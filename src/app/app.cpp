@@ -313,6 +313,8 @@ int run(const Config& cfg, Mode mode) {
        .deactivate_after = std::chrono::seconds(cfg.webhook_deactivate_after_seconds),
        .senders = cfg.webhook_concurrency,
        .poll = std::chrono::milliseconds(cfg.webhook_poll_ms),
+       // Three attempts' worth: a sender renews it after every batch (at most two attempts).
+       .lease = std::chrono::seconds(3 * cfg.webhook_timeout_seconds),
        .owner_prefix = std::string(process_role(mode)) + "-webhooks"});
   webhook_dispatcher.start();
   // The queue depth gauge is refreshed off the I/O threads.

@@ -3,6 +3,8 @@
 
 // A timestamptz column as the contract's UTC text, 2026-01-01T00:00:00Z (null stays null).
 #define KARGO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+// The same with milliseconds, 2026-01-01T00:00:00.123Z (delivery attempts, event timestamps).
+#define KARGO_TS_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #include <optional>
 #include <pqxx/pqxx>

@@ -23,7 +23,7 @@ using nlohmann::json;
   "json_build_object('delivery_id', a.delivery_id, 'event', a.event, 'attempt', a.attempt, "       \
   "'retry_count', a.attempt - 1, 'status_code', a.status_code, 'error', a.error, "                 \
   "'duration_ms', round(a.duration_ms::numeric, 3), "                                               \
-  "'outcome', CASE WHEN a.error IS NULL THEN 'delivered' ELSE 'failed' END, 'at', " KARGO_TS("a.created_at") ")"
+  "'outcome', CASE WHEN a.error IS NULL THEN 'delivered' ELSE 'failed' END, 'at', " KARGO_TS_MS("a.created_at") ")"
 
 constexpr const char* kGet = "SELECT " KARGO_WEBHOOK_JSON "::text FROM webhooks w WHERE w.id = $1";
 
@@ -80,7 +80,7 @@ constexpr const char* kClaim =
     "WHERE w.id = c.id RETURNING w.id, w.url, w.secret";
 
 constexpr const char* kNext =
-    "SELECT id, event, data::text, to_char(event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "SELECT id, event, data::text, " KARGO_TS_MS("event_at") ", "
     "attempts, next_attempt_at <= clock_timestamp(), extract(epoch FROM clock_timestamp() - event_at) "
     "FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2";
 

@@ -40,7 +40,7 @@ struct WebhookDispatcherOptions {
   std::chrono::seconds deactivate_after{259200};  // WEBHOOK_DEACTIVATE_AFTER_SECONDS (3 days)
   size_t senders = 8;                           // WEBHOOK_CONCURRENCY: webhooks sent to at once
   std::chrono::milliseconds poll{50};           // WEBHOOK_POLL_MS: outbox and due checks
-  std::chrono::seconds lease{60};               // a sender's hold on a webhook (renewed per batch)
+  std::chrono::seconds lease{30};               // a sender's hold on a webhook (renewed per batch)
   size_t batch = 50;                            // deliveries of one webhook read at once
   std::string owner_prefix = "webhooks";        // lease owner ids: <prefix>-<random>
 };
