@@ -32,6 +32,7 @@ CircuitOutcome circuit_outcome(const HttpResult& result) {
       return CircuitOutcome::kSuccess;
     case FailureKind::kInvalidRequest:
     case FailureKind::kCancelled:
+    case FailureKind::kRefusedAddress:
       return CircuitOutcome::kIgnored;
   }
   return CircuitOutcome::kIgnored;

@@ -247,16 +247,24 @@ struct ClientCore {
 
   Worker& pick() { return *workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()]; }
 
-  std::unique_ptr<Connection> checkout(Worker& w, const std::string& origin) {
+  // The newest live idle connection to `origin` that `usable` accepts. Those it does not
+  // accept stay in the pool for other calls.
+  template <class Usable>
+  std::unique_ptr<Connection> checkout(Worker& w, const std::string& origin, Usable&& usable) {
     auto it = w.idle.find(origin);
     if (it == w.idle.end()) return nullptr;
     auto& list = it->second;
     auto now = Clock::now();
-    while (!list.empty()) {
-      auto conn = std::move(list.back());
-      list.pop_back();
-      if (now - conn->idle_since < options.idle_expiry && conn->looks_alive()) return conn;
-      conn->close();
+    for (auto i = list.size(); i-- > 0;) {
+      if (now - list[i]->idle_since >= options.idle_expiry || !list[i]->looks_alive()) {
+        list[i]->close();
+        list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      if (!usable(*list[i])) continue;
+      auto conn = std::move(list[i]);
+      list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+      return conn;
     }
     return nullptr;
   }
@@ -344,7 +352,7 @@ class Call : public std::enable_shared_from_this<Call> {
  private:
   void begin_hop() {
     build_message();
-    conn_ = client_.checkout(worker_, url_.origin());
+    conn_ = client_.checkout(worker_, url_.origin(), [this](Connection& c) { return pooled_usable(c); });
     reused_ = conn_ != nullptr;
     if (reused_) return write_request();
     connect();
@@ -373,24 +381,33 @@ class Call : public std::enable_shared_from_this<Call> {
     msg_->prepare_payload();
   }
 
+  // A pooled connection may have been opened by a call that checked no address, or a
+  // different rule: its remote address is checked again.
+  bool pooled_usable(Connection& c) {
+    if (!req_.refuse_address) return true;
+    beast::error_code ec;
+    auto remote = c.socket().remote_endpoint(ec);
+    return !ec && !refusal(remote.address());
+  }
+
+  // Why refuse_address refuses `address`, or nullopt. A callback that throws refuses.
+  std::optional<std::string> refusal(const asio::ip::address& address) {
+    std::string ip = address.to_string();
+    try {
+      return req_.refuse_address(ip);
+    } catch (const std::exception& e) {
+      log::error("address callback threw", {{"error", e.what()}});
+    } catch (...) {
+      log::error("address callback threw");
+    }
+    return ip + " could not be checked";
+  }
+
   void connect() {
     reused_ = false;
-    conn_ = std::make_unique<Connection>();
-    conn_->origin = url_.origin();
-    if (url_.https) {
-      conn_->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(worker_.io, client_.tls);
-    } else {
-      conn_->plain = std::make_unique<tcp::socket>(worker_.io);
-    }
-    client_.opened.fetch_add(1, std::memory_order_relaxed);
     beast::error_code ec;
     auto address = asio::ip::make_address(url_.host, ec);
-    if (!ec) {
-      conn_->socket().async_connect(
-          tcp::endpoint(address, url_.port),
-          [self = shared_from_this()](beast::error_code e) { self->on_connect(e); });
-      return;
-    }
+    if (!ec) return open({tcp::endpoint(address, url_.port)});
     resolver_.async_resolve(
         url_.host, std::to_string(url_.port),
         [self = shared_from_this()](beast::error_code e, tcp::resolver::results_type r) {
@@ -399,9 +416,38 @@ class Call : public std::enable_shared_from_this<Call> {
             return self->finish(failure(FailureKind::kConnect, false, "could not resolve host",
                                         self->url_.host + ": " + e.message()));
           }
-          asio::async_connect(self->conn_->socket(), r,
-                              [self](beast::error_code e2, const tcp::endpoint&) { self->on_connect(e2); });
+          std::vector<tcp::endpoint> endpoints;
+          for (const auto& entry : r) endpoints.push_back(entry.endpoint());
+          self->open(std::move(endpoints));
         });
+  }
+
+  // Connects to the first of `endpoints` that answers, of those refuse_address accepts: the
+  // addresses checked are the ones connected to.
+  void open(std::vector<tcp::endpoint> endpoints) {
+    if (req_.refuse_address) {
+      std::string reasons;
+      std::erase_if(endpoints, [&](const tcp::endpoint& e) {
+        auto why = refusal(e.address());
+        if (why) reasons.append(reasons.empty() ? "" : "; ").append(*why);
+        return why.has_value();
+      });
+      if (endpoints.empty()) {
+        return finish(failure(FailureKind::kRefusedAddress, false, "the address is not allowed",
+                              url_.authority() + ": " + reasons));
+      }
+    }
+    conn_ = std::make_unique<Connection>();
+    conn_->origin = url_.origin();
+    if (url_.https) {
+      conn_->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(worker_.io, client_.tls);
+    } else {
+      conn_->plain = std::make_unique<tcp::socket>(worker_.io);
+    }
+    client_.opened.fetch_add(1, std::memory_order_relaxed);
+    asio::async_connect(
+        conn_->socket(), endpoints,
+        [self = shared_from_this()](beast::error_code e, const tcp::endpoint&) { self->on_connect(e); });
   }
 
   void on_connect(beast::error_code ec) {
@@ -664,6 +710,8 @@ std::string_view to_string(FailureKind kind) {
       return "redirect_refused";
     case FailureKind::kCancelled:
       return "cancelled";
+    case FailureKind::kRefusedAddress:
+      return "refused_address";
   }
   return "unknown";
 }

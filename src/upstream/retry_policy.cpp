@@ -93,6 +93,7 @@ bool RetryPolicy::retryable(const HttpResult& outcome, bool idempotent) {
     case FailureKind::kDecode:
     case FailureKind::kRedirect:
     case FailureKind::kCancelled:
+    case FailureKind::kRefusedAddress:
       return false;
   }
   return false;

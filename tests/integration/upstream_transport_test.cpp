@@ -2,15 +2,22 @@
 // scripted server in this process (support/upstream_stub.hpp), plain and TLS. No fake transport.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "kargo/core/config.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
+#include "kargo/upstream/address_policy.hpp"
 #include "kargo/upstream/channel.hpp"
 #include "kargo/upstream/http_client.hpp"
 #include "support/helpers.hpp"
@@ -415,6 +422,113 @@ TEST(UpstreamTransportShutdown, DestroyingTheClientFailsCallsInFlight) {
   auto r = future.get();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, FailureKind::kCancelled);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpClient with an address check (OutboundRequest::refuse_address), as webhooks call it
+
+namespace {
+
+// Public addresses only (allow_private off).
+std::optional<std::string> public_only(std::string_view ip) { return refused_address(ip, false); }
+
+}  // namespace
+
+class UpstreamAddressCheckTest : public UpstreamTransportTest {};
+
+TEST_F(UpstreamAddressCheckTest, NameResolvingToLoopbackIsRefusedBeforeConnecting) {
+  UpstreamStub stub([](const StubRequest&) { return ok(); });
+  auto r = client.send_sync(
+      {.method = "POST", .url = stub.url("/hook", "localhost"), .body = "{}", .refuse_address = public_only});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, FailureKind::kRefusedAddress);
+  EXPECT_EQ(to_string(r.error().kind), "refused_address");
+  EXPECT_FALSE(r.error().request_sent);
+  EXPECT_EQ(r.error().message, "the address is not allowed");
+  EXPECT_TRUE(r.error().detail.starts_with("localhost:" + std::to_string(stub.port()) + ": "))
+      << r.error().detail;
+  EXPECT_NE(r.error().detail.find("127.0.0.1 is a loopback address"), std::string::npos) << r.error().detail;
+  EXPECT_EQ(stub.connections(), 0u);
+  EXPECT_EQ(stub.request_count(), 0u);
+  EXPECT_EQ(client.connections_opened(), 0u);
+}
+
+TEST_F(UpstreamAddressCheckTest, AcceptedAddressIsConnectedTo) {
+  UpstreamStub stub([](const StubRequest&) { return ok("delivered"); });
+  std::vector<std::string> asked;
+  auto r =
+      client.send_sync({.url = stub.url("/hook", "localhost"), .refuse_address = [&](std::string_view ip) {
+                          asked.emplace_back(ip);
+                          return refused_address(ip, true);
+                        }});
+  ASSERT_TRUE(r.ok()) << r.error().message << " " << r.error().detail;
+  EXPECT_EQ(r.response().body, "delivered");
+  EXPECT_NE(std::find(asked.begin(), asked.end(), "127.0.0.1"), asked.end());
+  EXPECT_EQ(stub.request_count(), 1u);
+}
+
+TEST_F(UpstreamAddressCheckTest, LiteralAddressInTheUrlIsCheckedToo) {
+  UpstreamStub stub([](const StubRequest&) { return ok(); });
+  auto r = client.send_sync({.url = stub.url("/hook"), .refuse_address = public_only});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, FailureKind::kRefusedAddress);
+  EXPECT_EQ(r.error().detail,
+            "127.0.0.1:" + std::to_string(stub.port()) + ": 127.0.0.1 is a loopback address");
+  auto v6 = client.send_sync(
+      {.url = "http://[::1]:" + std::to_string(stub.port()) + "/hook", .refuse_address = public_only});
+  ASSERT_FALSE(v6.ok());
+  EXPECT_EQ(v6.error().kind, FailureKind::kRefusedAddress);
+  EXPECT_NE(v6.error().detail.find("::1 is a loopback address"), std::string::npos) << v6.error().detail;
+  EXPECT_EQ(stub.connections(), 0u);
+  EXPECT_EQ(client.connections_opened(), 0u);
+}
+
+TEST_F(UpstreamAddressCheckTest, CallbackThatThrowsRefuses) {
+  UpstreamStub stub([](const StubRequest&) { return ok(); });
+  auto r = client.send_sync(
+      {.url = stub.url("/hook"), .refuse_address = [](std::string_view) -> std::optional<std::string> {
+         throw std::runtime_error("policy store down");
+       }});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, FailureKind::kRefusedAddress);
+  EXPECT_EQ(stub.connections(), 0u);
+}
+
+TEST_F(UpstreamAddressCheckTest, ConnectionPooledByAnUncheckedCallIsNotReusedByACheckedCallThatRefusesIt) {
+  UpstreamStub stub([](const StubRequest&) { return ok(); });
+  ASSERT_TRUE(client.send_sync({.url = stub.url("/unchecked")}).ok());
+  ASSERT_EQ(stub.connections(), 1u);
+  auto r = client.send_sync(
+      {.method = "POST", .url = stub.url("/hook"), .body = "{}", .refuse_address = public_only});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, FailureKind::kRefusedAddress);
+  EXPECT_FALSE(r.error().request_sent);
+  EXPECT_EQ(stub.request_count(), 1u);  // only the unchecked call reached the server
+  EXPECT_EQ(stub.connections(), 1u);
+  // The pooled connection stays for calls that may use it.
+  ASSERT_TRUE(client.send_sync({.url = stub.url("/unchecked-again")}).ok());
+  EXPECT_EQ(stub.connections(), 1u);
+  EXPECT_EQ(stub.requests().back().index_on_connection, 2u);
+}
+
+TEST_F(UpstreamAddressCheckTest, PooledConnectionIsReusedOnlyWhenItsAddressIsAccepted) {
+  UpstreamStub stub([](const StubRequest&) { return ok(); });
+  ASSERT_TRUE(client.send_sync({.url = stub.url("/unchecked")}).ok());
+  // Accepts 127.0.0.1: the pooled connection to it is reused.
+  auto allow_private = [](std::string_view ip) { return refused_address(ip, true); };
+  ASSERT_TRUE(client.send_sync({.url = stub.url("/a"), .refuse_address = allow_private}).ok());
+  EXPECT_EQ(stub.connections(), 1u);
+  // Refuses the pooled connection's address, then accepts the fresh resolution: a new connection.
+  int asked = 0;
+  auto r = client.send_sync(
+      {.url = stub.url("/b"), .refuse_address = [&](std::string_view ip) -> std::optional<std::string> {
+         if (++asked == 1) return std::string(ip) + " is refused once";
+         return std::nullopt;
+       }});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(stub.connections(), 2u);
+  EXPECT_EQ(stub.requests().back().connection, 2u);
 }
 
 // ---------------------------------------------------------------------------------------------

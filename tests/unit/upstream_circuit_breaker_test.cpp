@@ -140,7 +140,7 @@ TEST(CircuitBreakerClassification, NoAnswerIsAFailureContentProblemsAreNot) {
   for (auto k : {FailureKind::kTooLarge, FailureKind::kDecode, FailureKind::kRedirect}) {
     EXPECT_EQ(failed(k), CircuitOutcome::kSuccess) << to_string(k);
   }
-  for (auto k : {FailureKind::kInvalidRequest, FailureKind::kCancelled}) {
+  for (auto k : {FailureKind::kInvalidRequest, FailureKind::kCancelled, FailureKind::kRefusedAddress}) {
     EXPECT_EQ(failed(k), CircuitOutcome::kIgnored) << to_string(k);
   }
 }

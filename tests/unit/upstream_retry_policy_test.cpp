@@ -78,7 +78,7 @@ TEST(RetryPolicy, NeverRetriesOther4xxOrSuccess) {
 TEST(RetryPolicy, NeverRetriesFailuresThatWouldRepeat) {
   auto policy = fixed(0.5);
   for (auto kind : {FailureKind::kTls, FailureKind::kTooLarge, FailureKind::kDecode, FailureKind::kRedirect,
-                    FailureKind::kInvalidRequest, FailureKind::kCancelled}) {
+                    FailureKind::kInvalidRequest, FailureKind::kCancelled, FailureKind::kRefusedAddress}) {
     EXPECT_FALSE(policy.next_delay(0, failed(kind, false), true)) << to_string(kind);
   }
 }

@@ -36,7 +36,8 @@ struct CircuitOptions {
 // What an attempt says about the upstream's health. Failure: no answer (connect, timeout, TLS,
 // lost connection, malformed), 429 and 5xx. Success: every other status (a 404 or 400 is the
 // upstream working and disagreeing with us), and oversized or undecodable bodies and refused
-// redirects (about content, not health). Ignored: requests that never left (invalid, cancelled).
+// redirects (about content, not health). Ignored: requests that never left (invalid, refused
+// address, cancelled).
 enum class CircuitOutcome { kSuccess, kFailure, kIgnored };
 CircuitOutcome circuit_outcome(const HttpResult& result);
 

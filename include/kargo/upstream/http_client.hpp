@@ -8,7 +8,8 @@
 // system CA store or HttpClientOptions::ca_file, SNI); a reused keep-alive connection when one is
 // idle for the same scheme://host:port; one deadline covering resolve, connect, TLS handshake,
 // write and read; a cap on the response size, enforced while reading and again on the decoded
-// size; gzip/deflate decoding; X-Request-ID; redirects only where the caller's callback allows.
+// size; gzip/deflate decoding; X-Request-ID; redirects only where the caller's callback allows;
+// connections only to the addresses the caller's refuse_address accepts, when it sets one.
 // The answer is an HttpResult: an HttpResponse (any status) or a TransportError, never an
 // exception and never a crash.
 //
@@ -60,6 +61,14 @@ struct OutboundRequest {
   // returns true for the target, else the call fails with FailureKind::kRedirect.
   std::function<bool(const Url&)> follow_redirect;
   unsigned max_redirects = 5;
+  // Set: every address the host resolves to (or the URL's literal address) is passed to it
+  // before connecting; nullopt accepts the address, a string is why it is refused. The call
+  // connects only to accepted addresses of that same resolution (no second lookup, so what was
+  // checked is what is reached: no DNS rebinding), and reuses a pooled connection only when its
+  // remote address is accepted. All refused: the call fails with FailureKind::kRefusedAddress.
+  // The rule for webhooks is upstream::refused_address (address_policy.hpp). A callback that
+  // throws refuses.
+  std::function<std::optional<std::string>(std::string_view ip)> refuse_address;
 };
 
 struct HttpResponse {
@@ -84,6 +93,7 @@ enum class FailureKind {
   kDecode,          // corrupt or unsupported Content-Encoding
   kRedirect,        // redirect refused by follow_redirect, bad Location or too many hops
   kCancelled,       // the client is shutting down
+  kRefusedAddress,  // refuse_address refused every address of the host: never sent
 };
 // "connect_error", "timeout", ...: the `status` label of external_api_requests_total.
 std::string_view to_string(FailureKind kind);
