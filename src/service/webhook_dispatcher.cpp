@@ -1,5 +1,6 @@
 #include "kargo/service/webhook_dispatcher.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -26,6 +27,7 @@ constexpr size_t kFanOutBatch = 500;
 constexpr size_t kMaxResponseBytes = 64u << 10;  // the answer is not used; only its status
 constexpr auto kDepthEvery = std::chrono::seconds(5);
 constexpr auto kDueCheckEvery = std::chrono::seconds(1);  // retries coming due
+constexpr std::chrono::milliseconds kMaxErrorWait{5000};
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -78,12 +80,14 @@ struct WebhookDispatcher::Impl {
   void schedule_loop() {
     auto last_depth = Clock::time_point{};
     auto last_due = Clock::time_point{};
+    int failures = 0;  // in a row: the wait grows to kMaxErrorWait (a database down or not migrated)
     for (;;) {
       size_t moved = 0;
       try {
         moved = store.fan_out(kFanOutBatch);
+        failures = 0;
       } catch (const std::exception& e) {
-        log::warn("webhook fan-out failed", {{"error", e.what()}});
+        if (failures++ == 0) log::warn("webhook fan-out failed", {{"error", e.what()}});
       }
       const auto now = Clock::now();
       if (moved > 0) {
@@ -103,7 +107,10 @@ struct WebhookDispatcher::Impl {
       std::unique_lock lock(mutex);
       if (stopping) return;
       if (moved == kFanOutBatch) continue;  // more are waiting
-      wake_scheduler.wait_for(lock, options.poll, [&] { return stopping; });
+      auto wait = failures == 0 ? options.poll
+                                : std::min<std::chrono::milliseconds>(options.poll * (1 << std::min(failures, 10)),
+                                                                      kMaxErrorWait);
+      wake_scheduler.wait_for(lock, wait, [&] { return stopping; });
       if (stopping) return;
     }
   }
@@ -125,7 +132,7 @@ struct WebhookDispatcher::Impl {
         try {
           claimed = store.claim(owner, options.lease, 1);
         } catch (const std::exception& e) {
-          log::warn("claiming a webhook failed", {{"error", e.what()}});
+          log::debug("claiming a webhook failed", {{"error", e.what()}});  // the fan-out logs it
         }
         if (claimed.empty() || stopped()) break;
         wake(false);
