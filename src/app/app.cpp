@@ -316,7 +316,11 @@ int run(const Config& cfg, Mode mode) {
        // Three attempts' worth: a sender renews it after every batch (at most two attempts).
        .lease = std::chrono::seconds(3 * cfg.webhook_timeout_seconds),
        .owner_prefix = std::string(process_role(mode)) + "-webhooks"});
-  webhook_dispatcher.start();
+  if (cfg.webhook_concurrency > 0) {
+    webhook_dispatcher.start();
+  } else {
+    log::info("webhooks not delivered by this process (WEBHOOK_CONCURRENCY=0)");
+  }
   // The queue depth gauge is refreshed off the I/O threads.
   server.every(std::chrono::seconds(5), [&] {
     pool.submit(

@@ -263,7 +263,7 @@ Config load_config(const EnvLookup& env) {
   r.number("WEBHOOK_RETRY_BASE_MS", c.webhook_retry_base_ms, 10, 600000);
   r.number("WEBHOOK_MAX_ATTEMPTS", c.webhook_max_attempts, 1, 10);
   r.number("WEBHOOK_DEACTIVATE_AFTER_SECONDS", c.webhook_deactivate_after_seconds, 1, 86400 * 30);
-  r.number("WEBHOOK_CONCURRENCY", c.webhook_concurrency, 1, 256);
+  r.number("WEBHOOK_CONCURRENCY", c.webhook_concurrency, 0, 256);
   r.number("WEBHOOK_POLL_MS", c.webhook_poll_ms, 5, 10000);
   read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);

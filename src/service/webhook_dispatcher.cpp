@@ -94,6 +94,11 @@ struct WebhookDispatcher::Impl {
         wake(true);
       } else if (now - last_due >= kDueCheckEvery) {
         last_due = now;
+        try {
+          store.repair_due();
+        } catch (const std::exception&) {
+          // As the fan-out: logged there.
+        }
         wake(false);
       }
       if (now - last_depth >= kDepthEvery) {
@@ -188,7 +193,7 @@ struct WebhookDispatcher::Impl {
   }
 
   store::AttemptOutcome attempt(const store::SendingWebhook& hook, const store::PendingDelivery& d) {
-    store::AttemptOutcome out{.delivery_id = d.id, .event = d.event, .attempt = d.attempts + 1};
+    store::AttemptOutcome out{.delivery_id = d.id, .event = d.event, .seq = d.seq, .attempt = d.attempts + 1};
     json data = json::parse(d.data, nullptr, false);
     const std::string body = json{{"event", d.event},
                                   {"timestamp", d.event_at},

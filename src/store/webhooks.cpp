@@ -1,5 +1,6 @@
 #include "kargo/store/webhooks.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -24,6 +25,9 @@ using nlohmann::json;
   "'retry_count', a.attempt - 1, 'status_code', a.status_code, 'error', a.error, "                 \
   "'duration_ms', round(a.duration_ms::numeric, 3), "                                               \
   "'outcome', CASE WHEN a.error IS NULL THEN 'delivered' ELSE 'failed' END, 'at', " KARGO_TS_MS("a.created_at") ")"
+
+// The advisory lock (key "kwhookfa") under which deliveries are inserted or queued again.
+constexpr int64_t kFanOutLock = 0x6b77686f6f6b6661;
 
 constexpr const char* kGet = "SELECT " KARGO_WEBHOOK_JSON "::text FROM webhooks w WHERE w.id = $1";
 
@@ -60,7 +64,9 @@ constexpr const char* kRedeliver =
     "WHERE id = $2 AND webhook_id = $1 AND status <> 'pending' RETURNING id";
 
 // Outbox -> deliveries, oldest events first, each event's deliveries numbered in event order. A
-// webhook created after the event was written does not get it.
+// webhook created after the event was written does not get it. A webhook with a due time keeps it
+// (its head may be waiting for a retry; and its row is not locked away from its sender); one
+// whose sender is releasing it right now may end up without a due time: kRepairDue finds it.
 constexpr const char* kFanOut =
     "WITH ev AS (DELETE FROM webhook_events WHERE seq IN "
     " (SELECT seq FROM webhook_events ORDER BY seq LIMIT $1) RETURNING seq, event, data, created_at), "
@@ -68,8 +74,8 @@ constexpr const char* kFanOut =
     " SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), w.id, ev.event, ev.data, ev.created_at "
     " FROM ev JOIN webhooks w ON w.active AND ev.event = ANY (w.events) AND w.created_at <= ev.created_at "
     " ORDER BY ev.seq, w.id RETURNING webhook_id), "
-    "due AS (UPDATE webhooks SET due_at = coalesce(due_at, clock_timestamp()) "
-    " WHERE id IN (SELECT DISTINCT webhook_id FROM ins) RETURNING 1) "
+    "due AS (UPDATE webhooks SET due_at = clock_timestamp() "
+    " WHERE id IN (SELECT DISTINCT webhook_id FROM ins) AND due_at IS NULL RETURNING 1) "
     "SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM due)";
 
 constexpr const char* kClaim =
@@ -79,10 +85,12 @@ constexpr const char* kClaim =
     " ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) c "
     "WHERE w.id = c.id RETURNING w.id, w.url, w.secret";
 
+// From the webhook's cursor on: the index range starts after the finished deliveries.
 constexpr const char* kNext =
     "SELECT id, event, data::text, " KARGO_TS_MS("event_at") ", "
-    "attempts, next_attempt_at <= clock_timestamp(), extract(epoch FROM clock_timestamp() - event_at) "
-    "FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2";
+    "attempts, next_attempt_at <= clock_timestamp(), extract(epoch FROM clock_timestamp() - event_at), seq "
+    "FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' "
+    "AND seq > (SELECT cursor_seq FROM webhooks WHERE id = $1) ORDER BY seq LIMIT $2";
 
 constexpr const char* kLockLease =
     "SELECT failing_since IS NOT NULL AND failing_since < clock_timestamp() - make_interval(secs => $3) "
@@ -92,14 +100,15 @@ constexpr const char* kInsertAttempts =
     "INSERT INTO webhook_attempts (delivery_id, webhook_id, event, attempt, status_code, error, duration_ms) "
     "SELECT x.delivery_id, $1, x.event, x.attempt, x.status_code, x.error, x.duration_ms "
     "FROM jsonb_to_recordset($2::jsonb) AS x(delivery_id text, event text, attempt int, status_code int, "
-    "error text, duration_ms float8) "
-    "JOIN webhook_deliveries d ON d.id = x.delivery_id AND d.webhook_id = $1";
+    "error text, duration_ms float8)";
 
+// Found by primary key ("d.id = ANY"): the planner cannot estimate the recordset, and the pending
+// index it would pick otherwise is full of entries of finished deliveries until a vacuum.
 constexpr const char* kDelivered =
     "UPDATE webhook_deliveries d SET status = 'delivered', finished_at = clock_timestamp(), "
     "attempts = x.attempt, last_status_code = x.status_code, last_error = NULL "
     "FROM jsonb_to_recordset($2::jsonb) AS x(delivery_id text, attempt int, status_code int) "
-    "WHERE d.id = x.delivery_id AND d.webhook_id = $1 AND d.status = 'pending'";
+    "WHERE d.id = x.delivery_id AND d.id = ANY ($3::text[]) AND d.webhook_id = $1";
 
 // $3 final, $4 retry delay (ms).
 constexpr const char* kFailed =
@@ -109,7 +118,14 @@ constexpr const char* kFailed =
     "next_attempt_at = clock_timestamp() + make_interval(secs => $4 / 1000.0) "
     "WHERE id = $2 AND webhook_id = $1 AND status = 'pending'";
 
-constexpr const char* kSucceeded = "UPDATE webhooks SET failing_since = NULL WHERE id = $1";
+constexpr const char* kSucceeded =
+    "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL";
+
+// Active webhooks with pending deliveries but no due time and no sender (see kFanOut).
+constexpr const char* kRepairDue =
+    "UPDATE webhooks w SET due_at = clock_timestamp() WHERE w.active AND w.due_at IS NULL "
+    "AND (w.lease_expires_at IS NULL OR w.lease_expires_at < clock_timestamp()) "
+    "AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending')";
 constexpr const char* kFailing =
     "UPDATE webhooks SET failing_since = coalesce(failing_since, clock_timestamp()) WHERE id = $1";
 
@@ -118,8 +134,8 @@ constexpr const char* kDeactivate =
     "deactivated_reason = $2, updated_at = clock_timestamp() WHERE id = $1";
 
 constexpr const char* kRenew =
-    "UPDATE webhooks SET lease_expires_at = clock_timestamp() + make_interval(secs => $3) "
-    "WHERE id = $1 AND lease_owner = $2";
+    "UPDATE webhooks SET lease_expires_at = clock_timestamp() + make_interval(secs => $3), "
+    "cursor_seq = greatest(cursor_seq, $4) WHERE id = $1 AND lease_owner = $2";
 
 // Under the row lock taken first, so that deliveries fanned out meanwhile are seen (a new
 // statement, a new snapshot) and never left without a due time.
@@ -132,9 +148,6 @@ constexpr const char* kRelease =
 constexpr const char* kDepth =
     "SELECT (SELECT count(*) FROM webhook_events) + "
     "(SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')";
-
-// pg_try_advisory_xact_lock key of the fan-out ("kargo webhook fan-out").
-constexpr int64_t kFanOutLock = 0x6b77686f6f6b6661;
 
 std::optional<std::string> optional_array(const std::optional<std::vector<std::string>>& items) {
   if (!items) return std::nullopt;
@@ -213,6 +226,7 @@ RequeueResult WebhookStore::enqueue_direct(const std::string& webhook_id, const 
       result = RequeueResult::kInactive;
       return;
     }
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kFanOutLock);  // seqs in commit order
     tx.exec_params(kEnqueueDirect, webhook_id, id, event, data_json);
     tx.exec_params(kMakeDue, webhook_id);
     result = RequeueResult::kQueued;
@@ -238,6 +252,7 @@ RequeueResult WebhookStore::redeliver(const std::string& webhook_id, const std::
     } else if (delivery[0][0].as<std::string>() == "pending") {
       result = RequeueResult::kAlreadyPending;
     } else {
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kFanOutLock);  // seqs in commit order
       tx.exec_params(kRedeliver, webhook_id, delivery_id);
       tx.exec_params(kMakeDue, webhook_id);
       result = RequeueResult::kQueued;
@@ -273,7 +288,8 @@ std::vector<PendingDelivery> WebhookStore::next_deliveries(const std::string& we
     out.clear();
     for (const auto& row : tx.exec_prepared("webhook_next", webhook_id, max)) {
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                     row[3].as<std::string>(), row[4].as<int>(), row[5].as<bool>(), row[6].as<double>()});
+                     row[3].as<std::string>(), row[4].as<int>(), row[5].as<bool>(), row[6].as<double>(),
+                     row[7].as<int64_t>()});
     }
   });
   return out;
@@ -284,8 +300,11 @@ RecordResult WebhookStore::record(const std::string& owner, const std::string& w
                                   std::chrono::seconds lease) {
   RecordResult result;
   json attempts = json::array(), delivered = json::array();
+  std::vector<std::string> delivered_ids;
   const AttemptOutcome* failed = nullptr;
+  int64_t finished_through = 0;  // the last seq of the batch that is finished (delivered or failed)
   for (const auto& o : outcomes) {
+    if (o.delivered || failure.final) finished_through = std::max(finished_through, o.seq);
     json status = o.status_code ? json(*o.status_code) : json();
     attempts.push_back({{"delivery_id", o.delivery_id},
                         {"event", o.event},
@@ -295,6 +314,7 @@ RecordResult WebhookStore::record(const std::string& owner, const std::string& w
                         {"duration_ms", o.duration_ms}});
     if (o.delivered) {
       delivered.push_back({{"delivery_id", o.delivery_id}, {"attempt", o.attempt}, {"status_code", status}});
+      delivered_ids.push_back(o.delivery_id);
     } else {
       failed = &o;
     }
@@ -307,7 +327,7 @@ RecordResult WebhookStore::record(const std::string& owner, const std::string& w
       return;
     }
     tx.exec_params(kInsertAttempts, webhook_id, attempts.dump());
-    if (!delivered.empty()) tx.exec_params(kDelivered, webhook_id, delivered.dump());
+    if (!delivered.empty()) tx.exec_params(kDelivered, webhook_id, delivered.dump(), text_array(delivered_ids));
     if (!failed) {
       tx.exec_params(kSucceeded, webhook_id);
     } else {
@@ -331,7 +351,7 @@ RecordResult WebhookStore::record(const std::string& owner, const std::string& w
         return;
       }
     }
-    tx.exec_params(kRenew, webhook_id, owner, static_cast<double>(lease.count()));
+    tx.exec_params(kRenew, webhook_id, owner, static_cast<double>(lease.count()), finished_through);
   });
   return result;
 }
@@ -341,6 +361,12 @@ void WebhookStore::release(const std::string& owner, const std::string& webhook_
     if (tx.exec_params(kLockOwned, webhook_id, owner).empty()) return;
     tx.exec_params(kRelease, webhook_id);
   });
+}
+
+size_t WebhookStore::repair_due() {
+  size_t repaired = 0;
+  db_.transact([&](pqxx::transaction_base& tx) { repaired = tx.exec(kRepairDue).affected_rows(); });
+  return repaired;
 }
 
 int64_t WebhookStore::depth() {

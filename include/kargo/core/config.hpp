@@ -79,7 +79,7 @@ struct Config {
   unsigned webhook_retry_base_ms = 5000;        // retry waits: base x 1, 6, 24, 120 ... 5760
   unsigned webhook_max_attempts = 10;           // attempts of one delivery before it fails
   unsigned webhook_deactivate_after_seconds = 259200;  // failing this long switches a webhook off
-  unsigned webhook_concurrency = 8;             // webhooks sent to at once per process
+  unsigned webhook_concurrency = 8;             // webhooks sent to at once per process; 0: none
   unsigned webhook_poll_ms = 50;                // how often the outbox is read
   std::string log_level = "info";
   std::string environment = "production";

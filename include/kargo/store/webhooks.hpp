@@ -58,12 +58,14 @@ struct PendingDelivery {
   int attempts = 0;      // made so far: the body's retry_count
   bool due = true;       // next_attempt_at has come
   double waited_seconds = 0;  // since the change committed (the latency of a first attempt)
+  int64_t seq = 0;            // its place in the webhook's order
 };
 
 // One attempt, as the sender saw it.
 struct AttemptOutcome {
   std::string delivery_id;
   std::string event;
+  int64_t seq = 0;                  // PendingDelivery::seq
   int attempt = 1;                  // 1-based
   std::optional<int> status_code;   // the receiver's answer, if any
   std::string error;                // why there is no 2xx ("" when delivered)
@@ -123,6 +125,9 @@ class WebhookStore {
                       std::chrono::seconds lease);
   // Gives the lease back and sets when the webhook's next delivery is due.
   void release(const std::string& owner, const std::string& webhook_id);
+  // Gives a due time to active webhooks that have pending deliveries but none (a fan-out that
+  // raced with the sender's release). Returns how many. Cheap; the dispatcher calls it every second.
+  size_t repair_due();
   // Outbox events not fanned out plus deliveries pending (the outbox depth gauge).
   int64_t depth();
 
