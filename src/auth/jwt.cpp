@@ -4,7 +4,6 @@
 
 #include <sodium.h>
 
-#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace kargo::jwt {
@@ -14,23 +13,10 @@ constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
 
 }  // namespace
 
-std::string base64url_encode(std::string_view data) {
-  std::string out(sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
+std::string base64url_encode(std::string_view data) { return base64_encode(data, Base64::kUrlNoPadding); }
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-  std::string out(text.size(), '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                        nullptr, &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-    return std::nullopt;
-  }
-  out.resize(len);
-  return out;
+  return base64_decode(text, Base64::kUrlNoPadding);
 }
 
 std::string sign(const Claims& claims, std::string_view key) {

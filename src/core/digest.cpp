@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 #include <stdexcept>
 
@@ -54,6 +55,31 @@ bool is_resource_id(std::string_view id, std::string_view prefix, size_t random_
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+namespace {
+int sodium_variant(Base64 variant) {
+  return variant == Base64::kStandard ? sodium_base64_VARIANT_ORIGINAL : sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+}
+}  // namespace
+
+std::string base64_encode(std::string_view bytes, Base64 variant) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_variant(variant)), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    sodium_variant(variant));
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text, Base64 variant) {
+  std::string out(text.size(), '\0');
+  size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
+                        nullptr, &length, nullptr, sodium_variant(variant)) != 0) {
+    return std::nullopt;
+  }
+  out.resize(length);
+  return out;
 }
 
 }  // namespace kargo

@@ -1,7 +1,5 @@
 #include "kargo/domain/webhook.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -13,26 +11,6 @@ namespace {
 
 constexpr std::string_view kStandardPrefix = "whsec_";
 constexpr std::array<int, 9> kBackoff{1, 6, 24, 120, 360, 720, 1440, 2880, 5760};
-
-// Standard base64 with padding (libsodium; the JWT code uses its URL-safe variant).
-std::string base64(std::string_view bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-std::optional<std::string> unbase64(std::string_view text) {
-  std::string out(text.size(), '\0');
-  size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                        nullptr, &length, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  out.resize(length);
-  return out;
-}
 
 }  // namespace
 
@@ -54,7 +32,7 @@ std::string webhook_signature(std::string_view secret, std::string_view body) {
 
 std::optional<std::string> standard_signing_key(std::string_view secret) {
   if (secret.substr(0, kStandardPrefix.size()) != kStandardPrefix) return std::string(secret);
-  auto key = unbase64(secret.substr(kStandardPrefix.size()));
+  auto key = base64_decode(secret.substr(kStandardPrefix.size()));
   if (!key || key->empty()) return std::nullopt;
   return key;
 }
@@ -65,7 +43,7 @@ std::string standard_signature(std::string_view secret, std::string_view deliver
   signed_text.reserve(delivery_id.size() + body.size() + 24);
   signed_text.append(delivery_id).append(".").append(std::to_string(timestamp)).append(".").append(body);
   // A secret whose key does not decode cannot be stored (422 at create), so value() holds.
-  return "v1," + base64(hmac_sha256(standard_signing_key(secret).value_or(std::string(secret)), signed_text));
+  return "v1," + base64_encode(hmac_sha256(standard_signing_key(secret).value_or(std::string(secret)), signed_text));
 }
 
 std::chrono::milliseconds retry_delay(int attempts_made, std::chrono::milliseconds base, double jitter) {
