@@ -49,6 +49,8 @@ Fields read_fields(const json& body, bool create, bool allow_private) {
       v.add("url", "must be an http or https URL without user info (e.g. https://hooks.example.com/kargo)");
     } else if (url->host == "localhost" || (url->host.size() > 10 && url->host.ends_with(".localhost"))) {
       if (!allow_private) v.add("url", "must not point at localhost (loopback targets need WEBHOOK_ALLOW_PRIVATE=true)");
+    } else if (!upstream::classify_address(url->host)) {
+      // A name: its addresses are checked at every delivery, where they are resolved.
     } else if (auto refused = upstream::refused_address(url->host, allow_private)) {
       v.add("url", "must not point at " + *refused +
                        (upstream::refused_address(url->host, true) ? " (never allowed)"
