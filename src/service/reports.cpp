@@ -3,10 +3,10 @@
 #include "kargo/service/reports.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <future>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>

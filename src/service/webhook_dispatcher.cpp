@@ -1,7 +1,6 @@
 #include "kargo/service/webhook_dispatcher.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -26,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kFanOutBatch = 500;
 constexpr size_t kMaxResponseBytes = 64u << 10;  // the answer is not used; only its status
 constexpr auto kDepthEvery = std::chrono::seconds(5);
-constexpr auto kDueCheckEvery = std::chrono::seconds(1);  // retries coming due
+constexpr auto kDueCheckEvery = std::chrono::seconds(1);  // repair_due(): webhooks left without a due time
 constexpr std::chrono::milliseconds kMaxErrorWait{5000};
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
