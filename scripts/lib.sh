@@ -10,6 +10,9 @@ KARGO_DEB_PACKAGES=(
   libsodium-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev zlib1g-dev
   libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev libexpat1-dev clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
+  # Checks of the deployment files and the local cluster: promtool (in prometheus), yamllint,
+  # nginx (scripts/cluster.sh), headless Chromium for the /docs test, PyYAML for manifest tests.
+  prometheus yamllint nginx chromium chromium-driver python3-selenium python3-yaml
 )
 # (pgbench, which bench.sh runs, is in postgresql-15: /usr/lib/postgresql/15/bin/pgbench.)
 
@@ -26,6 +29,9 @@ ensure_packages() {
   for p in "${KARGO_DEB_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # kubectl renders the Kubernetes overlays (kubectl kustomize); Debian's is kubernetes-client,
+  # installed only when no kubectl is on PATH (another packaging of it would own the same file).
+  command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them"
   log "installing: ${missing[*]}"
@@ -33,7 +39,7 @@ ensure_packages() {
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install failed"
   # The Debian packages start system services where systemd is present; ours are project-local.
-  systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+  systemctl disable --now redis-server postgresql nginx prometheus >/dev/null 2>&1 || true
 }
 
 # Builds into $1 (default build) with the given CMake build type.
