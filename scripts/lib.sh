@@ -37,7 +37,14 @@ ensure_packages() {
   log "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install failed"
+  # No package may start its service (nginx, prometheus, PostgreSQL, Redis): ours are project-local.
+  # Where no init system answers, invoke-rc.d would start them; policy-rc.d's 101 forbids it.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; made_policy=1; fi
+  local rc=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
+  [ "$rc" -eq 0 ] || die "apt-get install failed"
   # The Debian packages start system services where systemd is present; ours are project-local.
   systemctl disable --now redis-server postgresql nginx prometheus >/dev/null 2>&1 || true
 }
