@@ -39,7 +39,8 @@ namespace {
 struct Shared {
   ServerOptions options;
   Dispatcher& dispatcher;
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};  // signalled: answers close their connection
+  std::atomic<bool> stopping{false};  // the listener is closed
   std::atomic<int> in_flight{0};
 };
 
@@ -230,7 +231,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(Response res) {
     // A declared length that differs from the body (the sandbox's `truncate` fault) ends the
     // connection after the write, as a real truncated response would.
-    bool keep = keep_alive_ && !shared_.stopping && !res.declared_length;
+    // While draining, every answer closes its connection: the client's next request opens a new
+    // one, which the load balancer sends to an instance that is staying.
+    bool keep = keep_alive_ && !shared_.draining && !res.declared_length;
     int status = res.status;
     bool bodyless = status < 200 || status == 204 || status == 304;
     head_.clear();
@@ -339,12 +342,31 @@ struct Server::Impl {
     });
   }
 
+  // The signal (or stop()): readiness turns 503 through the drain hooks; the listener stays
+  // open for shutdown_delay so that requests routed here before the load balancer noticed still
+  // land, then closes. A second signal cuts the delay short.
   void begin_shutdown() {
+    if (shared.draining.exchange(true)) return close_listener();
+    log::info("draining", {{"in_flight", shared.in_flight.load()},
+                           {"delay_seconds", shared.options.shutdown_delay.count()}});
+    for (auto& fn : drain_hooks) fn();
+    if (shared.options.shutdown_delay.count() <= 0) return close_listener();
+    signals->async_wait([this](beast::error_code ec, int) {
+      if (!ec) close_listener();
+    });
+    drain_timer->expires_after(shared.options.shutdown_delay);
+    drain_timer->async_wait([this](beast::error_code ec) {
+      if (!ec) close_listener();
+    });
+  }
+
+  void close_listener() {
     if (shared.stopping.exchange(true)) return;
     log::info("shutting down", {{"in_flight", shared.in_flight.load()}});
     beast::error_code ec;
     acceptor->close(ec);
     signals->cancel(ec);
+    drain_timer->cancel();
     for (auto& t : timers) t->cancel();
     for (auto& fn : shutdown_hooks) fn();
     deadline = std::chrono::steady_clock::now() + shared.options.shutdown_grace;
@@ -372,6 +394,7 @@ struct Server::Impl {
   std::optional<asio::signal_set> signals;
   std::optional<asio::steady_timer> drain_timer;
   std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  std::vector<std::function<void()>> drain_hooks;
   std::vector<std::function<void()>> shutdown_hooks;
   std::vector<std::shared_ptr<std::function<void()>>> ticks;
   std::chrono::steady_clock::time_point deadline;
@@ -421,6 +444,8 @@ void Server::every(std::chrono::milliseconds period, std::function<void()> fn) {
   impl_->ticks.push_back(tick);
   (*tick)();
 }
+
+void Server::on_drain(std::function<void()> fn) { impl_->drain_hooks.push_back(std::move(fn)); }
 
 void Server::on_shutdown(std::function<void()> fn) { impl_->shutdown_hooks.push_back(std::move(fn)); }
 

@@ -257,16 +257,7 @@ TEST_F(BulkSheetTest, UnknownMalformedAndExpiredSheets) {
   auto gone = download(sheet, http());
   EXPECT_EQ(gone.status, 410) << gone.describe();
   EXPECT_EQ(gone.json()["error"]["code"], "RESOURCE_GONE");
-  // A later generation purges the expired bytes; the download stays 410, not 404.
-  generate_ok({{"campaign_ids", {campaign("Purger", 10)}}});
-  EXPECT_EQ(download(sheet, http()).status, 410);
-  bool bytes_dropped = false;
-  db.transact([&](pqxx::transaction_base& tx) {
-    bytes_dropped = tx.exec_params1("SELECT bytes IS NULL FROM generated_files WHERE id = $1",
-                                    sheet["sheet_id"].get<std::string>())[0]
-                        .as<bool>();
-  });
-  EXPECT_TRUE(bytes_dropped);
+  // (The retention job drops the bytes of expired files: tests/integration/retention_test.cpp.)
 }
 
 TEST_F(BulkSheetTest, AnotherInstanceServesTheDownload) {

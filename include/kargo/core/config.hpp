@@ -81,6 +81,15 @@ struct Config {
   unsigned webhook_deactivate_after_seconds = 259200;  // failing this long switches a webhook off
   unsigned webhook_concurrency = 8;             // webhooks sent to at once per process; 0: none
   unsigned webhook_poll_ms = 50;                // how often the outbox is read
+  unsigned retention_interval_seconds = 3600;  // the retention tick; 0 disables
+  unsigned retention_batch_size = 1000;        // rows per delete statement
+  unsigned retention_files_days = 30;          // generated files, after they expired
+  unsigned retention_jobs_days = 30;           // finished jobs
+  unsigned retention_uploads_days = 7;         // stored bulk uploads no job still needs
+  unsigned retention_ticks_days = 7;           // periodic_ticks rows
+  unsigned retention_webhooks_days = 30;       // finished webhook deliveries and their attempts
+  unsigned shutdown_delay_seconds = 0;   // on SIGTERM: readiness 503, still accepting, this long
+  unsigned shutdown_grace_seconds = 20;  // then in-flight requests get this long to finish
   std::string log_level = "info";
   std::string environment = "production";
   std::optional<std::string> amazon_macros_file;
