@@ -10,10 +10,10 @@ KARGO_DEB_PACKAGES=(
   libsodium-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev zlib1g-dev
   libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev libexpat1-dev clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
-  # Checks of the deployment files and the local cluster: promtool (in prometheus), yamllint,
-  # nginx (scripts/cluster.sh), headless Chromium for the /docs test, PyYAML for manifest tests.
-  prometheus yamllint nginx chromium chromium-driver python3-selenium python3-yaml
 )
+# What test.sh needs besides: promtool (in prometheus) and yamllint for the deployment files, nginx
+# for the local cluster, headless Chromium for the /docs test, PyYAML for the manifest tests.
+KARGO_TEST_PACKAGES=(prometheus yamllint nginx chromium chromium-driver python3-selenium python3-yaml)
 # (pgbench, which bench.sh runs, is in postgresql-15: /usr/lib/postgresql/15/bin/pgbench.)
 
 # ccache keys paths relative to the checkout's parent folder, so clones and worktrees side by side
@@ -23,15 +23,26 @@ export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$KARGO_ROOT")}"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# Installs the Debian packages that are missing (apt-get update once, only when needed).
+# Installs the Debian packages that are missing (apt-get update once, only when needed): those
+# to build and run, plus the arguments.
 ensure_packages() {
   local missing=()
   for p in "${KARGO_DEB_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  # kubectl renders the Kubernetes overlays (kubectl kustomize); Debian's is kubernetes-client,
-  # installed only when no kubectl is on PATH (another packaging of it would own the same file).
-  command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+  _install_packages "${missing[@]}"
+}
+
+# ensure_test_packages: ensure_packages plus what test.sh needs. kubectl renders the Kubernetes
+# overlays (kubectl kustomize); Debian's is kubernetes-client, installed only when no kubectl is on
+# PATH (another packaging of it would own the same file).
+ensure_test_packages() {
+  ensure_packages "${KARGO_TEST_PACKAGES[@]}"
+  command -v kubectl >/dev/null 2>&1 || _install_packages kubernetes-client
+}
+
+_install_packages() {
+  local missing=("$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them"
   log "installing: ${missing[*]}"
@@ -49,12 +60,14 @@ ensure_packages() {
   systemctl disable --now redis-server postgresql nginx prometheus >/dev/null 2>&1 || true
 }
 
-# Builds into $1 (default build) with the given CMake build type.
+# Builds into $1 (default build) with the given CMake build type; further arguments go to CMake.
+# KARGO_TARGETS (space-separated) builds only those targets (default: all).
 build_project() {
   local dir="${1:-$KARGO_ROOT/build}" type="${2:-Release}"
   shift 2 || true
   cmake -S "$KARGO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null || die "cmake configure failed"
-  ninja -C "$dir" || die "build failed"
+  # shellcheck disable=SC2086
+  ninja -C "$dir" ${KARGO_TARGETS:-} || die "build failed"
 }
 
 # A TCP port nobody listens on (checked with ss from iproute2), below the kernel's ephemeral

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings up kargo-dsp locally: installs missing Debian packages, builds (Release), starts a
+# Brings up kargo-dsp locally: installs missing Debian packages, builds the binary (Release), starts a
 # project-local PostgreSQL 15 and Redis 7 (data under .local/), migrates, starts the upstream
 # sandbox, then serves on port 8000 in the foreground. Ctrl-C stops everything it started.
 # With DATABASE_URL / REDIS_URL / AMAZON_DSP_BASE_URL set, those are used instead.
@@ -8,8 +8,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$KARGO_ROOT"
 
 ensure_packages
-log "building (Release)"
-build_project "$KARGO_ROOT/build" Release
+# Only the binary it runs (the tests and benchmarks are test.sh's and bench.sh's).
+log "building kargo-dsp (Release)"
+KARGO_TARGETS=kargo-dsp build_project "$KARGO_ROOT/build" Release
 BIN="$KARGO_ROOT/build/kargo-dsp"
 LOCAL="$KARGO_ROOT/.local"
 mkdir -p "$LOCAL"
@@ -26,12 +27,19 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-# Settings that must survive restarts (tokens stay valid, the admin keeps its password).
+# .local/run.env: the settings that must survive restarts (tokens stay valid, the admin keeps its
+# password), generated once, and the database and Redis URLs of the last start, so that
+# `kargo-dsp create-user` and `migrate status` run from this folder in another shell find them.
 STATE="$LOCAL/run.env"
-[ -f "$STATE" ] || touch "$STATE"
+[ -f "$STATE" ] || printf '# Written by scripts/run.sh (the generated secrets and the URLs in use).\n' >"$STATE"
 chmod 600 "$STATE"
+state_value() { grep "^$1=" "$STATE" | head -1 | cut -d= -f2-; }
 remember() {  # remember NAME VALUE: keep the first value ever used for NAME
   grep -q "^$1=" "$STATE" || echo "$1=$2" >>"$STATE"
+}
+record() {  # record NAME VALUE: the value of this start, replacing the last one
+  local rest; rest="$(grep -v "^$1=" "$STATE" || true)"
+  printf '%s\n%s=%s\n' "$rest" "$1" "$2" >"$STATE"
 }
 remember SECRET_KEY "$(openssl rand -hex 32)"
 remember ADMIN_USERNAME "admin"
@@ -69,10 +77,9 @@ for v in SECRET_KEY ADMIN_USERNAME ADMIN_PASSWORD; do
   CHOSEN[$v]="${!v:-}"
   [ -n "${CHOSEN[$v]}" ] || CHOSEN[$v]="$(dotenv_value "$v")"
 done
-set -a
-source "$STATE"
-set +a
-for v in "${!CHOSEN[@]}"; do [ -n "${CHOSEN[$v]}" ] && export "$v=${CHOSEN[$v]}"; done
+for v in "${!CHOSEN[@]}"; do
+  if [ -n "${CHOSEN[$v]}" ]; then export "$v=${CHOSEN[$v]}"; else export "$v=$(state_value "$v")"; fi
+done
 # The password is printed only when run.sh generated it: one the user chose stays off the screen.
 if [ -n "${CHOSEN[ADMIN_PASSWORD]}" ]; then
   SHOWN_PASSWORD="the password you set in ADMIN_PASSWORD"
@@ -96,6 +103,8 @@ if [ -z "${REDIS_URL:-}" ]; then
   export REDIS_URL="redis://127.0.0.1:6380/0"
 fi
 
+record DATABASE_URL "$DATABASE_URL"
+record REDIS_URL "$REDIS_URL"
 "$BIN" migrate up
 
 # Real upstreams when AMAZON_DSP_BASE_URL is set in the environment; else the local sandbox
@@ -115,6 +124,8 @@ if [ -z "${AMAZON_DSP_BASE_URL:-}" ] && "$BIN" sandbox --help >/dev/null 2>&1; t
   export KARGO_API_BASE_URL="${KARGO_API_BASE_URL:-http://127.0.0.1:9100}"
   export KARGO_API_KEY="${KARGO_API_KEY:-sandbox-kargo-key}"
   export KARGO_SNIPPET_HOSTS="${KARGO_SNIPPET_HOSTS:-snippet.kargo.com,127.0.0.1:9100}"
+  # The sandbox's webhook receiver is on loopback, which webhook URLs may name only when allowed.
+  export WEBHOOK_ALLOW_PRIVATE="${WEBHOOK_ALLOW_PRIVATE:-true}"
 fi
 
 PORT="${PORT:-8000}"
