@@ -4,7 +4,7 @@
 KARGO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KARGO_PG_USER="${KARGO_PG_USER:-kargopg}"
 KARGO_DEB_PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git ca-certificates curl openssl procps iproute2
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates curl jq openssl procps iproute2
   libboost1.81-dev libboost-url1.81-dev libboost-system1.81-dev libboost-json1.81-dev
   libssl-dev libpqxx-dev libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libsodium-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev zlib1g-dev
