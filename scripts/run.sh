@@ -140,19 +140,25 @@ admin_ready() {
 {"username":"$ADMIN_USERNAME","password":"$ADMIN_PASSWORD"}
 JSON
 }
+READY=0
 if wait_http "http://127.0.0.1:$PORT/health/live" 30; then
-  for _ in $(seq 1 60); do admin_ready && break; sleep 0.5; done
+  for _ in $(seq 1 60); do admin_ready && { READY=1; break; }; sleep 0.5; done
+fi
+if [ "$READY" != 1 ]; then
+  log "kargo-dsp did not become ready within 60 s (the admin cannot log in); its log is above"
+else
   cat >&2 <<MSG
 
-  kargo-dsp is running on http://127.0.0.1:$PORT   (API reference: http://127.0.0.1:$PORT/docs)
+  kargo-dsp is ready on http://127.0.0.1:$PORT   (interactive API reference: http://127.0.0.1:$PORT/docs)
 
   Admin login:  username: $ADMIN_USERNAME
                 password: $SHOWN_PASSWORD
   $PASSWORD_NOTE
 
-  Get a token:
-    curl -s -X POST http://127.0.0.1:$PORT/api/auth/token -H 'Content-Type: application/json' \\
-         -d '{"username":"$ADMIN_USERNAME","password":"$TOKEN_PASSWORD"}'
+  Next, in another shell in $(pwd) (README.md, "Quick tour", goes on from here):
+    export TOKEN=\$(scripts/api login $ADMIN_USERNAME '$TOKEN_PASSWORD')
+    scripts/api GET /api/campaigns | jq .data
+    curl -s http://127.0.0.1:$PORT/health/ready | jq .status
 
   Ctrl-C stops everything this script started.
 
