@@ -173,7 +173,7 @@ class ManifestTest(unittest.TestCase):
                 self.assertEqual(unknown, [], "settings kargo-dsp does not have (typo?)")
                 for secret in ("SECRET_KEY", "DATABASE_URL", "ADMIN_PASSWORD", "AMAZON_CLIENT_SECRET",
                                "AMAZON_REFRESH_TOKEN", "KARGO_API_KEY"):
-                    self.assertNotIn(secret, data, f"{secret} belongs in the Secret")
+                    self.assertFalse(secret in data, f"{secret} belongs in the Secret")
 
     def test_pods_run_as_uid_10001_without_privileges(self):
         for r in self.each():
