@@ -7,8 +7,9 @@
 #   deploy/kubernetes/measure-sizing.sh            # needs build/kargo-dsp (Release) and wrk
 #   SIZING_SECONDS=60 deploy/kubernetes/measure-sizing.sh
 #
-# Starts a throw-away PostgreSQL and Redis (scripts/lib.sh), the upstream sandbox, one `serve` and
-# one `worker`, then runs, each phase while sampling /proc every 100 ms:
+# Starts a throw-away PostgreSQL and Redis (scripts/lib.sh), runs `migrate up` twice (the
+# initContainer: on an empty database, then on a current one), starts the upstream sandbox, one
+# `serve` and one `worker`, then runs, each phase while sampling /proc every 100 ms:
 #   list     wrk -c64 GET /api/campaigns?limit=20 (authenticated, Redis-cached pages)
 #   create   wrk -c64 POST /api/campaigns, 10 webhooks subscribed to campaign.created (both
 #            processes deliver them, as with the ConfigMap's WEBHOOK_CONCURRENCY)
@@ -60,7 +61,14 @@ export AMAZON_CLIENT_ID=sandbox-client AMAZON_CLIENT_SECRET=sandbox-secret AMAZO
 export AMAZON_PROFILE_ID=sizing-profile KARGO_API_BASE_URL="$SANDBOX_URL" KARGO_API_KEY=sizing-key
 export KARGO_SNIPPET_HOSTS="127.0.0.1:$SANDBOX_PORT"
 
-(cd "$TMP" && "$BIN" migrate up) >/dev/null
+# The initContainer's work: every migration on an empty database, then again with nothing to do.
+(cd "$TMP" && /usr/bin/time -f '%M %e %U %S' -o "$TMP/migrate-1.time" "$BIN" migrate up) >/dev/null
+(cd "$TMP" && /usr/bin/time -f '%M %e %U %S' -o "$TMP/migrate-2.time" "$BIN" migrate up) >/dev/null
+for run in 1 2; do
+  read -r kb wall user sys <"$TMP/migrate-$run.time"
+  awk -v r="$run" -v kb="$kb" -v w="$wall" -v c="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" 'BEGIN {
+    printf "migrate  %s: peak rss %.1f MB, %.2f s, cpu %.2f s\n", (r == 1 ? "all migrations" : "nothing to do "), kb / 1024, w, c }'
+done
 (cd "$TMP" && exec "$BIN" sandbox --host 127.0.0.1 --port "$SANDBOX_PORT") >"$TMP/sandbox.log" 2>&1 &
 PIDS+=("$!")
 (cd "$TMP" && exec "$BIN" serve) >"$TMP/serve.log" 2>&1 &
