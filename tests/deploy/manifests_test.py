@@ -138,11 +138,20 @@ def container_port(container, port):
     raise AssertionError(f"container {container['name']} has no port named {port}")
 
 
-class ManifestTest(unittest.TestCase):
-    """Checks shared by every overlay; each runs once per kubectl and overlay (subTest)."""
+class OverlayCase(unittest.TestCase):
+    """The renderings a test class checks: its overlays, once per kubectl (one subTest each)."""
+
+    overlays = tuple(OVERLAYS)
 
     def each(self):
-        return [Rendered(kubectl, overlay) for kubectl in ARGS.kubectl for overlay in OVERLAYS]
+        return [Rendered(kubectl, overlay) for kubectl in ARGS.kubectl for overlay in self.overlays]
+
+    def each_deployment(self):
+        return [(r, d) for r in self.each() for d in r.deployments()]
+
+
+class ManifestTest(OverlayCase):
+    """Checks shared by every overlay."""
 
     def test_has_the_required_objects_in_its_own_namespace(self):
         for r in self.each():
@@ -176,58 +185,55 @@ class ManifestTest(unittest.TestCase):
                     self.assertFalse(secret in data, f"{secret} belongs in the Secret")
 
     def test_pods_run_as_uid_10001_without_privileges(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    name = d["metadata"]["name"]
-                    pod = d["spec"]["template"]["spec"]
-                    pod_sc = pod.get("securityContext", {})
-                    self.assertIs(pod.get("automountServiceAccountToken"), False, name)
-                    for c in all_containers(pod):
-                        sc = c.get("securityContext", {})
-                        where = f"{name}/{c['name']}"
-                        effective = lambda key: sc.get(key, pod_sc.get(key))  # noqa: E731
-                        self.assertIs(effective("runAsNonRoot"), True, where)
-                        self.assertEqual(effective("runAsUser"), UID, where)
-                        self.assertEqual((effective("seccompProfile") or {}).get("type"), "RuntimeDefault", where)
-                        self.assertIs(sc.get("allowPrivilegeEscalation"), False, where)
-                        self.assertIs(sc.get("readOnlyRootFilesystem"), True, where)
-                        self.assertEqual(sc.get("capabilities", {}).get("drop"), ["ALL"], where)
-                        self.assertFalse(sc.get("capabilities", {}).get("add"), where)
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                name = d["metadata"]["name"]
+                pod = d["spec"]["template"]["spec"]
+                pod_sc = pod.get("securityContext", {})
+                self.assertIs(pod.get("automountServiceAccountToken"), False, name)
+                for c in all_containers(pod):
+                    sc = c.get("securityContext", {})
+                    where = f"{name}/{c['name']}"
+                    effective = lambda key: sc.get(key, pod_sc.get(key))  # noqa: E731
+                    self.assertIs(effective("runAsNonRoot"), True, where)
+                    self.assertEqual(effective("runAsUser"), UID, where)
+                    self.assertEqual((effective("seccompProfile") or {}).get("type"), "RuntimeDefault", where)
+                    self.assertIs(sc.get("allowPrivilegeEscalation"), False, where)
+                    self.assertIs(sc.get("readOnlyRootFilesystem"), True, where)
+                    self.assertEqual(sc.get("capabilities", {}).get("drop"), ["ALL"], where)
+                    self.assertFalse(sc.get("capabilities", {}).get("add"), where)
 
     def test_read_only_containers_have_a_writable_tmp_and_tmpdir(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    pod = d["spec"]["template"]["spec"]
-                    volumes = {v["name"]: v for v in pod.get("volumes", [])}
-                    for c in all_containers(pod):
-                        if not c.get("securityContext", {}).get("readOnlyRootFilesystem"):
-                            continue
-                        where = f"{d['metadata']['name']}/{c['name']}"
-                        mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
-                        self.assertEqual(len(mounts), 1, f"{where}: no volume mounted at /tmp")
-                        self.assertFalse(mounts[0].get("readOnly", False), where)
-                        volume = volumes.get(mounts[0]["name"])
-                        self.assertIsNotNone(volume, f"{where}: volume {mounts[0]['name']} is not defined")
-                        self.assertIn("emptyDir", volume, f"{where}: /tmp must be an emptyDir")
-                        self.assertIn("sizeLimit", volume["emptyDir"] or {}, f"{where}: /tmp needs a sizeLimit")
-                        self.assertEqual(r.env(pod, c).get("TMPDIR"), "/tmp", f"{where}: TMPDIR")
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                pod = d["spec"]["template"]["spec"]
+                volumes = {v["name"]: v for v in pod.get("volumes", [])}
+                for c in all_containers(pod):
+                    if not c.get("securityContext", {}).get("readOnlyRootFilesystem"):
+                        continue
+                    where = f"{d['metadata']['name']}/{c['name']}"
+                    mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
+                    self.assertEqual(len(mounts), 1, f"{where}: no volume mounted at /tmp")
+                    self.assertFalse(mounts[0].get("readOnly", False), where)
+                    volume = volumes.get(mounts[0]["name"])
+                    self.assertIsNotNone(volume, f"{where}: volume {mounts[0]['name']} is not defined")
+                    self.assertIn("emptyDir", volume, f"{where}: /tmp must be an emptyDir")
+                    self.assertIn("sizeLimit", volume["emptyDir"] or {}, f"{where}: /tmp needs a sizeLimit")
+                    self.assertEqual(r.env(pod, c).get("TMPDIR"), "/tmp", f"{where}: TMPDIR")
 
     def test_every_container_has_requests_and_a_memory_limit(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    for c in all_containers(d["spec"]["template"]["spec"]):
-                        where = f"{d['metadata']['name']}/{c['name']}"
-                        res = c.get("resources", {})
-                        requests, limits = res.get("requests", {}), res.get("limits", {})
-                        for key in ("cpu", "memory"):
-                            self.assertIn(key, requests, f"{where}: requests.{key}")
-                        self.assertIn("memory", limits, f"{where}: limits.memory")
-                        for key in limits:
-                            self.assertLessEqual(quantity(requests.get(key, 0)), quantity(limits[key]),
-                                                 f"{where}: request above limit for {key}")
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                for c in all_containers(d["spec"]["template"]["spec"]):
+                    where = f"{d['metadata']['name']}/{c['name']}"
+                    res = c.get("resources", {})
+                    requests, limits = res.get("requests", {}), res.get("limits", {})
+                    for key in ("cpu", "memory"):
+                        self.assertIn(key, requests, f"{where}: requests.{key}")
+                    self.assertIn("memory", limits, f"{where}: limits.memory")
+                    for key in limits:
+                        self.assertLessEqual(quantity(requests.get(key, 0)), quantity(limits[key]),
+                                             f"{where}: request above limit for {key}")
 
     def test_probes_use_the_health_routes_on_the_serving_port(self):
         for r in self.each():
@@ -248,47 +254,44 @@ class ManifestTest(unittest.TestCase):
                         self.assertEqual(c["startupProbe"]["httpGet"]["path"], "/health/live", name)
 
     def test_grace_period_covers_the_drain(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    name = d["metadata"]["name"]
-                    pod = d["spec"]["template"]["spec"]
-                    env = r.env(pod, main_container(d))
-                    delay = int(env.get("SHUTDOWN_DELAY_SECONDS", 0))
-                    grace = int(env.get("SHUTDOWN_GRACE_SECONDS", 20))
-                    webhook = int(env.get("WEBHOOK_TIMEOUT_SECONDS", 10))
-                    period = pod.get("terminationGracePeriodSeconds", 30)
-                    self.assertGreaterEqual(period, delay + grace + webhook,
-                                            f"{name}: terminationGracePeriodSeconds {period} < delay {delay} + "
-                                            f"grace {grace} + webhook attempt {webhook}")
-                    if name == "kargo-dsp-api":
-                        self.assertGreaterEqual(delay, 1, "api: SHUTDOWN_DELAY_SECONDS must let endpoints go first")
-                        request_s = int(env.get("REQUEST_TIMEOUT_MS", 30000)) / 1000
-                        self.assertGreaterEqual(grace, request_s, "api: SHUTDOWN_GRACE_SECONDS < REQUEST_TIMEOUT_MS")
-                    # The drain is the server's: a preStop hook would add to it unseen.
-                    self.assertNotIn("lifecycle", main_container(d), f"{name}: preStop")
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                name = d["metadata"]["name"]
+                pod = d["spec"]["template"]["spec"]
+                env = r.env(pod, main_container(d))
+                delay = int(env.get("SHUTDOWN_DELAY_SECONDS", 0))
+                grace = int(env.get("SHUTDOWN_GRACE_SECONDS", 20))
+                webhook = int(env.get("WEBHOOK_TIMEOUT_SECONDS", 10))
+                period = pod.get("terminationGracePeriodSeconds", 30)
+                self.assertGreaterEqual(period, delay + grace + webhook,
+                                        f"{name}: terminationGracePeriodSeconds {period} < delay {delay} + "
+                                        f"grace {grace} + webhook attempt {webhook}")
+                if name == "kargo-dsp-api":
+                    self.assertGreaterEqual(delay, 1, "api: SHUTDOWN_DELAY_SECONDS must let endpoints go first")
+                    request_s = int(env.get("REQUEST_TIMEOUT_MS", 30000)) / 1000
+                    self.assertGreaterEqual(grace, request_s, "api: SHUTDOWN_GRACE_SECONDS < REQUEST_TIMEOUT_MS")
+                # The drain is the server's: a preStop hook would add to it unseen.
+                self.assertNotIn("lifecycle", main_container(d), f"{name}: preStop")
 
     def test_migrations_run_in_an_init_container_before_the_server(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    pod = d["spec"]["template"]["spec"]
-                    main = main_container(d)
-                    init = [c for c in pod.get("initContainers", []) if c.get("args") == ["migrate", "up"]]
-                    self.assertEqual(len(init), 1, f"{d['metadata']['name']}: initContainer `migrate up`")
-                    self.assertEqual(init[0]["image"], main["image"], "migrate with the image it serves")
-                    self.assertEqual(init[0].get("envFrom"), main.get("envFrom"), "migrate with the same settings")
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                pod = d["spec"]["template"]["spec"]
+                main = main_container(d)
+                init = [c for c in pod.get("initContainers", []) if c.get("args") == ["migrate", "up"]]
+                self.assertEqual(len(init), 1, f"{d['metadata']['name']}: initContainer `migrate up`")
+                self.assertEqual(init[0]["image"], main["image"], "migrate with the image it serves")
+                self.assertEqual(init[0].get("envFrom"), main.get("envFrom"), "migrate with the same settings")
 
     def test_env_sources_exist(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    for c in all_containers(d["spec"]["template"]["spec"]):
-                        for source in c.get("envFrom", []):
-                            if "configMapRef" in source:
-                                r.get("ConfigMap", source["configMapRef"]["name"])
-                            else:
-                                self.assertEqual(source["secretRef"]["name"], SECRET_NAME)
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                for c in all_containers(d["spec"]["template"]["spec"]):
+                    for source in c.get("envFrom", []):
+                        if "configMapRef" in source:
+                            r.get("ConfigMap", source["configMapRef"]["name"])
+                        else:
+                            self.assertEqual(source["secretRef"]["name"], SECRET_NAME)
 
     def test_selectors_select_pods_that_exist(self):
         for r in self.each():
@@ -323,21 +326,19 @@ class ManifestTest(unittest.TestCase):
                                             f"Ingress backend port {backend['port']}")
 
     def test_images_are_pinned(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    for c in all_containers(d["spec"]["template"]["spec"]):
-                        image = c["image"]
-                        tag = image.rsplit("/", 1)[-1].partition(":")[2]
-                        self.assertTrue(tag or "@sha256:" in image, f"{c['name']}: {image} has no tag")
-                        self.assertNotEqual(tag, "latest", f"{c['name']}: {image}")
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                for c in all_containers(d["spec"]["template"]["spec"]):
+                    image = c["image"]
+                    tag = image.rsplit("/", 1)[-1].partition(":")[2]
+                    self.assertTrue(tag or "@sha256:" in image, f"{c['name']}: {image} has no tag")
+                    self.assertNotEqual(tag, "latest", f"{c['name']}: {image}")
 
 
-class ProductionTest(unittest.TestCase):
+class ProductionTest(OverlayCase):
     """What only the production overlay has."""
 
-    def each(self):
-        return [Rendered(kubectl, "production") for kubectl in ARGS.kubectl]
+    overlays = ("production",)
 
     def test_hpa_scales_the_api_on_cpu_and_scales_down_slowly(self):
         for r in self.each():
@@ -432,18 +433,17 @@ class ProductionTest(unittest.TestCase):
                     self.assertEqual(allowed, ALLOWED_EGRESS, f"{name}: egress ports")
 
     def test_pods_spread_over_nodes_and_zones(self):
-        for r in self.each():
-            with self.subTest(kubectl=r.kubectl, overlay=r.overlay):
-                for d in r.deployments():
-                    name = d["metadata"]["name"]
-                    labels = d["spec"]["template"]["metadata"]["labels"]
-                    spread = {c["topologyKey"]: c for c in d["spec"]["template"]["spec"].get("topologySpreadConstraints", [])}
-                    self.assertIn("kubernetes.io/hostname", spread, name)
-                    self.assertIn("topology.kubernetes.io/zone", spread, name)
-                    self.assertEqual(spread["topology.kubernetes.io/zone"]["whenUnsatisfiable"], "ScheduleAnyway", name)
-                    for c in spread.values():
-                        self.assertTrue(matches(c["labelSelector"], labels), f"{name}: spread selector")
-                        self.assertTrue(r.pods_selected(c["labelSelector"]) == [d], f"{name}: spread counts other pods")
+        for r, d in self.each_deployment():
+            with self.subTest(kubectl=r.kubectl, overlay=r.overlay, deployment=d["metadata"]["name"]):
+                name = d["metadata"]["name"]
+                labels = d["spec"]["template"]["metadata"]["labels"]
+                spread = {c["topologyKey"]: c for c in d["spec"]["template"]["spec"].get("topologySpreadConstraints", [])}
+                self.assertIn("kubernetes.io/hostname", spread, name)
+                self.assertIn("topology.kubernetes.io/zone", spread, name)
+                self.assertEqual(spread["topology.kubernetes.io/zone"]["whenUnsatisfiable"], "ScheduleAnyway", name)
+                for c in spread.values():
+                    self.assertTrue(matches(c["labelSelector"], labels), f"{name}: spread selector")
+                    self.assertTrue(r.pods_selected(c["labelSelector"]) == [d], f"{name}: spread counts other pods")
 
     def test_ingress_allows_the_largest_body_and_the_longest_deadline(self):
         # The longest route deadline: the route timeouts of src/api and REQUEST_TIMEOUT_MS.
