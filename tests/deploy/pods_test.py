@@ -27,6 +27,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import manifests_test as manifests  # noqa: E402
 
