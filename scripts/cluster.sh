@@ -185,7 +185,8 @@ REL="${DIR#"$KARGO_ROOT/"}"
   $PASSWORD_NOTE
 
   Next, in another shell in $(pwd):
-    export KARGO_URL=$URL TOKEN=\$(KARGO_URL=$URL scripts/api login $ADMIN_USERNAME '$TOKEN_PASSWORD')
+    export KARGO_URL=$URL
+    export TOKEN=\$(scripts/api login $ADMIN_USERNAME '$TOKEN_PASSWORD')
     scripts/api GET /api/campaigns | jq .data.total
     tail -f $REL/nginx/access.log      # upstream=127.0.0.1:<port> shows which instance answered
     kill -9 <a serve pid>              # nginx routes around it; its jobs are taken over by the others

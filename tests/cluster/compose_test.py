@@ -60,6 +60,12 @@ def main():
                f"{name}: read-only root with a tmpfs at /tmp")
         expect(svc["environment"]["PORT"] == "8000", f"{name}: PORT 8000 (nginx's upstream port)")
 
+    # A stopped api replica: the delay, then the in-flight grace (20 s unless set), before the kill.
+    delay = int(api["environment"].get("SHUTDOWN_DELAY_SECONDS", "0"))
+    grace = int(api["environment"].get("SHUTDOWN_GRACE_SECONDS", "20"))
+    stop = int(str(api.get("stop_grace_period", "10s")).rstrip("s"))
+    expect(delay + grace < stop, f"api: SHUTDOWN_DELAY {delay} + GRACE {grace} s must fit in stop_grace_period {stop} s")
+
     # The template nginx mounts is the repository's, and nginx's environment fills it.
     mounts = [v.split(":") for v in nginx["volumes"]]
     source = [os.path.normpath(os.path.join(ROOT, "docker", m[0])) for m in mounts
