@@ -123,6 +123,7 @@ class Session : public std::enable_shared_from_this<Session> {
       r.path_params.clear();
       r.principal.reset();
       r.idempotency.reset();
+      r.idempotency_recorded = false;
     } else {
       request_ = std::make_shared<Request>();
       request_->remote_address = remote_;
