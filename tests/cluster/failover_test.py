@@ -223,7 +223,7 @@ class Cluster:
             "DATABASE_POOL_SIZE": "8",
             "IO_THREADS": "2",
             "WEBHOOK_CONCURRENCY": "1",
-            "LOG_LEVEL": "warning",
+            "LOG_LEVEL": "info",  # request lines carry the request id (check_proxy)
         })
         self.out = open(os.path.join(work, "cluster.out"), "w")
         # A session of its own: what cluster.sh starts stays together, and a stuck run can be
@@ -301,17 +301,17 @@ class Workload:
     def client(self):
         return Client(self.port, self.token, self.attempts, self.lock)
 
-    def create(self, c, op, path, body):
+    def create(self, c, op, path, body, field="id", always_repeat=False):
         """A POST create with a key of its own. Every third one is sent again with the same key and
         body, as a client does whose answer was lost (it timed out, or the instance died after
         writing): the repeat, most likely answered by another instance, must return the same id."""
         key = str(uuid.uuid4())
-        created = c.call(op, "POST", path, body, key=key)["data"]["id"]
+        created = c.call(op, "POST", path, body, key=key)["data"][field]
         with self.lock:
             self.creates += 1
-            again = self.creates % 3 == 0
+            again = always_repeat or self.creates % 3 == 0
         if again:
-            repeated = c.call(op + " (repeat)", "POST", path, body, key=key)["data"]["id"]
+            repeated = c.call(op + " (repeat)", "POST", path, body, key=key)["data"][field]
             if repeated != created:
                 with self.lock:
                     self.replay_mismatches.append((path, created, repeated))
@@ -393,14 +393,13 @@ class Workload:
                 self.synced[cid] = crv
                 self.job_ids.add(job["data"]["job_id"])
             if i % 3 == 0:
-                job = c.call("refresh", "POST", "/api/reports/refresh", {"start_date": today, "end_date": today},
-                             key=str(uuid.uuid4()))
+                job_id = self.create(c, "refresh", "/api/reports/refresh", {"start_date": today, "end_date": today},
+                                     field="job_id", always_repeat=True)
                 with self.lock:
-                    self.job_ids.add(job["data"]["job_id"])
+                    self.job_ids.add(job_id)
             if i % 2 == 0:
-                sheet = c.call("sheet", "POST", "/api/bulk/generate-sheet",
-                               {"campaign_ids": [cid], "format": "csv"}, key=str(uuid.uuid4()))
-                sid = sheet["data"]["sheet_id"]
+                sid = self.create(c, "sheet", "/api/bulk/generate-sheet", {"campaign_ids": [cid], "format": "csv"},
+                                  field="sheet_id", always_repeat=True)
                 with self.lock:
                     self.sheet_ids.add(sid)
                 c.call("download", "GET", f"/api/bulk/download/{sid}", ok=(200,))
@@ -441,6 +440,48 @@ class Amazon:
 
 
 # --- the test -------------------------------------------------------------------------------------
+
+def check_proxy(port, cluster):
+    """What nginx adds and passes on: the request id both ways (the client's, else its own), the
+    health routes, its own errors in the service's envelope."""
+    problems = []
+    c = Client(port, None, [], threading.Lock())
+    rid = "cluster-check-" + uuid.uuid4().hex[:8]
+    status, headers, body = c.exchange("GET", "/health/live", headers={"X-Request-ID": rid})
+    if status != 200 or headers.get("X-Request-ID") != rid:
+        problems.append(f"X-Request-ID {rid} not passed through: {status} {headers.get('X-Request-ID')}")
+    status, headers, body = c.exchange("GET", "/api/campaigns")  # 401: the service's envelope
+    own = headers.get("X-Request-ID", "")
+    if status != 401 or not re.fullmatch(r"[0-9a-f]{32}", own) or json.loads(body).get("request_id") != own:
+        problems.append(f"without X-Request-ID, nginx's id should reach the service: {status} {own} {body[:200]!r}")
+    for path in ("/health", "/health/live", "/health/ready", "/health/metrics"):
+        status, _, _ = c.exchange("GET", path)
+        if status != 200:
+            problems.append(f"GET {path} through nginx: {status}")
+    def logged(ids, paths):
+        deadline = time.monotonic() + 10  # log lines reach the files a little later
+        while True:
+            text = "".join(open(p, errors="replace").read() for p in paths)
+            if all(i in text for i in ids) or time.monotonic() > deadline:
+                return all(i in text for i in ids)
+            time.sleep(0.2)
+    if not logged([rid, own], [p["log"] for p in cluster.of("serve")]):
+        problems.append("the request ids are not in the service's logs")
+    if not logged([f"rid={rid}", f"rid={own}"], [cluster.of("nginx")[0]["log"]]):
+        problems.append("the request ids are not in nginx's access log")
+    # A body over the limit: nginx answers from Content-Length, before reading it, in the envelope.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.putrequest("POST", "/api/creatives")
+    conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+    conn.putheader("Content-Length", str(64 * 1024 * 1024))
+    conn.endheaders()
+    res = conn.getresponse()
+    doc = json.loads(res.read() or b"{}")
+    conn.close()
+    if res.status != 413 or doc.get("error", {}).get("code") != "PAYLOAD_TOO_LARGE":
+        problems.append(f"a 64 MiB body: {res.status} {doc}")
+    return problems
+
 
 def pick_victim(cluster, db_url):
     """A serve process that holds a running job's lease (so that the kill also interrupts a job),
@@ -567,6 +608,9 @@ def main():
         port = cluster.base
         log(f"cluster ready in {time.monotonic() - started:.1f} s: nginx on {port}, "
             f"serve {[p['pid'] for p in cluster.of('serve')]}, worker {[p['pid'] for p in cluster.of('worker')]}")
+        proxy_problems = check_proxy(port, cluster)
+        if proxy_problems:
+            raise Failure("\n  ".join(["nginx:"] + proxy_problems))
         token = login(port, *cluster.admin)
         amazon = Amazon(cluster.sandbox_port)
         # Slow ad-group calls keep sync jobs running long enough for the kill to find one.
@@ -617,7 +661,10 @@ def main():
             if not ok:
                 cluster.dump()
         psql(admin_url(base_url), f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        shutil.rmtree(work, ignore_errors=True)
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"logs kept in {work}")
     sys.exit(0 if ok else 1)
 
 
