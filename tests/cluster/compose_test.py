@@ -64,7 +64,8 @@ def main():
     delay = int(api["environment"].get("SHUTDOWN_DELAY_SECONDS", "0"))
     grace = int(api["environment"].get("SHUTDOWN_GRACE_SECONDS", "20"))
     stop = int(str(api.get("stop_grace_period", "10s")).rstrip("s"))
-    expect(delay + grace < stop, f"api: SHUTDOWN_DELAY {delay} + GRACE {grace} s must fit in stop_grace_period {stop} s")
+    expect(delay + grace < stop,
+           f"api: SHUTDOWN_DELAY {delay} + GRACE {grace} s must fit in stop_grace_period {stop} s")
 
     # The template nginx mounts is the repository's, and nginx's environment fills it.
     mounts = [v.split(":") for v in nginx["volumes"]]
@@ -101,8 +102,8 @@ def main():
             f.write(f"pid {work}/nginx.pid;\nevents {{}}\nhttp {{\n"
                     f"    client_body_temp_path {work}/body;\n    proxy_temp_path {work}/proxy;\n"
                     f"    include {work}/kargo-dsp.conf;\n}}\n")
-        t = subprocess.run(["nginx", "-t", "-q", "-p", work + "/", "-c", f"{work}/nginx.conf", "-e", f"{work}/error.log"],
-                           capture_output=True, text=True)
+        t = subprocess.run(["nginx", "-t", "-q", "-p", work + "/", "-c", f"{work}/nginx.conf",
+                            "-e", f"{work}/error.log"], capture_output=True, text=True)
         expect(t.returncode == 0, f"nginx -t rejects the template as compose renders it:\n{t.stderr}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
