@@ -455,10 +455,14 @@ def check_proxy(port, cluster):
     status, headers, body = c.exchange("GET", "/health/live", headers={"X-Request-ID": rid})
     if status != 200 or headers.get("X-Request-ID") != rid:
         problems.append(f"X-Request-ID {rid} not passed through: {status} {headers.get('X-Request-ID')}")
-    status, headers, body = c.exchange("GET", "/api/campaigns")  # 401: the service's envelope
+    # 401: the service's envelope. With no id, or one the service would not accept, nginx's own.
+    status, headers, body = c.exchange("GET", "/api/campaigns")
     own = headers.get("X-Request-ID", "")
     if status != 401 or not re.fullmatch(r"[0-9a-f]{32}", own) or json.loads(body).get("request_id") != own:
         problems.append(f"without X-Request-ID, nginx's id should reach the service: {status} {own} {body[:200]!r}")
+    status, headers, body = c.exchange("GET", "/api/campaigns", headers={"X-Request-ID": 'a"b'})
+    if not re.fullmatch(r"[0-9a-f]{32}", headers.get("X-Request-ID", "")):
+        problems.append(f"an X-Request-ID the service refuses should be replaced by nginx's: {headers}")
     for path in ("/health", "/health/live", "/health/ready", "/health/metrics"):
         status, _, _ = c.exchange("GET", path)
         if status != 200:
