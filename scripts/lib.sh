@@ -12,8 +12,9 @@ KARGO_DEB_PACKAGES=(
   postgresql-15 postgresql-client-15 redis-server redis-tools wrk
 )
 # What test.sh needs besides: promtool (in prometheus) and yamllint for the deployment files, nginx
-# for the local cluster, headless Chromium for the /docs test, PyYAML for the manifest tests.
-KARGO_TEST_PACKAGES=(prometheus yamllint nginx chromium chromium-driver python3-selenium python3-yaml)
+# and envsubst (gettext-base) for the local cluster, headless Chromium for the /docs test, PyYAML
+# for the manifest tests.
+KARGO_TEST_PACKAGES=(prometheus yamllint nginx gettext-base chromium chromium-driver python3-selenium python3-yaml)
 # (pgbench, which bench.sh runs, is in postgresql-15: /usr/lib/postgresql/15/bin/pgbench.)
 
 # ccache keys paths relative to the checkout's parent folder, so clones and worktrees side by side
