@@ -415,7 +415,8 @@ int create_user(const Config& config, const std::string& username, const std::st
   try {
     auth.create_user({username, password, role.value_or(Role::kNone)}, "cli");
   } catch (const Error& e) {
-    std::cerr << "error: " << e.external_message() << "\n";
+    // A validation error's message already sums up its details: print each problem once.
+    if (e.details().empty()) std::cerr << "error: " << e.external_message() << "\n";
     for (const auto& d : e.details()) std::cerr << "error: " << d.field << ": " << d.message << "\n";
     return e.http_status() == 422 ? 2 : 1;
   }
