@@ -374,6 +374,34 @@ TEST_F(CampaignTest, IdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherBody) {
   EXPECT_EQ(matches, 1);
 }
 
+// Keyed POSTs one after the other on ONE keep-alive connection (as a proxy's upstream pool sends
+// them): a campaign create (which stores its answer in its own statement), then a bulk sheet
+// (whose answer the pipeline stores after the fact). Repeating the second replays it: nothing of
+// the first request may leak into the second through the connection's reused request object.
+TEST_F(CampaignTest, KeyedPostsOnOneKeepAliveConnectionEachReplay) {
+  RawConnection conn(server().port());
+  auto keyed_post = [&](const std::string& target, const std::string& key, const json& body) {
+    std::string text = body.dump();
+    EXPECT_TRUE(conn.send("POST " + target + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + admin_token() +
+                          "\r\nContent-Type: application/json\r\nIdempotency-Key: " + key +
+                          "\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" + text));
+    auto res = conn.read_response(std::chrono::seconds(10));
+    EXPECT_TRUE(res.has_value());
+    return res.value_or(HttpResponse{});
+  };
+  auto campaign = keyed_post("/api/campaigns", unique_name("idem-a"), valid_body("Pooled"));
+  ASSERT_EQ(campaign.status, 201) << campaign.describe();
+  const json sheet_body{{"campaign_ids", {campaign.json()["data"]["id"]}}, {"format", "csv"}};
+  std::string sheet_key = unique_name("idem-b");
+  auto sheet = keyed_post("/api/bulk/generate-sheet", sheet_key, sheet_body);
+  ASSERT_EQ(sheet.status, 201) << sheet.describe();
+  auto again = http().post_json("/api/bulk/generate-sheet", sheet_body,
+                                bearer(admin_token(), {{"Idempotency-Key", sheet_key}}));
+  ASSERT_EQ(again.status, 201) << again.describe();
+  EXPECT_EQ(again.json()["data"]["sheet_id"], sheet.json()["data"]["sheet_id"]);
+  EXPECT_EQ(again.header("idempotent-replayed").value_or(""), "true");
+}
+
 // The whole status machine through the API, with the table the code uses.
 TEST_F(CampaignTest, StatusMachineAllowsOnlyTheTransitionsOfTheTable) {
   auto c = create_ok();
