@@ -145,25 +145,28 @@ struct Metrics::Impl {
   prometheus::Gauge& report_pull_age =
       prometheus::BuildGauge()
           .Name("report_pull_age_seconds")
-          .Help("Seconds since the least recently pulled campaign of the periodic report pull was last pulled")
+          .Help(
+              "Seconds since the least recently pulled campaign of the periodic report pull was last pulled")
           .Register(*registry)
           .Add({});
-  prometheus::Gauge& ready = prometheus::BuildGauge()
-                                 .Name("health_ready")
-                                 .Help("1 while /health/ready answers 200 (ready or degraded), 0 while it answers 503")
-                                 .Register(*registry)
-                                 .Add({});
+  prometheus::Gauge& ready =
+      prometheus::BuildGauge()
+          .Name("health_ready")
+          .Help("1 while /health/ready answers 200 (ready or degraded), 0 while it answers 503")
+          .Register(*registry)
+          .Add({});
   prometheus::Counter& ready_transitions = prometheus::BuildCounter()
                                                .Name("health_ready_transitions_total")
                                                .Help("Changes of health_ready between ready and not ready")
                                                .Register(*registry)
                                                .Add({});
   std::atomic<int> ready_state{-1};  // -1 until the first check: the first result is no transition
-  prometheus::Gauge& db_pool_max = prometheus::BuildGauge()
-                                       .Name("db_pool_max_connections")
-                                       .Help("The most connections the PostgreSQL pool opens (DATABASE_POOL_SIZE)")
-                                       .Register(*registry)
-                                       .Add({});
+  prometheus::Gauge& db_pool_max =
+      prometheus::BuildGauge()
+          .Name("db_pool_max_connections")
+          .Help("The most connections the PostgreSQL pool opens (DATABASE_POOL_SIZE)")
+          .Register(*registry)
+          .Add({});
   prometheus::Gauge& start_time = prometheus::BuildGauge()
                                       .Name("process_start_time_seconds")
                                       .Help("Start time of the process since unix epoch in seconds")

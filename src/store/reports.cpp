@@ -462,7 +462,9 @@ double ReportStore::max_report_age_seconds() {
 
 double ReportStore::max_pull_age_seconds(const std::string& start_date, const std::string& end_date) {
   double age = 0;
-  db_.once([&](pqxx::transaction_base& tx) { age = tx.exec_params1(kMaxPullAge, start_date, end_date)[0].as<double>(); });
+  db_.once([&](pqxx::transaction_base& tx) {
+    age = tx.exec_params1(kMaxPullAge, start_date, end_date)[0].as<double>();
+  });
   return age;
 }
 

@@ -25,9 +25,10 @@ class ReportPullAgeTest : public ServiceTest {
   // A campaign synced to Amazon, `status`, whose flight is today + [start_offset, end_offset] days.
   std::string campaign(const std::string& status, int start_offset, int end_offset) {
     std::string id = json::parse(campaigns_->create(campaign_body("Pulled " + status), "tester"))["id"];
-    sql("UPDATE campaigns SET amazon_campaign_id = '9" + std::to_string(++amazon_seq_) + "', status = '" + status +
-        "', start_date = (now() AT TIME ZONE 'UTC')::date + " + std::to_string(start_offset) +
-        ", end_date = (now() AT TIME ZONE 'UTC')::date + " + std::to_string(end_offset) + " WHERE id = '" + id + "'");
+    sql("UPDATE campaigns SET amazon_campaign_id = '9" + std::to_string(++amazon_seq_) + "', status = '" +
+        status + "', start_date = (now() AT TIME ZONE 'UTC')::date + " + std::to_string(start_offset) +
+        ", end_date = (now() AT TIME ZONE 'UTC')::date + " + std::to_string(end_offset) + " WHERE id = '" +
+        id + "'");
     return id;
   }
   void pulled_seconds_ago(const std::string& id, int seconds) {
@@ -54,7 +55,8 @@ TEST_F(ReportPullAgeTest, IsZeroWithoutCampaignsThePeriodicPullCovers) {
   pulled_seconds_ago(campaign("completed", -30, -3), 90000);
   pulled_seconds_ago(campaign("active", 1, 30), 90000);
   auto unsynced = campaign("active", -10, 10);
-  sql("UPDATE campaigns SET amazon_campaign_id = NULL, report_pulled_at = now() - interval '1 day' WHERE id = '" +
+  sql("UPDATE campaigns SET amazon_campaign_id = NULL, report_pulled_at = now() - interval '1 day' WHERE id "
+      "= '" +
       unsynced + "'");
   EXPECT_EQ(age(), 0.0);
 }
@@ -76,8 +78,9 @@ TEST_F(ReportPullAgeTest, IsTheAgeOfTheLeastRecentlyPulledCoveredCampaign) {
 TEST_F(ReportPullAgeTest, ACampaignNeverPulledCountsFromItsStartOrItsLaterSync) {
   auto id = campaign("active", -1, 10);
   // From the start of its start date (yesterday, UTC) ...
-  double since_start = std::stod(value(
-      "SELECT extract(epoch FROM now() - ((now() AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC')"));
+  double since_start =
+      std::stod(value("SELECT extract(epoch FROM now() - ((now() AT TIME ZONE 'UTC')::date - 1)::timestamp "
+                      "AT TIME ZONE 'UTC')"));
   EXPECT_NEAR(age(), since_start, 60.0);
   // ... or from its sync to Amazon when that came later.
   sql("UPDATE campaigns SET last_synced_at = now() - interval '300 seconds' WHERE id = '" + id + "'");
