@@ -51,7 +51,8 @@ std::vector<std::string> missing(const std::vector<UsedMetric>& used, const std:
   for (const auto& s : scrape) exported.insert(s.name);
   std::vector<std::string> out;
   for (const auto& u : used) {
-    if (!exported.count(u.name) && !kMadeByPrometheus.count(u.name)) out.push_back(u.name + " (" + u.where + ")");
+    if (!exported.count(u.name) && !kMadeByPrometheus.count(u.name))
+      out.push_back(u.name + " (" + u.where + ")");
   }
   return out;
 }
@@ -78,7 +79,7 @@ TEST(ObservabilityTest, EveryMetricOfTheAlertsAndTheDashboardIsExportedByARunnin
   // Some work: a creative, a campaign, a list, a 404, an Amazon sync job and a report pull job.
   auto creative = create_creative(http, token, "runway", "runway_81298.html", dimensions("320x50"));
   json body{{"name", unique_name("Observed")}, {"advertiser_id", "adv-1001"}, {"budget", 5000},
-            {"start_date", "2030-01-01"},      {"end_date", "2030-01-31"},   {"creative_ids", {creative}}};
+            {"start_date", "2030-01-01"},      {"end_date", "2030-01-31"},    {"creative_ids", {creative}}};
   auto created = http.post_json("/api/campaigns", body, bearer(token));
   ASSERT_EQ(created.status, 201) << created.describe();
   std::string id = created.json()["data"]["id"];
@@ -87,21 +88,23 @@ TEST(ObservabilityTest, EveryMetricOfTheAlertsAndTheDashboardIsExportedByARunnin
   auto sync = http.post_json("/api/integrations/amazon-dsp/sync", {{"campaign_ids", {id}}}, bearer(token));
   ASSERT_EQ(sync.status, 202) << sync.describe();
   EXPECT_EQ(wait_job(http, token, sync.json()["data"]["job_id"], 90s)["status"], "succeeded");
-  auto pull = http.post_json("/api/reports/refresh",
-                             {{"campaign_ids", {id}}, {"start_date", "2026-01-01"}, {"end_date", "2026-01-03"}},
-                             bearer(token));
+  auto pull = http.post_json(
+      "/api/reports/refresh",
+      {{"campaign_ids", {id}}, {"start_date", "2026-01-01"}, {"end_date", "2026-01-03"}}, bearer(token));
   ASSERT_EQ(pull.status, 202) << pull.describe();
   EXPECT_EQ(wait_job(http, token, pull.json()["data"]["job_id"], 90s)["status"], "succeeded");
   // The readiness check runs every 5 s; the first one sets health_ready.
   ASSERT_TRUE(wait_until([&] { return metric_sum(scrape(http), "health_ready") == 1.0; }, 20s));
 
   auto samples = scrape(http);
-  auto used = metrics_used({source("deploy/prometheus/alerts.yaml"), source("deploy/grafana/kargo-dsp.json")});
+  auto used =
+      metrics_used({source("deploy/prometheus/alerts.yaml"), source("deploy/grafana/kargo-dsp.json")});
   std::set<std::string> names;
   for (const auto& u : used) names.insert(u.name);
   EXPECT_GE(names.size(), 25u) << "the extraction found too few names to be right";
-  for (const char* expected : {"http_requests_total", "http_request_duration_seconds_bucket", "health_ready",
-                               "external_api_circuit_state", "report_pull_age_seconds", "process_start_time_seconds"}) {
+  for (const char* expected :
+       {"http_requests_total", "http_request_duration_seconds_bucket", "health_ready",
+        "external_api_circuit_state", "report_pull_age_seconds", "process_start_time_seconds"}) {
     EXPECT_TRUE(names.count(expected)) << expected << " is not among the names found";
   }
   auto absent = missing(used, samples);
@@ -121,7 +124,8 @@ TEST(ObservabilityTest, ReadinessGaugeFollowsPostgresAndCountsItsChanges) {
   PgUrl via = db;
   via.port = proxy.port();
   const double before = now_epoch_seconds();
-  ServerProcess server({.env = {{"DATABASE_URL", via.with_database(db.database)}, {"DATABASE_POOL_SIZE", "3"}}});
+  ServerProcess server(
+      {.env = {{"DATABASE_URL", via.with_database(db.database)}, {"DATABASE_POOL_SIZE", "3"}}});
   const double after = now_epoch_seconds();
   HttpClient http(server.port(), 20s);
 
@@ -131,7 +135,8 @@ TEST(ObservabilityTest, ReadinessGaugeFollowsPostgresAndCountsItsChanges) {
   EXPECT_EQ(metric_sum(scrape(http), "db_pool_max_connections"), 3.0);
 
   ASSERT_TRUE(wait_until([&] { return metric_sum(scrape(http), "health_ready") == 1.0; }, 20s));
-  EXPECT_EQ(metric_sum(scrape(http), "health_ready_transitions_total"), 0.0) << "the first check is no change";
+  EXPECT_EQ(metric_sum(scrape(http), "health_ready_transitions_total"), 0.0)
+      << "the first check is no change";
 
   proxy.freeze();  // PostgreSQL stops answering: the check gives up after 2 s
   EXPECT_TRUE(wait_until([&] { return metric_sum(scrape(http), "health_ready") == 0.0; }, 30s, 200ms));
