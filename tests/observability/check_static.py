@@ -2,7 +2,7 @@
 """Checks of the monitoring files that need no running service:
 
 * every alert has a severity, a summary, a description and a runbook_url whose section exists in
-  docs/RUNBOOK.md;
+  docs/RUNBOOK.md, and the runbook's own links reach its sections;
 * alerts_test.yaml has, for every alert, a case where it fires and one where it does not;
 * the Grafana dashboard is well formed: the data source is the ${datasource} variable, the job and
   instance variables exist and every query selects on them, panels do not overlap, and every
@@ -153,6 +153,21 @@ class AlertRulesTest(unittest.TestCase):
             with self.subTest(alert=rule["alert"]):
                 self.assertIn(rule["alert"], fires, "no case where it fires")
                 self.assertIn(rule["alert"], quiet, "no case where it stays quiet")
+
+
+class RunbookTest(unittest.TestCase):
+    def test_links_of_the_runbook_reach_its_sections_and_files(self):
+        anchors = runbook_anchors()
+        with open(path("docs", "RUNBOOK.md")) as f:
+            text = f.read()
+        links = re.findall(r"\]\(([^)\s]+)\)", text)
+        self.assertTrue(links)
+        for link in links:
+            with self.subTest(link=link):
+                if link.startswith("#"):
+                    self.assertIn(link[1:], anchors)
+                elif "://" not in link:
+                    self.assertTrue(os.path.exists(path("docs", link.split("#")[0])), link)
 
 
 class DashboardTest(unittest.TestCase):
