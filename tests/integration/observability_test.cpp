@@ -1,10 +1,13 @@
 // The monitoring files against the real service. Every metric that an alert of
 // deploy/prometheus/alerts.yaml or a query of deploy/grafana/kargo-dsp.json names is exported by a
-// running kargo-dsp after some work (the names come from tests/observability/promql_names.py), and
-// the series added for the alerts behave: health_ready follows PostgreSQL and counts its changes,
+// running kargo-dsp after some work (the names come from tests/observability/promql_names.py); a
+// real Prometheus scraping it evaluates every rule and answers every dashboard query; and the
+// series added for the alerts behave: health_ready follows PostgreSQL and counts its changes,
 // process_start_time_seconds is the start, db_pool_max_connections is DATABASE_POOL_SIZE.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -63,6 +66,83 @@ double now_epoch_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// A real Prometheus (Debian's package) scraping one kargo-dsp every second under job="kargo-dsp",
+// with a rule file loaded; its HTTP API answers queries.
+class PrometheusProcess {
+ public:
+  PrometheusProcess(uint16_t target_port, const std::string& rule_file) : port_(free_port()), http_(port_) {
+    std::ofstream(dir_.file("prometheus.yml"))
+        << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        << "rule_files: ['" << rule_file << "']\n"
+        << "scrape_configs:\n"
+        << "  - job_name: kargo-dsp\n"
+        << "    metrics_path: /health/metrics\n"
+        << "    static_configs: [{targets: ['127.0.0.1:" << target_port << "']}]\n";
+    auto which = run_command({"sh", "-c", "command -v prometheus"});
+    std::string binary = which.out.substr(0, which.out.find('\n'));
+    if (which.exit_code != 0 || binary.empty()) {
+      throw std::runtime_error("prometheus is not installed (Debian package prometheus, scripts/lib.sh)");
+    }
+    child_ = std::make_unique<ChildProcess>(ChildProcess::Spec{
+        .argv = {binary, "--config.file=" + dir_.file("prometheus.yml"),
+                 "--storage.tsdb.path=" + dir_.file("data"),
+                 "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"},
+        .env = {},
+        .workdir = dir_.path(),
+        .stdout_path = dir_.file("stdout.log"),
+        .stderr_path = dir_.file("stderr.log")});
+  }
+  // GET /api/v1/<what> (a test failure's text as {"status": "error", ...} when it cannot be reached).
+  json api(const std::string& what) const {
+    try {
+      auto res = http_.get("/api/v1/" + what);
+      return json::parse(res.body);
+    } catch (const std::exception& e) {
+      return {{"status", "error"}, {"error", e.what()}};
+    }
+  }
+  json query(const std::string& promql) const { return api("query?query=" + percent_encoded(promql)); }
+  std::string log() const { return read_file(dir_.file("stderr.log")); }
+
+ private:
+  static std::string percent_encoded(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", c);
+        out += hex;
+      }
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  uint16_t port_;
+  HttpClient http_;
+  std::unique_ptr<ChildProcess> child_;
+};
+
+// "WHERE<Tab>PROMQL" of the dashboard's panel queries as Grafana sends them for these variables.
+std::vector<std::pair<std::string, std::string>> dashboard_queries(const std::vector<std::string>& values) {
+  std::vector<std::string> argv = {
+      "/usr/bin/python3", std::string(KARGO_SOURCE_DIR) + "/tests/observability/promql_names.py", "--queries",
+      std::string(KARGO_SOURCE_DIR) + "/deploy/grafana/kargo-dsp.json"};
+  argv.insert(argv.end(), values.begin(), values.end());
+  auto run = run_command(argv);
+  if (run.exit_code != 0) throw std::runtime_error("promql_names.py --queries failed: " + run.err);
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream lines(run.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto tab = line.find('\t');
+    if (tab != std::string::npos) out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+  }
+  return out;
+}
+
 std::vector<Sample> scrape(const HttpClient& http) {
   auto res = http.get("/health/metrics");
   if (res.status != 200) throw std::runtime_error("metrics: " + res.describe());
@@ -109,6 +189,48 @@ TEST(ObservabilityTest, EveryMetricOfTheAlertsAndTheDashboardIsExportedByARunnin
   }
   auto absent = missing(used, samples);
   EXPECT_TRUE(absent.empty()) << "queried but not exported:\n" << testing::PrintToString(absent);
+
+  // A real Prometheus scraping this server evaluates every rule without error, and answers every
+  // dashboard query (variables as Grafana sets them for "All"). Only queries of 5xx answers may
+  // be empty here; any other empty answer is a query that matches nothing.
+  PrometheusProcess prometheus(server.port(), source("deploy/prometheus/alerts.yaml"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = prometheus.query("count(rate(http_requests_total{job=\"kargo-dsp\"}[1m]) > 0)");
+        return r["status"] == "success" && !r["data"]["result"].empty();
+      },
+      60s, 500ms))
+      << prometheus.log();
+  auto all_rules_ok = [&](std::string* report) {
+    auto r = prometheus.api("rules");
+    if (r["status"] != "success") return false;
+    int rules = 0;
+    bool ok = true;
+    for (const auto& group : r["data"]["groups"]) {
+      for (const auto& rule : group["rules"]) {
+        ++rules;
+        if (rule["health"] != "ok") {
+          ok = false;
+          if (report) *report += rule["name"].get<std::string>() + ": " + rule.dump() + "\n";
+        }
+      }
+    }
+    return ok && rules >= 15;
+  };
+  EXPECT_TRUE(wait_until([&] { return all_rules_ok(nullptr); }, 20s, 500ms)) << [&] {
+    std::string report;
+    all_rules_ok(&report);
+    return report;
+  }();
+  auto queries = dashboard_queries({"job=kargo-dsp", "instance=.*", "route=.*"});
+  EXPECT_GE(queries.size(), 40u);
+  for (const auto& [where, promql] : queries) {
+    auto r = prometheus.query(promql);
+    EXPECT_EQ(r["status"], "success") << where << ": " << promql << "\n" << r.dump();
+    if (promql.find("status=~\"5..\"") == std::string::npos) {
+      EXPECT_FALSE(r["data"]["result"].empty()) << where << " has no data: " << promql;
+    }
+  }
 
   // The same check reports a metric the service does not have.
   TempDir dir;

@@ -3,6 +3,9 @@
 
     promql_names.py FILE...    prints "NAME<Tab>WHERE" per metric name used (rule files: .yaml/.yml,
                                dashboards: .json); WHERE is the alert, record or panel using it.
+    promql_names.py --queries DASHBOARD.json VAR=VALUE...
+                               prints "WHERE<Tab>PROMQL" per panel query, with the dashboard's
+                               variables set to the values given ($__rate_interval and the like: 1m).
 
 The live test (tests/integration/observability_test.cpp) checks every printed name against the
 samples of a running kargo-dsp's /health/metrics; check_static.py tests the extraction itself.
@@ -41,6 +44,12 @@ def grafana_to_promql(expr):
     """A dashboard expression with Grafana's variables replaced by valid PromQL."""
     expr = GRAFANA_DURATIONS.sub("5m", expr)
     return GRAFANA_VARIABLE.sub(lambda m: "var_" + (m.group(1) or m.group(2)), expr)
+
+
+def grafana_expand(expr, values):
+    """A dashboard expression as Grafana sends it with these variable values (name -> value)."""
+    expr = GRAFANA_DURATIONS.sub("1m", expr)
+    return GRAFANA_VARIABLE.sub(lambda m: values[m.group(1) or m.group(2)], expr)
 
 
 def metric_names(expr):
@@ -96,16 +105,20 @@ def dashboard_panels(dashboard):
         yield from panel.get("panels", [])
 
 
-def dashboard_expressions(path):
-    """(where, PromQL) of every panel target and variable query of a Grafana dashboard, with
-    Grafana's variables replaced."""
+def dashboard_targets(path):
+    """(where, expression as written) of every panel target of a Grafana dashboard."""
     with open(path) as f:
         dashboard = json.load(f)
     for panel in dashboard_panels(dashboard):
         for target in panel.get("targets", []):
             if target.get("expr"):
-                yield 'panel "%s" %s' % (panel.get("title", ""), target.get("refId", "")), grafana_to_promql(
-                    target["expr"])
+                yield 'panel "%s" %s' % (panel.get("title", ""), target.get("refId", "")), target["expr"]
+
+
+def dashboard_expressions(path):
+    """(where, PromQL) of every panel target of a Grafana dashboard, Grafana's variables replaced."""
+    for where, expr in dashboard_targets(path):
+        yield where, grafana_to_promql(expr)
 
 
 def dashboard_variable_queries(path):
@@ -139,6 +152,11 @@ def main(argv):
     if len(argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
+    if argv[1] == "--queries":
+        values = dict(arg.split("=", 1) for arg in argv[3:])
+        for where, expr in dashboard_targets(argv[2]):
+            print("%s\t%s" % (where, " ".join(grafana_expand(expr, values).split())))
+        return 0
     for path in argv[1:]:
         for name, where in names_in_file(path):
             print("%s\t%s: %s" % (name, path.rsplit("/", 1)[-1], where))
