@@ -30,20 +30,27 @@ struct UsedMetric {
   std::string where;  // file: alert, or panel and query
 };
 
-// The metric names the files query (rule files and dashboards), through promql_names.py.
-std::vector<UsedMetric> metrics_used(const std::vector<std::string>& files) {
+// promql_names.py with these arguments: its "FIRST<Tab>SECOND" lines.
+std::vector<std::pair<std::string, std::string>> promql_names(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"/usr/bin/python3",
                                    std::string(KARGO_SOURCE_DIR) + "/tests/observability/promql_names.py"};
-  argv.insert(argv.end(), files.begin(), files.end());
+  argv.insert(argv.end(), args.begin(), args.end());
   auto run = run_command(argv);
   if (run.exit_code != 0) throw std::runtime_error("promql_names.py failed: " + run.err);
-  std::vector<UsedMetric> used;
+  std::vector<std::pair<std::string, std::string>> out;
   std::istringstream lines(run.out);
   std::string line;
   while (std::getline(lines, line)) {
     auto tab = line.find('\t');
-    if (tab != std::string::npos) used.push_back({line.substr(0, tab), line.substr(tab + 1)});
+    if (tab != std::string::npos) out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
   }
+  return out;
+}
+
+// The metric names the files query (rule files and dashboards).
+std::vector<UsedMetric> metrics_used(const std::vector<std::string>& files) {
+  std::vector<UsedMetric> used;
+  for (auto& [name, where] : promql_names(files)) used.push_back({name, where});
   return used;
 }
 
@@ -125,22 +132,12 @@ class PrometheusProcess {
   std::unique_ptr<ChildProcess> child_;
 };
 
-// "WHERE<Tab>PROMQL" of the dashboard's panel queries as Grafana sends them for these variables.
+// (where, PromQL) of the dashboard's panel queries as Grafana sends them for these variables.
 std::vector<std::pair<std::string, std::string>> dashboard_queries(const std::vector<std::string>& values) {
-  std::vector<std::string> argv = {
-      "/usr/bin/python3", std::string(KARGO_SOURCE_DIR) + "/tests/observability/promql_names.py", "--queries",
-      std::string(KARGO_SOURCE_DIR) + "/deploy/grafana/kargo-dsp.json"};
-  argv.insert(argv.end(), values.begin(), values.end());
-  auto run = run_command(argv);
-  if (run.exit_code != 0) throw std::runtime_error("promql_names.py --queries failed: " + run.err);
-  std::vector<std::pair<std::string, std::string>> out;
-  std::istringstream lines(run.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto tab = line.find('\t');
-    if (tab != std::string::npos) out.emplace_back(line.substr(0, tab), line.substr(tab + 1));
-  }
-  return out;
+  std::vector<std::string> args = {"--queries",
+                                   std::string(KARGO_SOURCE_DIR) + "/deploy/grafana/kargo-dsp.json"};
+  args.insert(args.end(), values.begin(), values.end());
+  return promql_names(args);
 }
 
 std::vector<Sample> scrape(const HttpClient& http) {
