@@ -575,12 +575,6 @@ json ReportService::export_report(const ExportRequest& request, const std::strin
     }
   }
   auto expires_at = files_.save(file);
-  // Opportunistic clean-up, as bulk sheets do; a failure costs nothing but a log line.
-  try {
-    files_.purge_expired();
-  } catch (const std::exception& e) {
-    log::warn("purging expired generated files failed", {{"error", e.what()}});
-  }
   log::info("report exported", {{"export_id", file.id},
                                 {"report_type", request.report_type},
                                 {"format", request.format},
