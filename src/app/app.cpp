@@ -242,6 +242,9 @@ int run(const Config& cfg, Mode mode) {
         },
         [] {});
   };
+  // health_ready for the readiness alerts, whether or not anything probes /health/ready.
+  server.every(std::chrono::seconds(5),
+               [&] { in_background("readiness check", [&] { metrics.set_ready(health.ready().healthy); }); });
   server.every(std::chrono::seconds(5), [&] {
     auto s = db.stats();
     metrics.set_db_pool(s.in_use, s.open - s.in_use);
@@ -270,7 +273,7 @@ int run(const Config& cfg, Mode mode) {
     });
   }
   if (cfg.amazon_configured()) {
-    // report_age_seconds, for the staleness alert.
+    // report_age_seconds and report_pull_age_seconds, for the staleness alert.
     server.every(std::chrono::seconds(15), [&] { in_background("report age", [&] { reports.publish_age(); }); });
   }
   if (cfg.retention_interval_seconds > 0) {
