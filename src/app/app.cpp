@@ -242,6 +242,9 @@ int run(const Config& cfg, Mode mode) {
         },
         [] {});
   };
+  // health_ready for the readiness alerts, whether or not anything probes /health/ready.
+  server.every(std::chrono::seconds(5),
+               [&] { in_background("readiness check", [&] { metrics.set_ready(health.ready().healthy); }); });
   server.every(std::chrono::seconds(5), [&] {
     auto s = db.stats();
     metrics.set_db_pool(s.in_use, s.open - s.in_use);
@@ -270,7 +273,7 @@ int run(const Config& cfg, Mode mode) {
     });
   }
   if (cfg.amazon_configured()) {
-    // report_age_seconds, for the staleness alert.
+    // report_age_seconds and report_pull_age_seconds, for the staleness alert.
     server.every(std::chrono::seconds(15), [&] { in_background("report age", [&] { reports.publish_age(); }); });
   }
   if (cfg.retention_interval_seconds > 0) {
@@ -415,7 +418,8 @@ int create_user(const Config& config, const std::string& username, const std::st
   try {
     auth.create_user({username, password, role.value_or(Role::kNone)}, "cli");
   } catch (const Error& e) {
-    std::cerr << "error: " << e.external_message() << "\n";
+    // A validation error's message already sums up its details: print each problem once.
+    if (e.details().empty()) std::cerr << "error: " << e.external_message() << "\n";
     for (const auto& d : e.details()) std::cerr << "error: " << d.field << ": " << d.message << "\n";
     return e.http_status() == 422 ? 2 : 1;
   }

@@ -142,18 +142,24 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text) {
   return out;
 }
 
-EnvLookup process_environment(const std::string& dotenv_path) {
-  std::map<std::string, std::string> dotenv;
-  if (std::ifstream in(dotenv_path); in) {
+EnvLookup process_environment(const std::vector<std::string>& files) {
+  std::map<std::string, std::string> settings;
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    if (!in) continue;
     std::stringstream buf;
     buf << in.rdbuf();
-    dotenv = parse_dotenv(buf.str());
+    settings.merge(parse_dotenv(buf.str()));  // keeps what an earlier file set
   }
-  return [dotenv = std::move(dotenv)](const std::string& name) -> std::optional<std::string> {
+  return [settings = std::move(settings)](const std::string& name) -> std::optional<std::string> {
     if (const char* v = std::getenv(name.c_str())) return std::string(v);
-    if (auto it = dotenv.find(name); it != dotenv.end()) return it->second;
+    if (auto it = settings.find(name); it != settings.end()) return it->second;
     return std::nullopt;
   };
+}
+
+EnvLookup process_environment(const std::string& dotenv_path) {
+  return process_environment(std::vector<std::string>{dotenv_path});
 }
 
 Config load_config(const EnvLookup& env) {

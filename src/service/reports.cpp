@@ -600,6 +600,15 @@ store::GeneratedFile ReportService::download(const std::string& export_id) {
   return std::move(*file);
 }
 
-void ReportService::publish_age() { metrics_.set_report_age(store_.max_report_age_seconds()); }
+void ReportService::publish_age() {
+  metrics_.set_report_age(store_.max_report_age_seconds());
+  // The pull age measures the periodic pull: without it (interval 0) nothing keeps it low.
+  double pull_age = 0;
+  if (options_.interval_seconds > 0) {
+    auto range = domain::last_days(today_utc(), options_.restate_days);
+    pull_age = store_.max_pull_age_seconds(range.start_text(), range.end_text());
+  }
+  metrics_.set_report_pull_age(pull_age);
+}
 
 }  // namespace kargo::service

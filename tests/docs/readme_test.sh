@@ -20,6 +20,8 @@ for port in 8000 9100; do
 done
 
 WORK="$(mktemp -d)"
+# Files the README's commands save in the repository root (downloads) are removed afterwards.
+ls -A "$ROOT" | sort >"$WORK/before"
 DB="readme_$$"
 PSQL=(psql -h 127.0.0.1 -p "$THROWAWAY_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA -d postgres)
 RUN_PID=""
@@ -30,6 +32,7 @@ finish() {
     wait "$RUN_PID" 2>/dev/null || true
   fi
   "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  ls -A "$ROOT" | sort | comm -13 "$WORK/before" - | while read -r f; do rm -f "${ROOT:?}/$f"; done
   if [ "$rc" -ne 0 ]; then
     echo "--- run.sh output ---" >&2
     tail -40 "$WORK/run.log" >&2 || true
@@ -63,5 +66,7 @@ awk '
 BLOCKS=$(grep -c '^--- README block\|^echo "--- README block' "$WORK/readme.sh" || true)
 [ "$BLOCKS" -ge 5 ] || { echo "found only $BLOCKS runnable blocks in README.md" >&2; exit 1; }
 echo "running $BLOCKS README blocks" >&2
-timeout 600 bash -euo pipefail "$WORK/readme.sh"
+# A user's shell has none of test.sh's settings: what the commands need they must find themselves.
+env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u KARGO_TEST_RESTART_DATABASE_URL \
+  timeout 600 bash -euo pipefail "$WORK/readme.sh"
 echo "README: all $BLOCKS blocks ran" >&2

@@ -103,6 +103,26 @@ TEST(Shutdown, DelayKeepsAcceptingWhileReadinessSays503) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
 }
 
+// Draining closes kept-alive connections that wait for their next request at once, while the
+// listener still takes new ones: a proxy drops a closed connection from its pool instead of
+// sending a request on it just as the process exits.
+TEST(Shutdown, DrainingClosesIdleKeepAliveConnectionsAtOnce) {
+  ServerProcess server({.env = {{"SHUTDOWN_DELAY_SECONDS", "5"}}});
+  RawConnection idle(server.port());
+  ASSERT_TRUE(idle.send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(idle.read_response(seconds(5)).has_value());
+  RawConnection fresh(server.port());  // connected, nothing sent yet: it keeps its chance
+  server.terminate();
+  EXPECT_TRUE(idle.wait_closed(seconds(2))) << "the idle keep-alive connection stayed open";
+  ASSERT_TRUE(fresh.send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto res = fresh.read_response(seconds(5));
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->header("connection").value_or(""), "close");
+  EXPECT_TRUE(server.running()) << "the delay is not over";
+  EXPECT_EQ(server.stop(seconds(15)), 0);
+}
+
 // A second signal during the delay closes the listener at once (an operator's second Ctrl-C).
 TEST(Shutdown, SecondSignalCutsTheDelayShort) {
   ServerProcess server({.env = {{"SHUTDOWN_DELAY_SECONDS", "60"}}});

@@ -14,6 +14,13 @@ using namespace std::chrono_literals;
 
 std::string hex(char c, size_t n) { return std::string(n, c); }
 
+// psql's -tA answer without its final newline.
+std::string value(const FreshDatabase& db, const std::string& sql) {
+  auto out = db.sql(sql);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
 // Old and young rows of every table the job cleans, written directly (the API cannot backdate).
 void seed(const FreshDatabase& db) {
   db.sql(
@@ -83,20 +90,20 @@ TEST(Retention, DeletesWhatIsPastItsAgeInBatchesAndNothingElse) {
 
   EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE id LIKE 'job_a%'"), 0) << "finished 40 days ago";
   EXPECT_EQ(count("SELECT count(*) FROM jobs WHERE id IN ('job_b00000000001', 'job_c00000000001')"), 2);
-  EXPECT_EQ(db.sql("SELECT string_agg(right(id, 1), '' ORDER BY id) FROM bulk_uploads"), "bc");
-  EXPECT_EQ(db.sql("SELECT string_agg(right(id, 1) || ':' || (bytes IS NOT NULL)::text, ' ' ORDER BY id) "
+  EXPECT_EQ(value(db, "SELECT string_agg(right(id, 1), '' ORDER BY id) FROM bulk_uploads"), "bc");
+  EXPECT_EQ(value(db, "SELECT string_agg(right(id, 1) || ':' || (bytes IS NOT NULL)::text, ' ' ORDER BY id) "
                    "FROM generated_files"),
             "2:false 3:true");
-  EXPECT_EQ(db.sql("SELECT string_agg(key, ' ') FROM idempotency_keys"), "young-key");
+  EXPECT_EQ(value(db, "SELECT string_agg(key, ' ') FROM idempotency_keys"), "young-key");
   EXPECT_EQ(count("SELECT count(*) FROM periodic_ticks WHERE name IN ('old_tick', 'young_tick')"), 1);
-  EXPECT_EQ(db.sql("SELECT string_agg(right(id, 1), '') FROM webhook_deliveries"), "f");
-  EXPECT_EQ(db.sql("SELECT string_agg(right(delivery_id, 1) || attempt, ' ' ORDER BY delivery_id, attempt) "
+  EXPECT_EQ(value(db, "SELECT string_agg(right(id, 1), '') FROM webhook_deliveries"), "f");
+  EXPECT_EQ(value(db, "SELECT string_agg(right(delivery_id, 1) || attempt, ' ' ORDER BY delivery_id, attempt) "
                    "FROM webhook_attempts"),
             "e2 f1");
 
   // The first run's result names what it deleted (a later run finds nothing more).
   auto first = nlohmann::json::parse(
-      db.sql("SELECT result::text FROM jobs WHERE kind = 'retention' AND status = 'succeeded' "
+      value(db, "SELECT result::text FROM jobs WHERE kind = 'retention' AND status = 'succeeded' "
              "ORDER BY finished_at LIMIT 1"));
   EXPECT_EQ(first["deleted"]["jobs"], 5) << first;
   EXPECT_EQ(first["deleted"]["bulk_uploads"], 1) << first;
@@ -123,8 +130,8 @@ TEST(Retention, ZeroIntervalRunsNothing) {
                            {"WEBHOOK_CONCURRENCY", "0"}}});
   std::this_thread::sleep_for(3s);
   a.stop();
-  EXPECT_EQ(db.sql("SELECT count(*) FROM jobs WHERE kind = 'retention'"), "0");
-  EXPECT_EQ(db.sql("SELECT count(*) FROM jobs WHERE id LIKE 'job_a%'"), "5");
+  EXPECT_EQ(value(db, "SELECT count(*) FROM jobs WHERE kind = 'retention'"), "0");
+  EXPECT_EQ(value(db, "SELECT count(*) FROM jobs WHERE id LIKE 'job_a%'"), "5");
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 #pragma once
 // Service configuration: the one config loader (contract section 1).
 //
-// Values come from the process environment, then from a `.env` file in the working directory
-// for variables the environment does not set. A missing or malformed value raises ConfigError
-// naming the variable; main() prints it as one line and exits 2.
+// Values come from the process environment, then from settings files for variables the
+// environment does not set: by default `.env` and then `.local/run.env` (the settings
+// ./scripts/run.sh generates) in the working directory, or the files given with `--env-file`.
+// A missing or malformed value raises ConfigError naming the variable; main() prints it as one
+// line (saying where it looked when the variable is set nowhere) and exits 2.
 //
-//   auto cfg = kargo::load_config(kargo::process_environment(".env"));
+//   auto cfg = kargo::load_config(kargo::process_environment(kargo::kDefaultSettingsFiles));
 
 #include <cstdint>
 #include <functional>
@@ -105,7 +107,11 @@ struct Config {
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
-// Environment first, then the given .env file (if it exists).
+// The settings files read when no --env-file is given, in order.
+inline const std::vector<std::string> kDefaultSettingsFiles = {".env", ".local/run.env"};
+// Environment first, then each file in order (a missing one is skipped): the first that sets a
+// variable wins.
+EnvLookup process_environment(const std::vector<std::string>& files);
 EnvLookup process_environment(const std::string& dotenv_path = ".env");
 // Parses `.env` text: KEY=VALUE lines, `#` comments, optional `export `, single/double quotes.
 std::map<std::string, std::string> parse_dotenv(const std::string& text);
