@@ -44,11 +44,11 @@ namespace {
 constexpr http::RouteOptions kPublic{.authenticated = false, .execution = http::Execution::kInline};
 
 // What Swagger UI needs and nothing more: its script, style sheet and initializer from this
-// origin, the spec and Try it out requests to this origin, the SVG and PNG images its style sheet
-// holds as data: URLs, and inline styles (React sets style attributes, and the syntax highlighter
-// of responses writes them).
+// origin, the spec and Try it out requests to this origin, and the SVG and PNG images its style
+// sheet holds as data: URLs. No inline style either: with the base layout Swagger UI sets styles
+// through the DOM only (the standalone preset's top bar would need 'unsafe-inline' for its logo).
 constexpr std::string_view kUiPolicy =
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 // The reference page has one inline style sheet and no script at all.
 constexpr std::string_view kReferencePolicy =
@@ -124,6 +124,25 @@ std::string escape(std::string_view s) {
   return out;
 }
 
+// A description as HTML: escaped, with its `code spans` (the Markdown that Swagger UI renders, and
+// the only kind the descriptions use for placeholders such as `<id>`) in <code>.
+std::string prose(std::string_view s) {
+  std::string out;
+  bool in_code = false;
+  for (size_t start = 0;;) {
+    size_t tick = s.find('`', start);
+    // An unpaired backtick is text, as in Markdown.
+    if (tick != std::string_view::npos && !in_code && s.find('`', tick + 1) == std::string_view::npos) {
+      tick = std::string_view::npos;
+    }
+    out += escape(s.substr(start, tick == std::string_view::npos ? std::string_view::npos : tick - start));
+    if (tick == std::string_view::npos) return out;
+    out += in_code ? "</code>" : "<code>";
+    in_code = !in_code;
+    start = tick + 1;
+  }
+}
+
 std::string text(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
@@ -155,7 +174,7 @@ std::string render_reference(const nlohmann::json& doc) {
        "table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;"
        "vertical-align:top}</style></head><body>";
   h += "<h1>" + escape(text(info, "title")) + " <small>" + escape(text(info, "version")) + "</small></h1>";
-  h += "<p>" + escape(text(info, "description")) + "</p>";
+  h += "<p>" + prose(text(info, "description")) + "</p>";
   h += "<p>Machine-readable: <a href=\"openapi.yaml\">openapi.yaml</a> · "
        "<a href=\"openapi.json\">openapi.json</a> · interactive (needs JavaScript): "
        "<a href=\"../docs\">/docs</a></p>";
@@ -168,7 +187,7 @@ std::string render_reference(const nlohmann::json& doc) {
         if (!kMethods.count(method)) continue;
         h += "<div class=\"op\"><span class=\"m " + method + "\">" + escape(method) + "</span> <code>" +
              escape(path) + "</code> — " + escape(text(op, "summary"));
-        if (auto d = text(op, "description"); !d.empty()) h += "<p>" + escape(d) + "</p>";
+        if (auto d = text(op, "description"); !d.empty()) h += "<p>" + prose(d) + "</p>";
         if (op.contains("parameters") && op["parameters"].is_array() && !op["parameters"].empty()) {
           h += "<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>";
           for (const auto& p : op["parameters"]) {
@@ -179,7 +198,7 @@ std::string render_reference(const nlohmann::json& doc) {
             h += "<tr><td><code>" + escape(text(p, "name")) + "</code>" +
                  (p.value("required", false) ? " *" : "") + "</td><td>" + escape(text(p, "in")) +
                  "</td><td>" + schema_label(p.value("schema", nlohmann::json::object())) + "</td><td>" +
-                 escape(text(p, "description")) + "</td></tr>";
+                 prose(text(p, "description")) + "</td></tr>";
           }
           h += "</table>";
         }
@@ -192,7 +211,7 @@ std::string render_reference(const nlohmann::json& doc) {
         if (op.contains("responses") && op["responses"].is_object()) {
           h += "<table><tr><th>status</th><th>meaning</th></tr>";
           for (const auto& [status, resp] : op["responses"].items()) {
-            std::string desc = resp.contains("$ref") ? schema_label(resp) : escape(text(resp, "description"));
+            std::string desc = resp.contains("$ref") ? schema_label(resp) : prose(text(resp, "description"));
             h += "<tr><td>" + escape(status) + "</td><td>" + desc + "</td></tr>";
           }
           h += "</table>";
