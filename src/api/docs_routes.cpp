@@ -10,8 +10,8 @@
 //   /docs/swagger-ui*.{js,css}, /docs/favicon-*.png, /docs/swagger-initializer.js
 //
 // Every answer has a strong ETag (If-None-Match gives 304) and, where a gzip copy exists, is sent
-// gzip-compressed to clients that accept it. /docs links the files with ?v=<their ETag>, and such
-// a URL may be cached for a year; every other URL is revalidated on each use.
+// gzip-compressed to clients that accept it. /docs links the files with ?v=<digest in the ETag>; such
+// a URL may be cached for a year, every other URL is revalidated on each use.
 #include <yaml-cpp/yaml.h>
 #include <zlib.h>
 
@@ -231,7 +231,6 @@ std::string render_reference(const nlohmann::json& doc) {
   return h;
 }
 
-
 // One document as served: views of bytes that live as long as the process.
 struct Served {
   std::string_view content_type;
@@ -250,8 +249,8 @@ Served served(std::string_view content_type, std::string_view bytes, std::string
 // compressed once when it is made. Empty when zlib fails: the document is then sent as it is.
 std::string gzip(std::string_view data) {
   z_stream z{};
-  if (data.size() > UINT_MAX ||
-      deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16 /* gzip wrapper */, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (data.size() > UINT_MAX || deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                                             15 + 16 /* gzip wrapper */, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return {};
   }
   std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
@@ -267,7 +266,8 @@ std::string gzip(std::string_view data) {
 
 // The Swagger UI page: the embedded files by relative, versioned URLs (relative to /docs, so a
 // proxy may serve the API under a prefix), and the plain reference for browsers without scripts.
-std::string render_ui_page(const nlohmann::json& doc, const std::array<Served, kEmbeddedRoutes.size()>& files) {
+std::string render_ui_page(const nlohmann::json& doc,
+                           const std::array<Served, kEmbeddedRoutes.size()>& files) {
   auto url = [&](std::string_view path) {
     for (size_t i = 0; i < kEmbeddedRoutes.size(); ++i) {
       if (kEmbeddedRoutes[i].path == path) return std::string(path.substr(1)) + "?v=" + files[i].version;
@@ -279,8 +279,10 @@ std::string render_ui_page(const nlohmann::json& doc, const std::array<Served, k
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
   h += "<title>" + escape(text(info, "title")) + " API</title>";
   h += "<link rel=\"stylesheet\" href=\"" + url("/docs/swagger-ui.css") + "\">";
-  h += "<link rel=\"icon\" type=\"image/png\" sizes=\"32x32\" href=\"" + url("/docs/favicon-32x32.png") + "\">";
-  h += "<link rel=\"icon\" type=\"image/png\" sizes=\"16x16\" href=\"" + url("/docs/favicon-16x16.png") + "\">";
+  h += "<link rel=\"icon\" type=\"image/png\" sizes=\"32x32\" href=\"" + url("/docs/favicon-32x32.png") +
+       "\">";
+  h += "<link rel=\"icon\" type=\"image/png\" sizes=\"16x16\" href=\"" + url("/docs/favicon-16x16.png") +
+       "\">";
   h += "</head><body><noscript><p>This interactive API reference needs JavaScript. Without it, read "
        "<a href=\"docs/reference\">the API reference as a plain page</a>, or the document itself: "
        "<a href=\"docs/openapi.yaml\">openapi.yaml</a>, <a href=\"docs/openapi.json\">openapi.json</a>."

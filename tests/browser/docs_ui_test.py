@@ -206,6 +206,7 @@ class DocsUiTest(unittest.TestCase):
     requests = []  # every URL the browser requested, in order
     responses = {}  # URL -> response headers (lower-case names)
     console = []  # browser console entries
+    page_failure = None  # why /docs did not render, once it did not
 
     @classmethod
     def setUpClass(cls):
@@ -254,13 +255,30 @@ class DocsUiTest(unittest.TestCase):
         element.click()
 
     def open_docs(self):
-        """Loads /docs and waits until every operation shows; the page test_1 loaded is reused."""
+        """Loads /docs and waits until every operation shows; the page test_1 loaded is reused.
+        Fails at once when the page reports a script error or a failed load (a missing file),
+        and, once it failed, fails the same way for the later tests instead of waiting again."""
+        if DocsUiTest.page_failure:
+            raise AssertionError(DocsUiTest.page_failure)
         if self.driver.current_url.split("#")[0] != self.server.base + "/docs":
             self.driver.get(self.server.base + "/docs")
         expected = len(self.operations)
         shown = lambda: len(self.driver.find_elements(By.CSS_SELECTOR, ".opblock"))  # noqa: E731
-        wait_until(lambda: shown() >= expected, RENDER_S,
-                   lambda: f"Swagger UI showing the document's {expected} operations (it shows {shown()})")
+        first_entry = len(self.console)
+
+        def rendered():
+            self.collect_logs()
+            errors = [e["message"] for e in self.console[first_entry:] if e["level"] == "SEVERE"]
+            if errors:
+                raise AssertionError("/docs failed in the browser: " + " | ".join(errors))
+            return shown() >= expected
+
+        try:
+            wait_until(rendered, RENDER_S,
+                       lambda: f"Swagger UI showing the document's {expected} operations (it shows {shown()})")
+        except AssertionError as e:
+            DocsUiTest.page_failure = str(e)
+            raise
 
     def execute(self, operation):
         """Clicks Execute in the operation's (open) block and returns the status Swagger UI shows."""

@@ -75,7 +75,7 @@ TEST_F(DocsTest, SwaggerUiFilesAreTheVendoredOnesWithTheirContentTypes) {
 
 TEST_F(DocsTest, LargeDocumentsAreGzippedWhenTheClientAcceptsIt) {
   for (const char* target : {"/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/openapi.json",
-                                   "/docs/openapi.yaml", "/docs/reference"}) {
+                             "/docs/openapi.yaml", "/docs/reference"}) {
     SCOPED_TRACE(target);
     auto plain = http().get(target);
     auto gzipped = http().get(target, {{"Accept-Encoding", "br, gzip;q=0.8"}});
@@ -142,7 +142,8 @@ TEST_F(DocsTest, ReferencePageListsEveryOperationWithoutScripts) {
   EXPECT_NE(policy.find("default-src 'none'"), std::string::npos) << policy;
   EXPECT_EQ(res.body.find("<script"), std::string::npos);
   auto spec = http().get("/docs/openapi.json").json();
-  static const std::set<std::string> kMethods{"get", "put", "post", "delete", "patch", "options", "head", "trace"};
+  static const std::set<std::string> kMethods{"get",   "put",     "post", "delete",
+                                              "patch", "options", "head", "trace"};
   int operations = 0;
   for (const auto& [path, item] : spec["paths"].items()) {
     for (const auto& [method, _] : item.items()) {

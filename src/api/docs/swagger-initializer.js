@@ -16,6 +16,7 @@ window.ui = SwaggerUIBundle({
   // The bearer token lives in this page's memory only: not in localStorage, where any script
   // running on this origin could read it and where it would outlive the browser session.
   persistAuthorization: false,
-  // No badge from validator.swagger.io: the page loads nothing from outside the service.
+  // Never send the document to validator.swagger.io: the base layout shows no validator badge,
+  // and this keeps it so. The page loads nothing from outside the service.
   validatorUrl: null,
 });
