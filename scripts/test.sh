@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$KARGO_ROOT"
 
 START=$(date +%s)
-ensure_packages
+ensure_test_packages
 BUILD_DIR="${KARGO_BUILD_DIR:-$KARGO_ROOT/build}"
 log "building ($BUILD_DIR, Release, -Werror)"
 build_project "$BUILD_DIR" Release -DKARGO_WERROR=ON -DKARGO_BUILD_TESTS=ON

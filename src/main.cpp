@@ -1,8 +1,11 @@
 // kargo-dsp: argument parsing and configuration only; the work is in the kargo library.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "kargo/app/app.hpp"
 #include "kargo/app/process_creative.hpp"
@@ -10,9 +13,64 @@
 #include "kargo/core/log.hpp"
 #include "kargo/sandbox/sandbox.hpp"
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// "a, b or c"
+std::string spoken_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == items.size() ? " or " : ", ") + items[i];
+  }
+  return out;
+}
+
+// The one line of a configuration error. When the variable is set nowhere, it also says where
+// kargo-dsp looked and how to hand it the settings ./scripts/run.sh keeps (a second shell next to
+// run.sh has none of them), so nobody is left guessing.
+std::string config_error_line(const kargo::ConfigError& e, const kargo::EnvLookup& env,
+                              const std::vector<std::string>& files) {
+  std::string line = std::string("configuration error: ") + e.what();
+  if (env(e.variable())) return line;
+  std::vector<std::string> places{"the environment"};
+  std::error_code ec;
+  for (const auto& f : files) places.push_back(fs::absolute(f, ec).lexically_normal().string());
+  line += "; " + e.variable() + " is set in none of " + spoken_list(places) + ".";
+  // A binary built in the repository (build/kargo-dsp) finds run.sh's file next to its build directory.
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  fs::path run_env = ec ? fs::path() : exe.parent_path().parent_path() / ".local" / "run.env";
+  bool unread = !run_env.empty() && fs::exists(run_env, ec);
+  for (const auto& f : files) {
+    std::error_code same_ec;
+    if (unread && fs::equivalent(f, run_env, same_ec)) unread = false;
+  }
+  if (unread) {
+    line += " ./scripts/run.sh keeps its settings in " + run_env.string() + ": pass --env-file " +
+            run_env.string() + " (or run kargo-dsp from " + run_env.parent_path().parent_path().string() +
+            ").";
+  } else {
+    line +=
+        " ./scripts/run.sh keeps its settings in .local/run.env of the repository: run kargo-dsp from "
+        "the repository root, pass --env-file <repository>/.local/run.env, or export them first "
+        "(set -a; . .local/run.env; set +a).";
+  }
+  return line;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App cli{"kargo-dsp: Kargo <-> Amazon DSP integration service"};
   cli.require_subcommand(1);
+  std::vector<std::string> env_files;
+  cli.add_option("--env-file", env_files,
+                 "settings file read after the environment, instead of .env and .local/run.env (the "
+                 "settings ./scripts/run.sh generates) in the working directory; repeatable, the first "
+                 "file that sets a variable wins")
+      ->allow_extra_args(false)  // one file per --env-file: NAME ROLE may follow it
+      ->check(CLI::ExistingFile);
+  cli.fallthrough();  // --env-file may also follow the command
   auto* serve = cli.add_subcommand("serve", "HTTP API and background worker");
   auto* worker = cli.add_subcommand("worker", "background jobs only (/health/* on WORKER_PORT)");
   auto* migrate = cli.add_subcommand("migrate", "apply or list SQL migrations");
@@ -67,14 +125,16 @@ int main(int argc, char** argv) {
     cli.exit(e);
     return 2;
   }
+  if (env_files.empty()) env_files = kargo::kDefaultSettingsFiles;
+  const kargo::EnvLookup settings = kargo::process_environment(env_files);
 
   if (*sandbox) {
     // The sandbox reads only LOG_LEVEL and SANDBOX_TOKEN_TTL_SECONDS: no database, Redis or SECRET_KEY.
     kargo::SandboxConfig sandbox_config;
     try {
-      sandbox_config = kargo::load_sandbox_config(kargo::process_environment(".env"));
+      sandbox_config = kargo::load_sandbox_config(settings);
     } catch (const kargo::ConfigError& e) {
-      std::cerr << "configuration error: " << e.what() << "\n";
+      std::cerr << config_error_line(e, settings, env_files) << "\n";
       return 2;
     }
     sandbox_options.token_ttl = std::chrono::seconds(token_ttl.value_or(sandbox_config.token_ttl_seconds));
@@ -84,15 +144,13 @@ int main(int argc, char** argv) {
     return rc;
   }
   // Offline: no configuration beyond AMAZON_MACROS_FILE, so no SECRET_KEY or database needed.
-  if (*process)
-    return kargo::app::process_creative(pc, kargo::process_environment(".env"), std::cin, std::cout,
-                                        std::cerr);
+  if (*process) return kargo::app::process_creative(pc, settings, std::cin, std::cout, std::cerr);
 
   kargo::Config config;
   try {
-    config = kargo::load_config(kargo::process_environment(".env"));
+    config = kargo::load_config(settings);
   } catch (const kargo::ConfigError& e) {
-    std::cerr << "configuration error: " << e.what() << "\n";
+    std::cerr << config_error_line(e, settings, env_files) << "\n";
     return 2;
   }
   kargo::log::init(config.log_level);

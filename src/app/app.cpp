@@ -8,6 +8,7 @@
 
 #include "kargo/api/routes.hpp"
 #include "kargo/auth/auth_service.hpp"
+#include "kargo/bulk/sheet.hpp"
 #include "kargo/core/blocking_pool.hpp"
 #include "kargo/core/config.hpp"
 #include "kargo/core/error.hpp"
@@ -28,6 +29,7 @@
 #include "kargo/service/jobs.hpp"
 #include "kargo/service/kargo.hpp"
 #include "kargo/service/reports.hpp"
+#include "kargo/service/retention.hpp"
 #include "kargo/service/sheets.hpp"
 #include "kargo/service/webhook_dispatcher.hpp"
 #include "kargo/service/webhooks.hpp"
@@ -47,6 +49,7 @@
 #include "kargo/store/redis.hpp"
 #include "kargo/store/reports.hpp"
 #include "kargo/store/resource_cache.hpp"
+#include "kargo/store/retention.hpp"
 #include "kargo/store/users.hpp"
 #include "kargo/upstream/amazon_dsp_client.hpp"
 #include "kargo/upstream/channel.hpp"
@@ -118,6 +121,7 @@ int run(const Config& cfg, Mode mode) {
   store::BulkUploadStore uploads(db);
   store::ReportStore report_store(db);
   store::WebhookStore webhook_store(db);
+  store::RetentionStore retention_store(db);
   store::ResourceCache campaign_cache(redis, "campaign", std::chrono::seconds(60));
   // Creative list pages (single creatives are not cached: a row read is one round trip).
   store::ResourceCache creative_pages(redis, "creative", std::chrono::seconds(60));
@@ -169,6 +173,14 @@ int run(const Config& cfg, Mode mode) {
                                   .max_attempts = static_cast<int>(cfg.report_max_attempts),
                                   .interval_seconds = cfg.report_interval_seconds});
   service::WebhookService webhooks(webhook_store, {.allow_private = cfg.webhook_allow_private});
+  service::RetentionService retention(retention_store, job_service,
+                                     {.interval_seconds = cfg.retention_interval_seconds,
+                                      .batch = cfg.retention_batch_size,
+                                      .files = std::chrono::days(cfg.retention_files_days),
+                                      .jobs = std::chrono::days(cfg.retention_jobs_days),
+                                      .uploads = std::chrono::days(cfg.retention_uploads_days),
+                                      .ticks = std::chrono::days(cfg.retention_ticks_days),
+                                      .webhooks = std::chrono::days(cfg.retention_webhooks_days)});
   service::HealthService health(db, redis, upstream_health, job_service, pool);
 
   // The handlers.
@@ -207,7 +219,10 @@ int run(const Config& cfg, Mode mode) {
   opts.host = cfg.host;
   opts.port = mode == Mode::kServe ? cfg.port : cfg.worker_port;
   opts.io_threads = mode == Mode::kServe ? cfg.io_threads : 1;
+  opts.shutdown_delay = std::chrono::seconds(cfg.shutdown_delay_seconds);
+  opts.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_seconds);
   http::Server server(opts, pipeline);
+  server.on_drain([&health] { health.set_draining(); });
   try {
     server.bind();
   } catch (const std::exception& e) {
@@ -227,6 +242,9 @@ int run(const Config& cfg, Mode mode) {
         },
         [] {});
   };
+  // health_ready for the readiness alerts, whether or not anything probes /health/ready.
+  server.every(std::chrono::seconds(5),
+               [&] { in_background("readiness check", [&] { metrics.set_ready(health.ready().healthy); }); });
   server.every(std::chrono::seconds(5), [&] {
     auto s = db.stats();
     metrics.set_db_pool(s.in_use, s.open - s.in_use);
@@ -255,8 +273,17 @@ int run(const Config& cfg, Mode mode) {
     });
   }
   if (cfg.amazon_configured()) {
-    // report_age_seconds, for the staleness alert.
+    // report_age_seconds and report_pull_age_seconds, for the staleness alert.
     server.every(std::chrono::seconds(15), [&] { in_background("report age", [&] { reports.publish_age(); }); });
+  }
+  if (cfg.retention_interval_seconds > 0) {
+    // Old rows deleted (docs/RUNBOOK.md, "Retention"), elected like the sync tick.
+    auto check = std::chrono::seconds(std::clamp(cfg.retention_interval_seconds / 4, 1u, 30u));
+    server.every(check, [&] {
+      in_background("retention tick", [&] {
+        if (auto job = retention.tick()) log::info("retention tick: retention enqueued", {{"job_id", *job}});
+      });
+    });
   }
   if (mode == Mode::kServe) {
     // Campaigns whose end date passed become completed (contract section 3). Every instance may
@@ -270,6 +297,14 @@ int run(const Config& cfg, Mode mode) {
     });
   }
 
+  if (mode == Mode::kServe) {
+    // xlsx sheets and exports need a writable temporary directory (a read-only root needs one
+    // mounted: deploy/kubernetes mounts an emptyDir at /tmp).
+    if (auto problem = bulk::temp_dir_problem()) {
+      log::warn("temporary directory not writable",
+                {{"dir", bulk::temp_dir()}, {"error", *problem}, {"effect", "xlsx sheets and exports fail"}});
+    }
+  }
   std::optional<AdminBootstrap> bootstrap;
   if (mode == Mode::kServe) bootstrap.emplace(cfg, auth);
   if (cfg.secret_key_generated) {
@@ -289,6 +324,7 @@ int run(const Config& cfg, Mode mode) {
                                {.max_attempts = static_cast<int>(cfg.sync_max_attempts),
                                 .backoff = std::chrono::seconds(cfg.sync_retry_backoff_seconds)});
   jobs::BulkImportJob import_job(sheets);
+  jobs::RetentionJob retention_job(retention);
   jobs::ReportRefreshJob report_job(reports,
                                     {.max_attempts = static_cast<int>(cfg.report_max_attempts),
                                      .backoff = std::chrono::seconds(cfg.report_retry_backoff_seconds)});
@@ -302,6 +338,7 @@ int run(const Config& cfg, Mode mode) {
                              kinds::kReportRefresh}});
   }
   job_runner.add_kind(import_job.definition());
+  job_runner.add_kind(retention_job.definition());
   job_runner.start();
   // Both `serve` and `worker` deliver webhooks (docs/WEBHOOKS.md).
   service::WebhookDispatcher webhook_dispatcher(
@@ -381,7 +418,8 @@ int create_user(const Config& config, const std::string& username, const std::st
   try {
     auth.create_user({username, password, role.value_or(Role::kNone)}, "cli");
   } catch (const Error& e) {
-    std::cerr << "error: " << e.external_message() << "\n";
+    // A validation error's message already sums up its details: print each problem once.
+    if (e.details().empty()) std::cerr << "error: " << e.external_message() << "\n";
     for (const auto& d : e.details()) std::cerr << "error: " << d.field << ": " << d.message << "\n";
     return e.http_status() == 422 ? 2 : 1;
   }

@@ -35,7 +35,7 @@ void AuthService::validate(const NewUser& u) {
   Validator v;
   if (!valid_username(u.username)) v.add("username", kUsernameRule);
   if (utf8_length(u.password) < 8 || u.password.size() > 256) v.add("password", "must be 8-256 characters");
-  if (u.role == Role::kNone) v.add("role", "must be one of viewer, editor, admin");
+  if (u.role == Role::kNone) v.add("role", one_of_message({"viewer", "editor", "admin"}));
   v.check();
 }
 

@@ -7,8 +7,10 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -37,12 +39,13 @@ std::string number_text(const Number& n) {
 // Removes a file when it goes out of scope.
 class TempFile {
  public:
-  TempFile() {
-    const char* dir = std::getenv("TMPDIR");
-    dir_ = dir && *dir ? dir : "/tmp";
+  TempFile() : dir_(temp_dir()) {
     std::string pattern = dir_ + "/kargo-xlsx-XXXXXX";
     int fd = ::mkstemp(pattern.data());
-    if (fd < 0) throw std::runtime_error("cannot create a temporary file in " + dir_);
+    if (fd < 0) {
+      throw std::runtime_error("cannot create a temporary file in " + dir_ + ": " + std::strerror(errno) +
+                               " (set TMPDIR to a writable directory)");
+    }
     ::close(fd);
     path_ = pattern;
   }
@@ -248,6 +251,20 @@ std::vector<std::vector<std::string>> parse_csv(std::string_view text) {
     records.push_back(std::move(record));
   }
   return records;
+}
+
+std::string temp_dir() {
+  const char* dir = std::getenv("TMPDIR");
+  return dir && *dir ? dir : "/tmp";
+}
+
+std::optional<std::string> temp_dir_problem() {
+  try {
+    TempFile probe;
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return std::nullopt;
 }
 
 std::string write_xlsx(const Workbook& book) {

@@ -11,6 +11,7 @@
 #include "kargo/bulk/bulk_sheet.hpp"
 #include "kargo/core/error.hpp"
 #include "kargo/core/time.hpp"
+#include "kargo/core/validator.hpp"
 #include "kargo/domain/campaign.hpp"
 
 namespace kargo::bulk {
@@ -36,6 +37,13 @@ std::string upper(std::string s) {
 int64_t cents_of(double value) { return std::llround(value * 100.0); }
 double amount_of(int64_t cents) { return static_cast<double>(cents) / 100.0; }
 std::string money_text(int64_t cents) { return cell_text(Number{amount_of(cents), 2}); }
+
+// A money cell as the API would receive it: the amount when the cell holds one (money_cents),
+// else its text, which the money rule then refuses in the API's words.
+json money_value(const UploadRow& row, std::string_view column) {
+  if (auto cents = money_cents(row.at(column))) return amount_of(*cents);
+  return row.text(column);
+}
 
 // The campaign's current value of a JSON number in cents (0 when absent).
 int64_t json_cents(const json& doc, const char* key) {
@@ -126,8 +134,8 @@ struct OrderChanges {
 class Planner {
  public:
   Planner(const ParsedUpload& upload, const std::map<std::string, json>& campaigns,
-          const std::map<std::string, CreativeState>& creatives)
-      : up_(upload), campaigns_(campaigns), creatives_(creatives) {}
+          const std::map<std::string, CreativeState>& creatives, std::chrono::year_month_day today)
+      : up_(upload), campaigns_(campaigns), creatives_(creatives), today_(today) {}
 
   UploadPlan run() {
     plan_.rows_processed = up_.rows_processed();
@@ -160,7 +168,7 @@ class Planner {
       auto current = campaigns_.find(id);
       if (current == campaigns_.end()) {
         errors_.add(sheet, row.number, kOrderIdColumn,
-                    "no campaign " + id + "; leave Order ID empty to create a campaign");
+                    "campaign " + id + " not found; leave Order ID empty to create a campaign");
         continue;
       }
       order_rows_[id] = &row;
@@ -191,23 +199,17 @@ class Planner {
     if (!value.empty()) body[field] = value;
   }
 
-  // Budget and dates of an Orders row into `body`; a bad cell is a row error.
-  void put_typed(json& body, const UploadRow& row) {
-    if (row.text("Budget").empty()) {
-      // absent: required for a new order (the validator says so), unchanged for an existing one
-    } else if (auto cents = money_cents(row.at("Budget"))) {
-      body["budget"] = amount_of(*cents);
-    } else {
-      errors_.add(up_.orders, row.number, "Budget", "must be an amount of money (e.g. 1000.00)");
-    }
+  // Budget and dates of an Orders row into `body` as the API would receive them; a cell that is
+  // not an amount or a date goes in as its text, for the campaign validator to refuse in its words.
+  // An empty cell is absent: required for a new order (the validator says so), unchanged for an
+  // existing one.
+  static void put_typed(json& body, const UploadRow& row) {
+    if (!row.text("Budget").empty()) body["budget"] = money_value(row, "Budget");
     for (const auto& [column, field] :
          {std::pair{"Start Date", "start_date"}, std::pair{"End Date", "end_date"}}) {
       if (row.text(column).empty()) continue;
-      if (auto day = cell_date(row.at(column))) {
-        body[field] = format_date(*day);
-      } else {
-        errors_.add(up_.orders, row.number, column, "must be a date (YYYY-MM-DD or MM/DD/YYYY)");
-      }
+      auto day = cell_date(row.at(column));
+      body[field] = day ? format_date(*day) : row.text(column);
     }
   }
 
@@ -225,7 +227,7 @@ class Planner {
       errors_.add(up_.orders, row.number, "Status", "a new order starts as draft");
     }
     try {
-      plan_.creates.push_back({row.number, domain::validate_new_campaign(body)});
+      plan_.creates.push_back({row.number, domain::validate_new_campaign(body, today_)});
     } catch (const Error& e) {
       for (const auto& d : e.details()) order_field_error(row.number, d, nullptr);
     }
@@ -289,7 +291,7 @@ class Planner {
       if (associated(campaign, creative_id) || new_pairs_.count({campaign_id, creative_id})) continue;
       auto creative = creatives_.find(creative_id);
       if (creative == creatives_.end()) {
-        errors_.add(sheet, row.number, "Creative ID", "no creative " + creative_id);
+        errors_.add(sheet, row.number, "Creative ID", "creative " + creative_id + " not found");
       } else if (!creative->second.processed || creative->second.status == "failed") {
         errors_.add(sheet, row.number, "Creative ID",
                     "creative " + creative_id + " is not processed (status " + creative->second.status + ")");
@@ -365,17 +367,18 @@ class Planner {
       LineItemChange change{campaign_id, creative_id, std::nullopt, std::nullopt};
       read_bid(row, changes);
       if (!row.text("Budget").empty()) {
-        auto cents = money_cents(row.at("Budget"));
-        if (!cents || *cents <= 0) {
-          errors_.add(sheet, row.number, "Budget", "must be an amount of money above 0 (e.g. 250.00)");
-        } else if (fresh || *cents != line_item_budget(campaign, creative_id)) {
-          change.budget_cents = *cents;
+        json budget = money_value(row, "Budget");
+        if (auto problem = domain::money_problem(budget, domain::kMaxBudget)) {
+          errors_.add(sheet, row.number, "Budget", *problem);
+        } else if (int64_t cents = cents_of(budget.get<double>());
+                   fresh || cents != line_item_budget(campaign, creative_id)) {
+          change.budget_cents = cents;
         }
       }
       std::string status = row.text("Status");
       if (!status.empty()) {
         if (status != "active" && status != "paused") {
-          errors_.add(sheet, row.number, "Status", "must be active or paused");
+          errors_.add(sheet, row.number, "Status", one_of_message({"active", "paused"}));
         } else if (association ? status != association->at("ad_group").value("status", "active")
                                : status != "active") {
           change.status = status;
@@ -404,13 +407,16 @@ class Planner {
   // Bid (CPM) is the campaign's bidding.max_bid: every line item of an order carries the same.
   void read_bid(const UploadRow& row, OrderChanges& changes) {
     if (row.text("Bid (CPM)").empty()) return;
-    auto cents = money_cents(row.at("Bid (CPM)"));
-    if (!cents) {
-      errors_.add(up_.line_items, row.number, "Bid (CPM)", "must be an amount of money (e.g. 2.50)");
-    } else if (!changes.bid_cents) {
-      changes.bid_cents = *cents;
+    json bid = money_value(row, "Bid (CPM)");
+    if (auto problem = domain::money_problem(bid, domain::kMaxBid)) {
+      errors_.add(up_.line_items, row.number, "Bid (CPM)", *problem);
+      return;
+    }
+    int64_t cents = cents_of(bid.get<double>());
+    if (!changes.bid_cents) {
+      changes.bid_cents = cents;
       changes.bid_row = row.number;
-    } else if (*changes.bid_cents != *cents) {
+    } else if (*changes.bid_cents != cents) {
       errors_.add(up_.line_items, row.number, "Bid (CPM)",
                   "must equal the bid of the order's other line items (" + money_text(*changes.bid_cents) +
                       " in row " + std::to_string(changes.bid_row) + "): the bid is the campaign's max bid");
@@ -453,23 +459,18 @@ class Planner {
           continue;
         }
         src.scalar_rows[type] = row.number;
-        if (type == kBrandSafety) {
-          src.targeting[type] = value;
-        } else if (auto n = money_like_number(value)) {
-          src.targeting[type] = *n;
-        } else {
-          errors_.add(sheet, row.number, "Targeting Value", "viewability_threshold must be a number");
-        }
+        // Not a number: the text goes to the campaign validator, which refuses it in its words.
+        auto n = type == kThreshold ? number_of(value) : std::nullopt;
+        src.targeting[type] = n ? json(*n) : json(value);
       } else {
-        std::string known;
-        for (const char* t : kTargetingLists) known += std::string(t) + ", ";
-        errors_.add(sheet, row.number, "Targeting Type",
-                    "must be one of: " + known + kThreshold + ", " + kBrandSafety);
+        std::vector<std::string_view> known(std::begin(kTargetingLists), std::end(kTargetingLists));
+        known.insert(known.end(), {kThreshold, kBrandSafety});
+        errors_.add(sheet, row.number, "Targeting Type", one_of_message(known));
       }
     }
   }
 
-  static std::optional<double> money_like_number(const std::string& text) {
+  static std::optional<double> number_of(const std::string& text) {
     double v = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
@@ -511,7 +512,8 @@ class Planner {
     put_text(body, row, "Status", "status");
     put_typed(body, row);
     // Only what differs goes to the validator, so an unchanged value can never be refused.
-    if (body.contains("budget") && cents_of(body["budget"].get<double>()) == json_cents(current, "budget")) {
+    if (body.contains("budget") && body["budget"].is_number() &&
+        cents_of(body["budget"].get<double>()) == json_cents(current, "budget")) {
       body.erase("budget");
     }
     for (const char* key : {"name", "goal_kpi", "status", "start_date", "end_date"}) {
@@ -527,7 +529,7 @@ class Planner {
     }
     json change = json::object();
     try {
-      change = domain::validate_campaign_update(body, current);
+      change = domain::validate_campaign_update(body, current, today_);
     } catch (const Error& e) {
       for (const auto& d : e.details()) order_field_error(row.number, d, &changes);
     }
@@ -535,7 +537,7 @@ class Planner {
       std::string from = current.value("status", "");
       std::string to = change["status"];
       if (!domain::transition_allowed(from, to, domain::Trigger::kUpdate)) {
-        errors_.add(up_.orders, row.number, "Status", "cannot change from '" + from + "' to '" + to + "'");
+        errors_.add(up_.orders, row.number, "Status", domain::status_change_refused(from, to));
       }
     }
     if (errors_.count() != errors_before) return;
@@ -578,6 +580,7 @@ class Planner {
   const ParsedUpload& up_;
   const std::map<std::string, json>& campaigns_;
   const std::map<std::string, CreativeState>& creatives_;
+  const std::chrono::year_month_day today_;
   UploadPlan plan_;
   Errors errors_;
   std::map<std::string, const UploadRow*> order_rows_;  // existing orders of the Orders sheet
@@ -627,8 +630,9 @@ ParsedUpload parse_upload(const ReadBook& book) {
 }
 
 UploadPlan plan_upload(const ParsedUpload& upload, const std::map<std::string, json>& campaigns,
-                       const std::map<std::string, CreativeState>& creatives) {
-  return Planner(upload, campaigns, creatives).run();
+                       const std::map<std::string, CreativeState>& creatives,
+                       std::chrono::year_month_day today) {
+  return Planner(upload, campaigns, creatives, today).run();
 }
 
 json UploadPlan::report() const {

@@ -142,18 +142,24 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text) {
   return out;
 }
 
-EnvLookup process_environment(const std::string& dotenv_path) {
-  std::map<std::string, std::string> dotenv;
-  if (std::ifstream in(dotenv_path); in) {
+EnvLookup process_environment(const std::vector<std::string>& files) {
+  std::map<std::string, std::string> settings;
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    if (!in) continue;
     std::stringstream buf;
     buf << in.rdbuf();
-    dotenv = parse_dotenv(buf.str());
+    settings.merge(parse_dotenv(buf.str()));  // keeps what an earlier file set
   }
-  return [dotenv = std::move(dotenv)](const std::string& name) -> std::optional<std::string> {
+  return [settings = std::move(settings)](const std::string& name) -> std::optional<std::string> {
     if (const char* v = std::getenv(name.c_str())) return std::string(v);
-    if (auto it = dotenv.find(name); it != dotenv.end()) return it->second;
+    if (auto it = settings.find(name); it != settings.end()) return it->second;
     return std::nullopt;
   };
+}
+
+EnvLookup process_environment(const std::string& dotenv_path) {
+  return process_environment(std::vector<std::string>{dotenv_path});
 }
 
 Config load_config(const EnvLookup& env) {
@@ -265,6 +271,15 @@ Config load_config(const EnvLookup& env) {
   r.number("WEBHOOK_DEACTIVATE_AFTER_SECONDS", c.webhook_deactivate_after_seconds, 1, 86400 * 30);
   r.number("WEBHOOK_CONCURRENCY", c.webhook_concurrency, 0, 256);
   r.number("WEBHOOK_POLL_MS", c.webhook_poll_ms, 5, 10000);
+  r.number("RETENTION_INTERVAL_SECONDS", c.retention_interval_seconds, 0, 86400 * 7);
+  r.number("RETENTION_BATCH_SIZE", c.retention_batch_size, 1, 100000);
+  r.number("RETENTION_FILES_DAYS", c.retention_files_days, 0, 3650);
+  r.number("RETENTION_JOBS_DAYS", c.retention_jobs_days, 1, 3650);
+  r.number("RETENTION_UPLOADS_DAYS", c.retention_uploads_days, 1, 3650);
+  r.number("RETENTION_TICKS_DAYS", c.retention_ticks_days, 1, 3650);
+  r.number("RETENTION_WEBHOOKS_DAYS", c.retention_webhooks_days, 1, 3650);
+  r.number("SHUTDOWN_DELAY_SECONDS", c.shutdown_delay_seconds, 0, 300);
+  r.number("SHUTDOWN_GRACE_SECONDS", c.shutdown_grace_seconds, 1, 3600);
   read_log_level(r, c.log_level);
   r.opt("AMAZON_MACROS_FILE", c.amazon_macros_file);
   r.number("SANDBOX_TOKEN_TTL_SECONDS", c.sandbox_token_ttl_seconds, 1, 86400);
@@ -335,6 +350,15 @@ std::map<std::string, std::string> Config::public_summary() const {
       {"webhook_deactivate_after_seconds", std::to_string(webhook_deactivate_after_seconds)},
       {"webhook_concurrency", std::to_string(webhook_concurrency)},
       {"webhook_poll_ms", std::to_string(webhook_poll_ms)},
+      {"retention_interval_seconds", std::to_string(retention_interval_seconds)},
+      {"retention_batch_size", std::to_string(retention_batch_size)},
+      {"retention_files_days", std::to_string(retention_files_days)},
+      {"retention_jobs_days", std::to_string(retention_jobs_days)},
+      {"retention_uploads_days", std::to_string(retention_uploads_days)},
+      {"retention_ticks_days", std::to_string(retention_ticks_days)},
+      {"retention_webhooks_days", std::to_string(retention_webhooks_days)},
+      {"shutdown_delay_seconds", std::to_string(shutdown_delay_seconds)},
+      {"shutdown_grace_seconds", std::to_string(shutdown_grace_seconds)},
       {"log_level", log_level},
       {"environment", environment},
   };

@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -141,6 +142,36 @@ struct Metrics::Impl {
                                       .Help("Seconds since the newest pulled day of the stalest campaign in flight")
                                       .Register(*registry)
                                       .Add({});
+  prometheus::Gauge& report_pull_age =
+      prometheus::BuildGauge()
+          .Name("report_pull_age_seconds")
+          .Help(
+              "Seconds since the least recently pulled campaign of the periodic report pull was last pulled")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& ready =
+      prometheus::BuildGauge()
+          .Name("health_ready")
+          .Help("1 while /health/ready answers 200 (ready or degraded), 0 while it answers 503")
+          .Register(*registry)
+          .Add({});
+  prometheus::Counter& ready_transitions = prometheus::BuildCounter()
+                                               .Name("health_ready_transitions_total")
+                                               .Help("Changes of health_ready between ready and not ready")
+                                               .Register(*registry)
+                                               .Add({});
+  std::atomic<int> ready_state{-1};  // -1 until the first check: the first result is no transition
+  prometheus::Gauge& db_pool_max =
+      prometheus::BuildGauge()
+          .Name("db_pool_max_connections")
+          .Help("The most connections the PostgreSQL pool opens (DATABASE_POOL_SIZE)")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& start_time = prometheus::BuildGauge()
+                                      .Name("process_start_time_seconds")
+                                      .Help("Start time of the process since unix epoch in seconds")
+                                      .Register(*registry)
+                                      .Add({});
   prometheus::Counter& rate_limited = prometheus::BuildCounter()
                                           .Name("rate_limited_requests_total")
                                           .Help("Requests refused by the rate limiter")
@@ -227,6 +258,9 @@ struct Metrics::Impl {
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  // The process builds its Metrics first thing at start; a restart shows as a new value.
+  impl_->start_time.Set(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   // The attempt outcomes of webhook_deliveries_total are fixed: all exist from the start.
   for (const char* status : {"delivered", "retried", "failed"}) impl_->webhook_deliveries.Add({{"status", status}});
   for (const char* report : {"campaign", "creative", "viewability"}) impl_->report_rows.Add({{"report", report}});
@@ -311,6 +345,15 @@ void Metrics::set_db_pool(unsigned in_use, unsigned idle) {
   impl_->db_idle.Set(idle);
 }
 
+void Metrics::set_db_pool_size(unsigned size) { impl_->db_pool_max.Set(size); }
+
+void Metrics::set_ready(bool ready) {
+  const int now = ready ? 1 : 0;
+  impl_->ready.Set(now);
+  const int before = impl_->ready_state.exchange(now);
+  if (before != -1 && before != now) impl_->ready_transitions.Increment();
+}
+
 void Metrics::observe_db_query(double seconds) { impl_->db_query.Observe(seconds); }
 void Metrics::redis_error() { impl_->redis_errors.Increment(); }
 void Metrics::rate_limited() { impl_->rate_limited.Increment(); }
@@ -348,6 +391,7 @@ void Metrics::report_rows_ingested(std::string_view report, double rows) {
 }
 
 void Metrics::set_report_age(double seconds) { impl_->report_age.Set(seconds); }
+void Metrics::set_report_pull_age(double seconds) { impl_->report_pull_age.Set(seconds); }
 
 void Metrics::observe_webhook_latency(double seconds) { impl_->webhook_latency.Observe(seconds); }
 

@@ -25,6 +25,12 @@ std::string format_number(double v) {
 
 }  // namespace
 
+std::string one_of_message(const std::vector<std::string_view>& allowed) {
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  return "must be one of: " + list;
+}
+
 bool valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -200,17 +206,14 @@ std::optional<std::string> Validator::enumeration(std::string_view field,
                                                   const Presence& rule) {
   const auto* v = get(field, rule.required);
   if (!v) return std::nullopt;
-  std::string list;
-  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  if (!v->is_string()) {
-    add(field_name(field), "must be one of " + list + ", got " + type_name(*v));
-    return std::nullopt;
+  // One wording whatever the wrong value is (a sheet cell is always text, a JSON value may not be).
+  if (v->is_string()) {
+    const auto& s = v->get_ref<const std::string&>();
+    for (auto a : allowed) {
+      if (a == s) return s;
+    }
   }
-  const auto& s = v->get_ref<const std::string&>();
-  for (auto a : allowed) {
-    if (a == s) return s;
-  }
-  add(field_name(field), "must be one of " + list);
+  add(field_name(field), one_of_message(allowed));
   return std::nullopt;
 }
 
@@ -222,6 +225,10 @@ const nlohmann::json* Validator::object(std::string_view field, const Presence& 
     return nullptr;
   }
   return v;
+}
+
+const nlohmann::json* Validator::value(std::string_view field, const Presence& rule) {
+  return get(field, rule.required);
 }
 
 const nlohmann::json* Validator::array(std::string_view field, const Presence& rule) {

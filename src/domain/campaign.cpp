@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
@@ -66,17 +67,15 @@ bool advertiser_id_ok(std::string_view s) {
 
 const StringRule kListItem{.min_length = 1, .max_length = 255};
 
-// A positive amount of money, rounded to cents: it must still be positive once rounded (0.004
-// would be stored as 0.00 and break the database's CHECK).
+// The money rule on a field: the amount rounded to cents, or the rule's message on the field.
 std::optional<double> money(Validator& v, std::string_view field, double max, bool required = false) {
-  auto value = v.number(field, {.required = required, .exclusive_min = 0, .max = max});
+  const json* value = v.value(field, {.required = required});
   if (!value) return std::nullopt;
-  double rounded = round_cents(*value);
-  if (rounded < 0.01) {
-    v.add(v.field_name(field), "must be at least 0.01");
+  if (auto problem = money_problem(*value, max)) {
+    v.add(v.field_name(field), *problem);
     return std::nullopt;
   }
-  return rounded;
+  return round_cents(value->get<double>());
 }
 
 // Reads `field` as a list of strings that must each be one of `allowed`.
@@ -87,9 +86,7 @@ std::optional<std::vector<std::string>> subset(Validator& v, std::string_view fi
   bool good = true;
   for (size_t i = 0; i < values->size(); ++i) {
     if (std::find(allowed.begin(), allowed.end(), (*values)[i]) == allowed.end()) {
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      v.add(v.field_name(field) + "[" + std::to_string(i) + "]", "must be one of: " + list);
+      v.add(v.field_name(field) + "[" + std::to_string(i) + "]", one_of_message(allowed));
       good = false;
     }
   }
@@ -129,7 +126,7 @@ void read_targeting(Validator& v, json& out) {
 void read_bidding(Validator& v, json& out) {
   if (auto strategy = v.enumeration("strategy_type", {"cpm", "vcpm", "cpc"}))
     out["strategy_type"] = *strategy;
-  if (auto bid = money(v, "max_bid", 1e6)) out["max_bid"] = *bid;
+  if (auto bid = money(v, "max_bid", kMaxBid)) out["max_bid"] = *bid;
 }
 
 json default_targeting() {
@@ -141,10 +138,23 @@ json default_targeting() {
 }
 
 std::optional<std::string> date_field(Validator& v, std::string_view field, bool required) {
-  auto text = v.string(field, {.required = required,
-                               .accept = [](std::string_view s) { return parse_date(s).has_value(); },
-                               .accept_message = "must be a valid date (YYYY-MM-DD)"});
-  return text;
+  // Any wrong value, a number as much as a malformed text, breaks the one date rule.
+  const json* value = v.value(field, {.required = required});
+  if (!value) return std::nullopt;
+  if (!value->is_string() || !parse_date(value->get_ref<const std::string&>())) {
+    v.add(v.field_name(field), std::string(kDateRule));
+    return std::nullopt;
+  }
+  return value->get<std::string>();
+}
+
+// The end date rule: a campaign that is created, or whose dates move, must not end before today.
+// Dates are YYYY-MM-DD, so they compare as text.
+bool end_in_past(Validator& v, const std::string& end, std::chrono::year_month_day today) {
+  std::string now = format_date(today);
+  if (end >= now) return false;
+  v.add("end_date", "must not be in the past (today is " + now + " UTC)");
+  return true;
 }
 
 // The viewability configuration: given in full or in part, or derived from the phase. The rules
@@ -200,7 +210,25 @@ std::string_view trigger_name(Trigger t) {
 
 double round_cents(double v) { return std::round(v * 100.0) / 100.0; }
 
-json validate_new_campaign(const json& body) {
+std::optional<std::string> money_problem(const json& value, double max) {
+  // 0.004 would be stored as 0.00 and break the database's CHECK: the amount must still be
+  // positive once rounded to cents.
+  if (!value.is_number() || !std::isfinite(value.get<double>()) || round_cents(value.get<double>()) < 0.01) {
+    return std::string(kMoneyRule);
+  }
+  if (value.get<double>() > max) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", max);
+    return std::string("must be at most ") + text;
+  }
+  return std::nullopt;
+}
+
+std::string status_change_refused(std::string_view from, std::string_view to) {
+  return "cannot change from '" + std::string(from) + "' to '" + std::string(to) + "'";
+}
+
+json validate_new_campaign(const json& body, std::chrono::year_month_day today) {
   Validator v(body);
   json out = json::object();
   if (auto name = v.string("name", {.required = true, .min_length = 1, .max_length = 255}))
@@ -218,7 +246,7 @@ json validate_new_campaign(const json& body) {
   out["goal_kpi"] =
       v.enumeration("goal_kpi", {"viewability", "ctr", "conversions", "reach", "video_completion"})
           .value_or("viewability");
-  if (auto budget = money(v, "budget", 1e9, true)) out["budget"] = *budget;
+  if (auto budget = money(v, "budget", kMaxBudget, true)) out["budget"] = *budget;
   out["currency"] =
       v.string("currency", {.accept =
                                 [](std::string_view s) {
@@ -230,9 +258,11 @@ json validate_new_campaign(const json& body) {
           .value_or("USD");
   auto start = date_field(v, "start_date", true);
   auto end = date_field(v, "end_date", true);
-  if (start && end) {
+  if (end && end_in_past(v, *end, today)) {
+    // one message on end_date: the order of the dates is checked once the end is valid
+  } else if (start && end) {
     if (*start >= *end) {
-      v.add("end_date", "must be after start_date");
+      v.add("end_date", std::string(kEndAfterStartRule));
     } else {
       out["start_date"] = *start;
       out["end_date"] = *end;
@@ -254,13 +284,13 @@ json validate_new_campaign(const json& body) {
   return out;
 }
 
-json validate_campaign_update(const json& body, const json& current) {
+json validate_campaign_update(const json& body, const json& current, std::chrono::year_month_day today) {
   Validator v(body);
   json change = json::object();
   if (auto name = v.string("name", {.min_length = 1, .max_length = 255}); name && *name != current["name"]) {
     change["name"] = *name;
   }
-  if (auto budget = money(v, "budget", 1e9)) {
+  if (auto budget = money(v, "budget", kMaxBudget)) {
     double b = *budget;
     double spent = current.value("spent", 0.0);
     if (b < spent) {
@@ -276,11 +306,21 @@ json validate_campaign_update(const json& body, const json& current) {
   }
   auto start = date_field(v, "start_date", false);
   auto end = date_field(v, "end_date", false);
-  if (start || end) {
+  // Dates that are sent unchanged move nothing: an ended campaign can still be renamed with its
+  // whole resource as the body.
+  bool moves =
+      (start && *start != current.value("start_date", "")) || (end && *end != current.value("end_date", ""));
+  if (moves) {
     std::string s = start.value_or(current.value("start_date", ""));
     std::string e = end.value_or(current.value("end_date", ""));
-    if (s >= e) {
-      v.add(end ? "end_date" : "start_date", end ? "must be after start_date" : "must be before end_date");
+    if (end_in_past(v, e, today)) {
+      // the end date must move too (a new start alone cannot revive an ended campaign)
+    } else if (s >= e) {
+      if (end) {
+        v.add("end_date", std::string(kEndAfterStartRule));
+      } else {
+        v.add("start_date", "must be before end_date");
+      }
     } else {
       if (start && *start != current["start_date"]) change["start_date"] = *start;
       if (end && *end != current["end_date"]) change["end_date"] = *end;

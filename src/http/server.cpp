@@ -1,5 +1,6 @@
 #include "kargo/http/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -36,11 +37,36 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+class Session;
+
 struct Shared {
   ServerOptions options;
   Dispatcher& dispatcher;
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};  // signalled: answers close their connection
+  std::atomic<bool> stopping{false};  // the listener is closed
   std::atomic<int> in_flight{0};
+  // Every connection, so that draining can close the idle keep-alive ones at once (a proxy drops
+  // a closed connection from its pool; one closed later, as the process exits, can meet a
+  // request the proxy has just sent on it). Expired entries are pruned as connections come.
+  std::mutex sessions_mutex;
+  std::vector<std::weak_ptr<Session>> sessions;
+  size_t prune_at = 64;
+
+  void add(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(sessions_mutex);
+    if (sessions.size() >= prune_at) {
+      std::erase_if(sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+      prune_at = std::max<size_t>(64, 2 * sessions.size());
+    }
+    sessions.push_back(session);
+  }
+  std::vector<std::shared_ptr<Session>> live_sessions() {
+    std::lock_guard lock(sessions_mutex);
+    std::vector<std::shared_ptr<Session>> out;
+    for (const auto& s : sessions)
+      if (auto p = s.lock()) out.push_back(std::move(p));
+    return out;
+  }
 };
 
 // Splits the request target into a decoded path and decoded query pairs. False if malformed.
@@ -66,7 +92,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void start() {
+    shared_.add(shared_from_this());
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+  }
+
+  // Draining: a connection waiting for its next request is closed now (on its own thread).
+  void close_if_idle() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_ && self->answered_) self->close();
+    });
   }
 
  private:
@@ -75,9 +109,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void wait_for_request() {
     if (shared_.stopping) return close();
     if (buffer_.size() > 0) return read_header();
+    if (shared_.draining && answered_) return close();  // a new connection still gets its request in
+    idle_ = true;
     stream_.expires_after(shared_.options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->idle_ = false;
                               if (ec) return self->close();
                               self->buffer_.commit(n);
                               self->read_header();
@@ -122,6 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
       r.path_params.clear();
       r.principal.reset();
       r.idempotency.reset();
+      r.idempotency_recorded = false;
     } else {
       request_ = std::make_shared<Request>();
       request_->remote_address = remote_;
@@ -230,7 +268,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(Response res) {
     // A declared length that differs from the body (the sandbox's `truncate` fault) ends the
     // connection after the write, as a real truncated response would.
-    bool keep = keep_alive_ && !shared_.stopping && !res.declared_length;
+    // While draining, every answer closes its connection: the client's next request opens a new
+    // one, which the load balancer sends to an instance that is staying.
+    bool keep = keep_alive_ && !shared_.draining && !res.declared_length;
     int status = res.status;
     bool bodyless = status < 200 || status == 204 || status == 304;
     head_.clear();
@@ -261,6 +301,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(stream_, buffers, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
       self->shared_.in_flight--;
+      self->answered_ = true;
       if (!ec && self->linger_) return self->lingering_close();
       if (ec || !keep) return self->close();
       self->wait_for_request();
@@ -301,6 +342,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_;  // the response head being written; reused for every response
   std::string body_;  // the response body being written
   bool keep_alive_ = true;
+  bool idle_ = false;      // waiting for the first byte of the next request
+  bool answered_ = false;  // a response was written (the connection is a kept-alive one)
   bool http10_ = false;
   bool linger_ = false;
   std::unique_ptr<std::array<char, 16384>> discard_;
@@ -339,12 +382,32 @@ struct Server::Impl {
     });
   }
 
+  // The signal (or stop()): readiness turns 503 through the drain hooks; the listener stays
+  // open for shutdown_delay so that requests routed here before the load balancer noticed still
+  // land, then closes. A second signal cuts the delay short.
   void begin_shutdown() {
+    if (shared.draining.exchange(true)) return close_listener();
+    log::info("draining", {{"in_flight", shared.in_flight.load()},
+                           {"delay_seconds", shared.options.shutdown_delay.count()}});
+    for (auto& fn : drain_hooks) fn();
+    for (auto& session : shared.live_sessions()) session->close_if_idle();
+    if (shared.options.shutdown_delay.count() <= 0) return close_listener();
+    signals->async_wait([this](beast::error_code ec, int) {
+      if (!ec) close_listener();
+    });
+    drain_timer->expires_after(shared.options.shutdown_delay);
+    drain_timer->async_wait([this](beast::error_code ec) {
+      if (!ec) close_listener();
+    });
+  }
+
+  void close_listener() {
     if (shared.stopping.exchange(true)) return;
     log::info("shutting down", {{"in_flight", shared.in_flight.load()}});
     beast::error_code ec;
     acceptor->close(ec);
     signals->cancel(ec);
+    drain_timer->cancel();
     for (auto& t : timers) t->cancel();
     for (auto& fn : shutdown_hooks) fn();
     deadline = std::chrono::steady_clock::now() + shared.options.shutdown_grace;
@@ -372,6 +435,7 @@ struct Server::Impl {
   std::optional<asio::signal_set> signals;
   std::optional<asio::steady_timer> drain_timer;
   std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  std::vector<std::function<void()>> drain_hooks;
   std::vector<std::function<void()>> shutdown_hooks;
   std::vector<std::shared_ptr<std::function<void()>>> ticks;
   std::chrono::steady_clock::time_point deadline;
@@ -421,6 +485,8 @@ void Server::every(std::chrono::milliseconds period, std::function<void()> fn) {
   impl_->ticks.push_back(tick);
   (*tick)();
 }
+
+void Server::on_drain(std::function<void()> fn) { impl_->drain_hooks.push_back(std::move(fn)); }
 
 void Server::on_shutdown(std::function<void()> fn) { impl_->shutdown_hooks.push_back(std::move(fn)); }
 

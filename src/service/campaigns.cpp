@@ -3,6 +3,7 @@
 #include "kargo/core/digest.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/list_json.hpp"
+#include "kargo/core/time.hpp"
 #include "kargo/core/validator.hpp"
 #include "kargo/store/database.hpp"
 #include "kargo/store/idempotency.hpp"
@@ -17,8 +18,7 @@ using store::CampaignStore;
 Error not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
 
 Error transition_refused(const std::string& from, std::string_view to) {
-  return Error(codes::kConflict,
-               "campaign status cannot change from '" + from + "' to '" + std::string(to) + "'");
+  return Error(codes::kConflict, "campaign status " + domain::status_change_refused(from, to));
 }
 
 store::LockedCampaign lock(pqxx::transaction_base& tx, const std::string& id) {
@@ -106,7 +106,7 @@ std::string CampaignService::create(const json& body, const std::string& actor,
   auto ids = read_creative_ids(v, false);
   json fields;
   try {
-    fields = domain::validate_new_campaign(body);
+    fields = domain::validate_new_campaign(body, today_utc());
   } catch (const Error& e) {
     // One 422 with the campaign's fields and the creative_ids problems together.
     for (const auto& d : e.details()) v.add(d.field, d.message);
@@ -177,7 +177,7 @@ bool CampaignService::update_in(pqxx::transaction_base& tx, const std::string& i
                                       ", not " + std::to_string(*expected_version) + "; reload and retry");
   }
   json current = json::parse(load(tx, id));
-  json change = domain::validate_campaign_update(body, current);
+  json change = domain::validate_campaign_update(body, current, today_utc());
   if (change.contains("status")) {
     std::string to = change["status"];
     if (!domain::transition_allowed(locked.status, to, domain::Trigger::kUpdate)) {

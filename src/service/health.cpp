@@ -63,8 +63,11 @@ HealthReport HealthService::ready() {
   bool db_ok = false, redis_ok = false;
   auto db = check_database(db_, db_ok);
   auto redis = check_redis(redis_, redis_ok);
-  const char* status = !db_ok ? "not_ready" : redis_ok ? "ready" : "degraded";
-  return {{{"status", status}, {"checks", {{"database", db}, {"redis", redis}}}}, db_ok};
+  bool draining = draining_;
+  const char* status = !db_ok || draining ? "not_ready" : redis_ok ? "ready" : "degraded";
+  HealthReport report{{{"status", status}, {"checks", {{"database", db}, {"redis", redis}}}}, db_ok && !draining};
+  if (draining) report.body["draining"] = true;
+  return report;
 }
 
 void HealthService::detailed(const Call& call, double uptime_seconds, std::function<void(HealthReport)> done) {

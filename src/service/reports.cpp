@@ -575,12 +575,6 @@ json ReportService::export_report(const ExportRequest& request, const std::strin
     }
   }
   auto expires_at = files_.save(file);
-  // Opportunistic clean-up, as bulk sheets do; a failure costs nothing but a log line.
-  try {
-    files_.purge_expired();
-  } catch (const std::exception& e) {
-    log::warn("purging expired generated files failed", {{"error", e.what()}});
-  }
   log::info("report exported", {{"export_id", file.id},
                                 {"report_type", request.report_type},
                                 {"format", request.format},
@@ -606,6 +600,15 @@ store::GeneratedFile ReportService::download(const std::string& export_id) {
   return std::move(*file);
 }
 
-void ReportService::publish_age() { metrics_.set_report_age(store_.max_report_age_seconds()); }
+void ReportService::publish_age() {
+  metrics_.set_report_age(store_.max_report_age_seconds());
+  // The pull age measures the periodic pull: without it (interval 0) nothing keeps it low.
+  double pull_age = 0;
+  if (options_.interval_seconds > 0) {
+    auto range = domain::last_days(today_utc(), options_.restate_days);
+    pull_age = store_.max_pull_age_seconds(range.start_text(), range.end_text());
+  }
+  metrics_.set_report_pull_age(pull_age);
+}
 
 }  // namespace kargo::service

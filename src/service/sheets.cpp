@@ -125,12 +125,6 @@ json SheetService::generate(const std::vector<std::string>& campaign_ids, const 
                                .created_by = actor,
                                .lifetime = kSheetLifetime};
   auto expires_at = files_.save(file);
-  // Opportunistic clean-up on every generation; a failure costs nothing but a log line.
-  try {
-    files_.purge_expired();
-  } catch (const std::exception& e) {
-    log::warn("purging expired generated files failed", {{"error", e.what()}});
-  }
   // A sheet is a read of campaigns: a log line, no audit entry (docs/BULK.md).
   log::info("bulk sheet generated", {{"sheet_id", id},
                                      {"campaigns", campaign_ids.size()},

@@ -203,6 +203,7 @@ Database::Database(std::string url, unsigned pool_size, std::chrono::millisecond
   pool_->url = connection_url(url_, statement_timeout);
   pool_->size = pool_size;
   pool_->acquire_timeout = acquire_timeout;
+  if (metrics_) metrics_->set_db_pool_size(pool_size);
 }
 
 Database::~Database() = default;

@@ -20,11 +20,6 @@ constexpr const char* kFetch =
     "CASE WHEN expires_at > clock_timestamp() THEN bytes END "
     "FROM generated_files WHERE id = $1 AND kind = $2";
 
-constexpr const char* kDropBytes =
-    "UPDATE generated_files SET bytes = NULL WHERE expires_at <= clock_timestamp() AND bytes IS NOT NULL";
-constexpr const char* kDeleteOld =
-    "DELETE FROM generated_files WHERE expires_at <= clock_timestamp() - make_interval(secs => $1)";
-
 }  // namespace
 
 std::string GeneratedFileStore::save(const NewGeneratedFile& file) {
@@ -51,15 +46,6 @@ std::optional<GeneratedFile> GeneratedFileStore::fetch(const std::string& id, co
     out = std::move(f);
   });
   return out;
-}
-
-uint64_t GeneratedFileStore::purge_expired(std::chrono::seconds keep_rows_for) {
-  uint64_t touched = 0;
-  db_.transact([&](pqxx::transaction_base& tx) {
-    touched = tx.exec_params(kDeleteOld, static_cast<double>(keep_rows_for.count())).affected_rows();
-    touched += tx.exec(kDropBytes).affected_rows();
-  });
-  return touched;
 }
 
 }  // namespace kargo::store

@@ -122,6 +122,14 @@ constexpr const char* kMaxAge =
     "FROM campaigns WHERE amazon_campaign_id IS NOT NULL AND status = 'active' "
     "AND start_date <= (clock_timestamp() AT TIME ZONE 'UTC')::date";
 
+// $1..$2: the periodic pull's window (kInFlight's campaigns). A campaign never pulled counts from
+// when it joined them: its start date, or its sync to Amazon when that came later.
+constexpr const char* kMaxPullAge =
+    "SELECT greatest(coalesce(max(extract(epoch FROM clock_timestamp() - coalesce(report_pulled_at, "
+    "greatest(start_date::timestamp AT TIME ZONE 'UTC', last_synced_at)))), 0), 0)::float8 "
+    "FROM campaigns WHERE amazon_campaign_id IS NOT NULL AND status <> 'draft' "
+    "AND start_date <= $2::date AND end_date >= $1::date";
+
 // The documents of an export read one snapshot: a pull that commits meanwhile shows in every
 // campaign of the file or in none.
 constexpr const char* kSnapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
@@ -449,6 +457,14 @@ std::vector<std::string> ReportStore::documents(
 double ReportStore::max_report_age_seconds() {
   double age = 0;
   db_.once([&](pqxx::transaction_base& tx) { age = tx.exec1(kMaxAge)[0].as<double>(); });
+  return age;
+}
+
+double ReportStore::max_pull_age_seconds(const std::string& start_date, const std::string& end_date) {
+  double age = 0;
+  db_.once([&](pqxx::transaction_base& tx) {
+    age = tx.exec_params1(kMaxPullAge, start_date, end_date)[0].as<double>();
+  });
   return age;
 }
 

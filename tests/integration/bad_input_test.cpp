@@ -438,8 +438,8 @@ class TextInputTest : public BadInputTest {
     return {{"name", "Text rules"},
             {"advertiser_id", advertiser},
             {"budget", 1000},
-            {"start_date", "2026-02-01"},
-            {"end_date", "2026-02-28"}};
+            {"start_date", "2030-02-01"},
+            {"end_date", "2030-02-28"}};
   }
   HttpResponse create_campaign(const nlohmann::json& body) {
     return http().post_json("/api/campaigns", body, bearer(admin_token()));

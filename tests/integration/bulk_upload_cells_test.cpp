@@ -19,7 +19,7 @@ std::string orders_csv(const std::string& name) {
     if (!csv.empty()) csv += ',';
     csv += column;
   }
-  csv += "\r\n," + name + ",adv_cells,,,,,10,USD,2026-03-01,2026-03-31,\r\n";
+  csv += "\r\n," + name + ",adv_cells,,,,,10,USD,2030-03-01,2030-03-31,\r\n";
   return bulk::write_zip({{"Orders.csv", csv}});
 }
 

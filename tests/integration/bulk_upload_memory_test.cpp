@@ -76,7 +76,7 @@ std::string shared_strings_bomb(const std::string& order_name) {
 
   std::string order = xml_cell("B2", "s", std::to_string(last)) + xml_cell("C2", "inlineStr", "adv_bomb") +
                       xml_cell("H2", "", "10") + xml_cell("I2", "inlineStr", "USD") +
-                      xml_cell("J2", "inlineStr", "2026-03-01") + xml_cell("K2", "inlineStr", "2026-03-31");
+                      xml_cell("J2", "inlineStr", "2030-03-01") + xml_cell("K2", "inlineStr", "2030-03-31");
   std::vector<bulk::ZipEntry> parts;
   parts.push_back({"xl/workbook.xml",
                    "<workbook " + ns +

@@ -7,6 +7,7 @@
 
 #include "kargo/bulk/bulk_sheet.hpp"
 #include "kargo/bulk/sheet.hpp"
+#include "kargo/core/time.hpp"
 #include "support/amazon.hpp"
 #include "support/fixtures.hpp"
 #include "support/forms.hpp"
@@ -48,6 +49,26 @@ size_t col(const Table& t, const std::string& name) {
   if (it == t[0].end()) throw std::runtime_error("no column " + name);
   return static_cast<size_t>(it - t[0].begin());
 }
+// The tables as a workbook of text cells (row 0 is the header), to write as xlsx.
+bulk::Workbook workbook_of(const std::map<std::string, Table>& sheets) {
+  bulk::Workbook book;
+  for (const auto& [name, table] : sheets) {
+    auto& sheet = book.add_sheet(name, table[0]);
+    for (size_t r = 1; r < table.size(); ++r) sheet.rows.emplace_back(table[r].begin(), table[r].end());
+  }
+  return book;
+}
+bulk::Sheet& sheet_named(bulk::Workbook& book, const std::string& name) {
+  for (auto& s : book.sheets) {
+    if (s.name == name) return s;
+  }
+  throw std::runtime_error("no sheet " + name);
+}
+// A day relative to today (UTC), YYYY-MM-DD.
+std::string days_from_today(int days) {
+  return format_date(
+      std::chrono::year_month_day(std::chrono::sys_days(today_utc()) + std::chrono::days(days)));
+}
 
 class BulkUploadTest : public ServerTest {
  protected:
@@ -57,8 +78,8 @@ class BulkUploadTest : public ServerTest {
         {{"name", name},
          {"advertiser_id", "adv_upload"},
          {"budget", budget},
-         {"start_date", "2026-03-01"},
-         {"end_date", "2026-03-31"},
+         {"start_date", "2030-03-01"},
+         {"end_date", "2030-03-31"},
          {"bidding", {{"max_bid", 3.25}}},
          {"targeting", {{"locations", {"US", "DE"}}, {"device_types", {"mobile", "tablet"}}}}},
         bearer(admin_token()));
@@ -142,7 +163,7 @@ TEST_F(BulkUploadTest, CreatesOneCampaignAndUpdatesAnotherWithAuditEntries) {
   auto& orders = sheets.at("Orders");
   orders[2][col(orders, "Order Name")] = "Renamed by sheet";
   orders[2][col(orders, "Budget")] = "300.00";
-  orders[2][col(orders, "End Date")] = "04/15/2026";
+  orders[2][col(orders, "End Date")] = "04/15/2030";
   auto fresh = orders[1];
   fresh[col(orders, "Order ID")] = "";
   fresh[col(orders, "Status")] = "";
@@ -165,7 +186,7 @@ TEST_F(BulkUploadTest, CreatesOneCampaignAndUpdatesAnotherWithAuditEntries) {
   auto doc = campaign_doc(second);
   EXPECT_EQ(doc["name"], "Renamed by sheet");
   EXPECT_EQ(doc["budget"], 300.0);
-  EXPECT_EQ(doc["end_date"], "2026-04-15");
+  EXPECT_EQ(doc["end_date"], "2030-04-15");
   EXPECT_EQ(doc["targeting"]["locations"], json({"US", "DE", "FR"}));
   EXPECT_EQ(history_size(second), history_before + 1);
   auto history =
@@ -199,10 +220,10 @@ TEST_F(BulkUploadTest, AnInvalidRowAmongValidOnesIsA422ListingEveryErrorAndWrite
   fresh[col(orders, "Order ID")] = "";
   fresh[col(orders, "Status")] = "";
   fresh[col(orders, "Order Name")] = fresh_name;
-  fresh[col(orders, "Start Date")] = "2026-13-01";
+  fresh[col(orders, "Start Date")] = "2030-13-01";
   orders.push_back(fresh);
   auto valid_new = fresh;
-  valid_new[col(orders, "Start Date")] = "2026-03-01";
+  valid_new[col(orders, "Start Date")] = "2030-03-01";
   orders.push_back(valid_new);  // valid, but the sheet as a whole is not
   auto& targeting = sheets.at("Targeting");
   targeting[1][col(targeting, "Targeting Type")] = "planets";
@@ -228,6 +249,133 @@ TEST_F(BulkUploadTest, AnInvalidRowAmongValidOnesIsA422ListingEveryErrorAndWrite
   EXPECT_EQ(campaigns_named(fresh_name), 0u);
   EXPECT_EQ(campaign_doc(first)["name"], before["name"]);
   EXPECT_EQ(campaign_doc(first)["version"], before["version"]);
+}
+
+// A bad value gets the same words through POST /api/campaigns, a csv sheet (where every cell is
+// text) and an xlsx sheet (where it is a typed cell: a number, a date): the rules are the campaign
+// validator's, whatever the door.
+TEST_F(BulkUploadTest, EachRuleReadsTheSameThroughTheApiACsvSheetAndAnXlsxSheet) {
+  struct Case {
+    json api_patch;         // merged into a valid POST /api/campaigns body
+    std::string api_field;  // where the API reports it
+    std::string sheet, column;
+    std::string text;                 // the csv cell
+    bulk::Cell typed;                 // the xlsx cell
+    std::string targeting_type = {};  // Targeting rows: the row of this type, whose message it prefixes
+  };
+  const std::string yesterday = days_from_today(-1);
+  const std::vector<Case> cases = {
+      {{{"budget", -500}}, "budget", "Orders", "Budget", "-500.00", bulk::Number{-500, 2}},
+      {{{"budget", 0}}, "budget", "Orders", "Budget", "0.00", bulk::Number{0, 2}},
+      {{{"budget", "lots"}}, "budget", "Orders", "Budget", "lots", std::string("lots")},
+      {{{"budget", 2e9}}, "budget", "Orders", "Budget", "2000000000.00", bulk::Number{2e9, 2}},
+      {{{"budget", -5}}, "budget", "Line Items", "Budget", "-5.00", bulk::Number{-5, 2}},
+      {{{"bidding", {{"max_bid", 0}}}},
+       "bidding.max_bid",
+       "Line Items",
+       "Bid (CPM)",
+       "0",
+       bulk::Number{0, 2}},
+      {{{"end_date", yesterday}},
+       "end_date",
+       "Orders",
+       "End Date",
+       yesterday,
+       bulk::Date{*parse_date(yesterday)}},
+      {{{"end_date", "2030-02-30"}},
+       "end_date",
+       "Orders",
+       "End Date",
+       "2030-02-30",
+       std::string("2030-02-30")},
+      {{{"goal_kpi", "profit"}}, "goal_kpi", "Orders", "Goal KPI", "profit", std::string("profit")},
+      {{{"phase", "launch"}}, "phase", "Orders", "Phase", "launch", std::string("launch")},
+      {{{"targeting", {{"device_types", {"phone"}}}}},
+       "targeting.device_types[0]",
+       "Targeting",
+       "Targeting Value",
+       "phone",
+       std::string("phone"),
+       "device_types"},
+      {{{"targeting", {{"viewability_threshold", "high"}}}},
+       "targeting.viewability_threshold",
+       "Targeting",
+       "Targeting Value",
+       "high",
+       std::string("high"),
+       "viewability_threshold"},
+  };
+  auto [first, second] = setup();
+  const auto generated_tables = unzip_csv(generated({first}, "csv"));
+  // The message of the one error a 422 upload reports, which must be at sheet / row / column.
+  auto sheet_message = [](const HttpResponse& res, const std::string& sheet, size_t row,
+                          const std::string& column) -> std::string {
+    EXPECT_EQ(res.status, 422) << res.describe();
+    auto errors = report_of(res)["errors"];
+    if (errors.size() != 1) {
+      ADD_FAILURE() << "one error expected: " << errors;
+      return "";
+    }
+    EXPECT_EQ(errors[0]["sheet"], sheet) << errors;
+    EXPECT_EQ(errors[0]["row"], row) << errors;
+    EXPECT_EQ(errors[0]["column"], column) << errors;
+    return errors[0]["message"];
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.api_patch.dump() + " / " + c.sheet + " " + c.column + " " + c.text);
+    json body = {{"name", "Wording"},
+                 {"advertiser_id", "adv_upload"},
+                 {"budget", 100},
+                 {"start_date", "2030-03-01"},
+                 {"end_date", "2030-03-31"}};
+    body.merge_patch(c.api_patch);
+    auto api = http().post_json("/api/campaigns", body, bearer(admin_token()));
+    ASSERT_EQ(invalid_fields(api), std::set<std::string>{c.api_field});
+    std::string api_message = api.json()["error"]["details"][0]["message"];
+
+    auto tables = generated_tables;
+    auto& table = tables.at(c.sheet);
+    size_t row = 1;             // the first data row (Line Items: the first line item)
+    if (c.sheet == "Orders") {  // a new order: the generated one without its ids and status
+      auto fresh = table[1];
+      for (const char* cleared : {"Order ID", "Status", "Amazon Campaign ID"})
+        fresh[col(table, cleared)] = "";
+      table.push_back(fresh);
+      row = table.size() - 1;
+    } else if (c.sheet == "Targeting") {
+      while (table[row][col(table, "Targeting Type")] != c.targeting_type) ++row;
+    }
+    size_t column = col(table, c.column);
+    table[row][column] = c.text;
+    std::string csv_message = sheet_message(upload(zip_csv(tables)), c.sheet, row + 1, c.column);
+    auto book = workbook_of(tables);
+    sheet_named(book, c.sheet).rows[row - 1][column] = c.typed;
+    std::string xlsx_message = sheet_message(upload(bulk::write_xlsx(book)), c.sheet, row + 1, c.column);
+
+    std::string prefix = c.targeting_type.empty() ? "" : c.targeting_type + ": ";
+    EXPECT_EQ(csv_message, prefix + api_message);
+    EXPECT_EQ(xlsx_message, prefix + api_message);
+  }
+}
+
+// Moving an order's dates so that it ends before today is a row error on End Date, in either format.
+TEST_F(BulkUploadTest, AnOrderMovedToEndBeforeTodayIsARowErrorInBothFormats) {
+  auto [first, second] = setup();
+  for (const char* format : {"csv", "xlsx"}) {
+    auto tables = unzip_csv(generated({first}, "csv"));
+    auto& orders = tables.at("Orders");
+    orders[1][col(orders, "Start Date")] = days_from_today(-30);
+    orders[1][col(orders, "End Date")] = days_from_today(-1);
+    auto res = upload(std::string(format) == "csv" ? zip_csv(tables) : bulk::write_xlsx(workbook_of(tables)));
+    ASSERT_EQ(res.status, 422) << format << " " << res.describe();
+    auto errors = report_of(res)["errors"];
+    ASSERT_EQ(errors.size(), 1u) << errors;
+    EXPECT_EQ(errors[0],
+              json({{"sheet", "Orders"},
+                    {"row", 2},
+                    {"column", "End Date"},
+                    {"message", "must not be in the past (today is " + days_from_today(0) + " UTC)"}}));
+  }
 }
 
 TEST_F(BulkUploadTest, ValidateOnlyReportsWhatWouldChangeAndWritesNothing) {
@@ -279,7 +427,7 @@ TEST_F(BulkUploadTest, RefusesMoreThanFiftyThousandDataRows) {
   // Valid rows but one too many: nothing is written, whatever the rows say.
   std::string name = unique_name("too_many");
   for (int i = 0; i < 50001; ++i) {
-    csv += "," + name + " " + std::to_string(i) + ",adv,,,,,10,USD,2026-03-01,2026-03-31,\r\n";
+    csv += "," + name + " " + std::to_string(i) + ",adv,,,,,10,USD,2030-03-01,2030-03-31,\r\n";
   }
   auto res = upload(bulk::write_zip({{"Orders.csv", csv}}));
   ASSERT_EQ(res.status, 422) << res.describe();

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "kargo/core/time.hpp"
 #include "kargo/domain/campaign.hpp"
 #include "support/fixtures.hpp"
 
@@ -23,8 +24,8 @@ json valid_body(const std::string& name = "Summer Sale") {
   return {{"name", name},
           {"advertiser_id", "adv_1"},
           {"budget", 10000},
-          {"start_date", "2026-02-01"},
-          {"end_date", "2026-02-28"}};
+          {"start_date", "2030-02-01"},
+          {"end_date", "2030-02-28"}};
 }
 
 // A processed creative row, the way the creatives API stores one (issue 6).
@@ -42,6 +43,28 @@ std::string insert_creative(bool ready, const std::string& status = "processed")
       (status == "failed" ? "NULL" : "'<div></div>'") + ", 'test')";
   run_sql(sql);
   return id;
+}
+
+// Moves a campaign's dates to January 2020, as if it had run then: the API refuses end dates in
+// the past, so a test that needs an ended campaign writes them with SQL.
+void backdate(const std::string& id) {
+  run_sql("UPDATE campaigns SET start_date = '2020-01-01', end_date = '2020-01-31' WHERE id = '" + id + "'");
+}
+
+std::string today() { return format_date(today_utc()); }
+std::string days_from_today(int days) {
+  return format_date(
+      std::chrono::year_month_day(std::chrono::sys_days(today_utc()) + std::chrono::days(days)));
+}
+
+// The message of the 422's detail on `field` ("" when there is none).
+std::string message_on(const HttpResponse& res, const std::string& field) {
+  EXPECT_EQ(res.status, 422) << res.describe();
+  auto body = res.json();
+  for (const auto& d : body["error"]["details"]) {
+    if (d["field"] == field) return d["message"];
+  }
+  return "";
 }
 
 class CampaignTest : public ServerTest {
@@ -130,9 +153,10 @@ TEST_F(CampaignTest, EachInvalidFieldIsReportedOnItsOwn) {
       {"budget", {{"budget", "100"}}},
       {"budget", {{"budget", 0.004}}},
       {"bidding.max_bid", {{"bidding", {{"max_bid", 0.001}}}}},
-      {"start_date", {{"start_date", "2026-02-30"}}},
-      {"end_date", {{"end_date", "2026-01-01"}}},
-      {"end_date", {{"end_date", "2026-02-01"}}},
+      {"start_date", {{"start_date", "2030-02-30"}}},
+      {"end_date", {{"end_date", "2030-01-01"}}},                                // before start_date
+      {"end_date", {{"end_date", "2030-02-01"}}},                                // on start_date
+      {"end_date", {{"start_date", "2020-01-01"}, {"end_date", "2020-01-31"}}},  // in the past
       {"targeting.device_types[0]", {{"targeting", {{"device_types", {"phone"}}}}}},
       {"targeting.supply_sources[0]", {{"targeting", {{"supply_sources", {"anywhere"}}}}}},
       {"targeting.viewability_threshold", {{"targeting", {{"viewability_threshold", 101}}}}},
@@ -155,7 +179,7 @@ TEST_F(CampaignTest, EveryBadFieldIsReportedAtOnce) {
                {"advertiser_id", "!"},
                {"budget", -1},
                {"start_date", "x"},
-               {"end_date", "2026-13-01"},
+               {"end_date", "2030-13-01"},
                {"goal_kpi", 1},
                {"targeting", {{"viewability_threshold", -1}}},
                {"bidding", {{"max_bid", -2}}}};
@@ -232,9 +256,56 @@ TEST_F(CampaignTest, UpdateChangesFieldsBumpsVersionAndRefusesStaleVersions) {
   auto ok = put(id, {{"name", "Again"}}, {{"If-Match", "\"2\""}});
   EXPECT_EQ(ok.status, 200) << ok.describe();
   EXPECT_EQ(ok.json()["data"]["version"], 3);
-  EXPECT_EQ(invalid_fields(put(id, {{"end_date", "2026-01-15"}})), std::set<std::string>{"end_date"});
+  EXPECT_EQ(invalid_fields(put(id, {{"end_date", "2030-01-15"}})), std::set<std::string>{"end_date"});
   EXPECT_EQ(invalid_fields(put(id, {{"budget", 0}, {"status", "flying"}})),
             (std::set<std::string>{"budget", "status"}));
+}
+
+TEST_F(CampaignTest, CreatingACampaignThatEndedBeforeTodayIs422OnEndDate) {
+  auto body = valid_body();
+  body["start_date"] = days_from_today(-30);
+  body["end_date"] = days_from_today(-1);
+  auto res = create(body);
+  EXPECT_EQ(res.json()["error"]["code"], "VALIDATION_ERROR") << res.describe();
+  EXPECT_EQ(invalid_fields(res), std::set<std::string>{"end_date"});
+  EXPECT_EQ(message_on(res, "end_date"), "must not be in the past (today is " + today() + " UTC)");
+}
+
+TEST_F(CampaignTest, ACampaignMayEndToday) {
+  auto body = valid_body();
+  body["start_date"] = days_from_today(-30);
+  body["end_date"] = today();
+  auto c = create_ok(body);
+  EXPECT_EQ(c["end_date"], today());
+}
+
+TEST_F(CampaignTest, MovingTheEndDateIntoThePastIs422) {
+  std::string id = create_ok()["id"];
+  auto res = put(id, {{"start_date", days_from_today(-30)}, {"end_date", days_from_today(-1)}});
+  EXPECT_EQ(message_on(res, "end_date"), "must not be in the past (today is " + today() + " UTC)");
+  EXPECT_EQ(get(id).json()["data"]["end_date"], "2030-02-28");
+  EXPECT_EQ(get(id).json()["data"]["version"], 1);
+}
+
+TEST_F(CampaignTest, AnEndedCampaignAcceptsChangesThatLeaveItsDatesAlone) {
+  std::string id = create_ok()["id"];
+  backdate(id);
+  auto renamed = put(id, {{"name", "Renamed after the end"}, {"budget", 20000}});
+  ASSERT_EQ(renamed.status, 200) << renamed.describe();
+  EXPECT_EQ(renamed.json()["data"]["name"], "Renamed after the end");
+  // The whole resource sent back with its (past) dates unchanged moves nothing either.
+  auto whole = renamed.json()["data"];
+  whole["name"] = "Renamed again";
+  auto again = put(id, whole);
+  ASSERT_EQ(again.status, 200) << again.describe();
+  EXPECT_EQ(again.json()["data"]["end_date"], "2020-01-31");
+  // Moving only its start leaves it ended: refused on end_date.
+  EXPECT_EQ(message_on(put(id, {{"start_date", "2019-12-01"}}), "end_date"),
+            "must not be in the past (today is " + today() + " UTC)");
+  // Extending it into the future is fine.
+  auto extended = put(id, {{"end_date", "2030-12-31"}});
+  ASSERT_EQ(extended.status, 200) << extended.describe();
+  EXPECT_EQ(extended.json()["data"]["end_date"], "2030-12-31");
 }
 
 TEST_F(CampaignTest, ThirtyParallelUpdatesOfOneVersionHaveExactlyOneWinner) {
@@ -301,6 +372,34 @@ TEST_F(CampaignTest, IdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherBody) {
   auto doc = list.json();
   for (const auto& c : doc["data"]["campaigns"]) matches += c["id"] == first.json()["data"]["id"];
   EXPECT_EQ(matches, 1);
+}
+
+// Keyed POSTs one after the other on ONE keep-alive connection (as a proxy's upstream pool sends
+// them): a campaign create (which stores its answer in its own statement), then a bulk sheet
+// (whose answer the pipeline stores after the fact). Repeating the second replays it: nothing of
+// the first request may leak into the second through the connection's reused request object.
+TEST_F(CampaignTest, KeyedPostsOnOneKeepAliveConnectionEachReplay) {
+  RawConnection conn(server().port());
+  auto keyed_post = [&](const std::string& target, const std::string& key, const json& body) {
+    std::string text = body.dump();
+    EXPECT_TRUE(conn.send("POST " + target + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + admin_token() +
+                          "\r\nContent-Type: application/json\r\nIdempotency-Key: " + key +
+                          "\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" + text));
+    auto res = conn.read_response(std::chrono::seconds(10));
+    EXPECT_TRUE(res.has_value());
+    return res.value_or(HttpResponse{});
+  };
+  auto campaign = keyed_post("/api/campaigns", unique_name("idem-a"), valid_body("Pooled"));
+  ASSERT_EQ(campaign.status, 201) << campaign.describe();
+  const json sheet_body{{"campaign_ids", {campaign.json()["data"]["id"]}}, {"format", "csv"}};
+  std::string sheet_key = unique_name("idem-b");
+  auto sheet = keyed_post("/api/bulk/generate-sheet", sheet_key, sheet_body);
+  ASSERT_EQ(sheet.status, 201) << sheet.describe();
+  auto again = http().post_json("/api/bulk/generate-sheet", sheet_body,
+                                bearer(admin_token(), {{"Idempotency-Key", sheet_key}}));
+  ASSERT_EQ(again.status, 201) << again.describe();
+  EXPECT_EQ(again.json()["data"]["sheet_id"], sheet.json()["data"]["sheet_id"]);
+  EXPECT_EQ(again.header("idempotent-replayed").value_or(""), "true");
 }
 
 // The whole status machine through the API, with the table the code uses.
@@ -480,12 +579,12 @@ TEST(CampaignEndDate, CampaignsWhoseEndDatePassedBecomeCompleted) {
   HttpClient http(server.port());
   auto token = login(http, admin);
   auto body = valid_body("Ended");
-  body["start_date"] = "2020-01-01";
-  body["end_date"] = "2020-01-31";
   body["creative_ids"] = {insert_creative(true)};
   auto created = http.post_json("/api/campaigns", body, bearer(token));
   ASSERT_EQ(created.status, 201) << created.describe();
   std::string id = created.json()["data"]["id"];
+  // The API refuses an end date in the past: the campaign is backdated in the database.
+  backdate(id);
   auto draft = http.post_json("/api/campaigns", valid_body("Draft stays"), bearer(token));
   std::string draft_id = draft.json()["data"]["id"];
   EXPECT_TRUE(wait_until(

@@ -1,6 +1,7 @@
 // Contract section 1: `kargo-dsp migrate` and start-up configuration errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -167,6 +168,92 @@ TEST(Config, PortAlreadyInUseFailsStartup) {
                    std::chrono::seconds(20));
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE((r.out + r.err).find(std::to_string(first.port())), std::string::npos) << r.out << r.err;
+}
+
+// --- create-user next to ./scripts/run.sh: the settings it keeps in .local/run.env ---
+
+constexpr const char* kRunEnvKey = "run-env-secret-key-0123456789abcdef-01234567";
+// What a second shell next to run.sh has: no SECRET_KEY in the environment, production defaults.
+const EnvOverrides kSecondShell = {{"SECRET_KEY", std::nullopt}, {"ENVIRONMENT", std::nullopt}};
+
+// A working directory holding the .local/run.env run.sh writes (and optionally a .env).
+struct RunShCheckout {
+  TempDir dir;
+  explicit RunShCheckout(const std::string& run_env, const std::string& dotenv = "") {
+    std::filesystem::create_directories(dir.file(".local"));
+    std::ofstream(dir.file(".local/run.env")) << run_env;
+    if (!dotenv.empty()) std::ofstream(dir.file(".env")) << dotenv;
+  }
+};
+
+CommandResult create_user_in(const std::string& workdir, std::vector<std::string> args,
+                             const std::string& password = "a-long-enough-password") {
+  return run_cli(args, kSecondShell, password + "\n", std::chrono::seconds(30), workdir);
+}
+
+TEST(CreateUser, ReadsTheSettingsRunShKeepsInDotLocalRunEnv) {
+  RunShCheckout repo(std::string("SECRET_KEY=") + kRunEnvKey +
+                     "\nADMIN_USERNAME=admin\nADMIN_PASSWORD=run-sh-generated-password\n");
+  std::string name = unique_name("runenv");
+  auto r = create_user_in(repo.dir.path(), {"create-user", name, "viewer"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("created user " + name), std::string::npos) << r.out;
+  auto again = create_user_in(repo.dir.path(), {"create-user", name, "viewer"});
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << "the first one was stored: " << again.err;
+}
+
+TEST(CreateUser, DotEnvWinsOverDotLocalRunEnv) {
+  // run.env's SECRET_KEY is too short: the one in .env is the one read.
+  RunShCheckout repo("SECRET_KEY=short\n", std::string("SECRET_KEY=") + kRunEnvKey + "\n");
+  auto r = create_user_in(repo.dir.path(), {"create-user", unique_name("dotenv"), "viewer"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(CreateUser, EnvFileNamesTheSettingsFromAnyDirectoryBeforeOrAfterTheCommand) {
+  RunShCheckout repo(std::string("SECRET_KEY=") + kRunEnvKey + "\n");
+  TempDir elsewhere;
+  std::string run_env = repo.dir.file(".local/run.env");
+  auto before =
+      create_user_in(elsewhere.path(), {"--env-file", run_env, "create-user", unique_name("ef"), "viewer"});
+  EXPECT_EQ(before.exit_code, 0) << before.out << before.err;
+  auto between =
+      create_user_in(elsewhere.path(), {"create-user", "--env-file", run_env, unique_name("ef"), "viewer"});
+  EXPECT_EQ(between.exit_code, 0) << between.out << between.err;
+  auto after =
+      create_user_in(elsewhere.path(), {"create-user", unique_name("ef"), "viewer", "--env-file", run_env});
+  EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
+  auto missing = create_user_in(elsewhere.path(),
+                                {"--env-file", elsewhere.file("nope.env"), "create-user", "x1", "viewer"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.out << missing.err;
+  EXPECT_NE(missing.err.find("nope.env"), std::string::npos) << missing.err;
+}
+
+TEST(CreateUser, WithoutSecretKeySaysOnOneLineWhereItLookedAndHowToPassRunShSettings) {
+  TempDir elsewhere;
+  auto r = create_user_in(elsewhere.path(), {"create-user", unique_name("nokey"), "viewer"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  auto lines = non_empty_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  for (const std::string& part :
+       {std::string("SECRET_KEY"), elsewhere.file(".env"), elsewhere.file(".local/run.env"),
+        std::string("./scripts/run.sh keeps its settings in"), std::string("--env-file")}) {
+    EXPECT_NE(lines[0].find(part), std::string::npos) << part << " in: " << lines[0];
+  }
+}
+
+TEST(CreateUser, PrintsEachValidationErrorOnce) {
+  EnvOverrides env;  // scripts/test.sh's SECRET_KEY and database
+  auto one = run_cli({"create-user", unique_name("short"), "viewer"}, env, std::string("short\n"));
+  EXPECT_EQ(one.exit_code, 2) << one.out << one.err;
+  EXPECT_EQ(non_empty_lines(one.err), std::vector<std::string>{"error: password: must be 8-256 characters"})
+      << one.err;
+  auto two = run_cli({"create-user", "bad name!", "viewer"}, env, std::string("short\n"));
+  EXPECT_EQ(two.exit_code, 2) << two.out << two.err;
+  auto lines = non_empty_lines(two.err);
+  ASSERT_EQ(lines.size(), 2u) << two.err;
+  EXPECT_EQ(lines[0].rfind("error: username: ", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1], "error: password: must be 8-256 characters");
 }
 
 }  // namespace

@@ -266,8 +266,8 @@ TEST_F(CreativeApiTest, ListFiltersByFormatMediaTypeStatusAndCampaign) {
                                    {{"name", "Creative list"},
                                     {"advertiser_id", "adv"},
                                     {"budget", 100},
-                                    {"start_date", "2026-02-01"},
-                                    {"end_date", "2026-02-28"},
+                                    {"start_date", "2030-02-01"},
+                                    {"end_date", "2030-02-28"},
                                     {"creative_ids", {runway["id"]}}},
                                    bearer(admin_token()));
   ASSERT_EQ(campaign.status, 201) << campaign.describe();
@@ -298,8 +298,8 @@ TEST_F(CreativeApiTest, UploadWithCampaignIdMakesTheCampaignReady) {
                                    {{"name", "Gets ready"},
                                     {"advertiser_id", "adv"},
                                     {"budget", 100},
-                                    {"start_date", "2026-02-01"},
-                                    {"end_date", "2026-02-28"}},
+                                    {"start_date", "2030-02-01"},
+                                    {"end_date", "2030-02-28"}},
                                    bearer(admin_token()));
   std::string campaign_id = campaign.json()["data"]["id"];
   auto form = runway_form();
@@ -320,8 +320,8 @@ TEST_F(CreativeApiTest, CreativeInAnActiveCampaignCannotBeDeleted) {
                                    {{"name", "Active"},
                                     {"advertiser_id", "adv"},
                                     {"budget", 100},
-                                    {"start_date", "2026-02-01"},
-                                    {"end_date", "2026-02-28"},
+                                    {"start_date", "2030-02-01"},
+                                    {"end_date", "2030-02-28"},
                                     {"creative_ids", {id}}},
                                    bearer(admin_token()));
   std::string campaign_id = campaign.json()["data"]["id"];

@@ -17,8 +17,8 @@ json campaign_body(const std::string& name = "Push me") {
   return {{"name", name},
           {"advertiser_id", "adv_1"},
           {"budget", 12500},
-          {"start_date", "2026-02-01"},
-          {"end_date", "2026-02-28"},
+          {"start_date", "2030-02-01"},
+          {"end_date", "2030-02-28"},
           {"goal_kpi", "ctr"}};
 }
 

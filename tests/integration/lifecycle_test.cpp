@@ -1,4 +1,5 @@
-// Graceful shutdown (issue 4 item 2) and what the logs must never contain (contract section 8).
+// Graceful shutdown (readiness turns 503, the listener stays for SHUTDOWN_DELAY_SECONDS, in-flight
+// requests finish) and what the logs must never contain.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -71,6 +72,69 @@ TEST(Shutdown, InFlightRequestsStillGetTheirResponsesAfterSigterm) {
   auto code = server.wait(seconds(25));
   ASSERT_TRUE(code.has_value()) << "still running 25 s after SIGTERM";
   EXPECT_EQ(*code, 0);
+}
+
+// SIGTERM: readiness answers 503 (draining) at once, while the listener keeps accepting new
+// connections for SHUTDOWN_DELAY_SECONDS (requests a load balancer routed here before it noticed
+// still land), every answer closes its connection, then the process exits 0.
+TEST(Shutdown, DelayKeepsAcceptingWhileReadinessSays503) {
+  ServerProcess server({.env = {{"SHUTDOWN_DELAY_SECONDS", "3"}}});
+  HttpClient http(server.port());
+  auto before = http.get("/health/ready");
+  ASSERT_EQ(before.status, 200) << before.describe();
+  EXPECT_FALSE(before.json().contains("draining"));
+
+  auto start = std::chrono::steady_clock::now();
+  server.terminate();
+  ASSERT_TRUE(server.wait_for_log([](const nlohmann::json& l) { return json_string(l, "msg") == "draining"; },
+                                  seconds(5)));
+  auto ready = http.get("/health/ready");  // a new connection: the listener is still open
+  EXPECT_EQ(ready.status, 503) << ready.describe();
+  EXPECT_EQ(ready.json()["status"], "not_ready");
+  EXPECT_EQ(ready.json()["draining"], true);
+  auto live = http.get("/health/live");
+  EXPECT_EQ(live.status, 200) << live.describe();
+  EXPECT_EQ(live.header("connection").value_or(""), "close") << "draining answers close their connection";
+  EXPECT_TRUE(server.running()) << "exited before the delay was over";
+
+  auto code = server.wait(seconds(15));
+  ASSERT_TRUE(code.has_value()) << "still running 15 s after SIGTERM";
+  EXPECT_EQ(*code, 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+}
+
+// Draining closes kept-alive connections that wait for their next request at once, while the
+// listener still takes new ones: a proxy drops a closed connection from its pool instead of
+// sending a request on it just as the process exits.
+TEST(Shutdown, DrainingClosesIdleKeepAliveConnectionsAtOnce) {
+  ServerProcess server({.env = {{"SHUTDOWN_DELAY_SECONDS", "5"}}});
+  RawConnection idle(server.port());
+  ASSERT_TRUE(idle.send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(idle.read_response(seconds(5)).has_value());
+  RawConnection fresh(server.port());  // connected, nothing sent yet: it keeps its chance
+  server.terminate();
+  EXPECT_TRUE(idle.wait_closed(seconds(2))) << "the idle keep-alive connection stayed open";
+  ASSERT_TRUE(fresh.send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto res = fresh.read_response(seconds(5));
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->header("connection").value_or(""), "close");
+  EXPECT_TRUE(server.running()) << "the delay is not over";
+  EXPECT_EQ(server.stop(seconds(15)), 0);
+}
+
+// A second signal during the delay closes the listener at once (an operator's second Ctrl-C).
+TEST(Shutdown, SecondSignalCutsTheDelayShort) {
+  ServerProcess server({.env = {{"SHUTDOWN_DELAY_SECONDS", "60"}}});
+  server.terminate();
+  ASSERT_TRUE(server.wait_for_log([](const nlohmann::json& l) { return json_string(l, "msg") == "draining"; },
+                                  seconds(5)));
+  auto start = std::chrono::steady_clock::now();
+  server.terminate();
+  auto code = server.wait(seconds(10));
+  ASSERT_TRUE(code.has_value()) << "the second SIGTERM did not end the delay";
+  EXPECT_EQ(*code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
 }
 
 TEST(Shutdown, SigtermWhileDatabaseIsDownExitsPromptly) {

@@ -264,7 +264,7 @@ void ServerProcess::launch() {
     child_.reset();
     child_ = std::make_unique<ChildProcess>(ChildProcess::Spec{{KARGO_BIN_PATH, options_.mode},
                                                                env,
-                                                               dir_.path(),
+                                                               options_.workdir.value_or(dir_.path()),
                                                                dir_.file("stdout.log"),
                                                                dir_.file("stderr.log"),
                                                                std::nullopt});

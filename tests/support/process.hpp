@@ -114,6 +114,8 @@ struct ServerOptions {
   std::optional<Credentials> admin = std::nullopt;
   // Contents of a .env file in the server's working directory.
   std::optional<std::string> dotenv = std::nullopt;
+  // The working directory (default: a fresh temp directory, which holds the .env file and logs).
+  std::optional<std::string> workdir = std::nullopt;
   // Wait for /health/live (and the admin) before the constructor returns.
   bool wait_ready = true;
   std::chrono::milliseconds start_timeout = std::chrono::seconds(20);

@@ -8,6 +8,7 @@
 #include "kargo/bulk/sheet.hpp"
 #include "kargo/bulk/sheet_reader.hpp"
 #include "kargo/bulk/upload.hpp"
+#include "kargo/domain/campaign.hpp"
 
 using namespace kargo;
 using namespace kargo::bulk;
@@ -172,6 +173,8 @@ TEST(BulkUploadMoney, ReadsNumbersAndTextInCents) {
 namespace {
 
 constexpr const char* kCamp = "camp_0000000000aa";
+// The plans are made on a fixed day, so the end date rule gives the same answer every day.
+constexpr std::chrono::year_month_day kToday = 2026y / 12 / 4;
 constexpr const char* kCreative = "crv_0000000000aa";
 
 // One campaign as the sheet shows it and as GET /api/campaigns/{id} does.
@@ -186,8 +189,8 @@ OrderSource order_source() {
   o.goal_kpi = "viewability";
   o.currency = "USD";
   o.budget_cents = 10000;
-  o.start_date = 2026y / 3 / 1;
-  o.end_date = 2026y / 3 / 31;
+  o.start_date = 2030y / 3 / 1;
+  o.end_date = 2030y / 3 / 31;
   o.max_bid = 3.25;
   o.targeting = {{"locations", {"US", "DE"}},     {"demographics", json::array()},
                  {"interests", json::array()},    {"device_types", {"mobile"}},
@@ -214,17 +217,18 @@ json campaign_doc(const OrderSource& o) {
           {"currency", o.currency},
           {"budget", 100.0},
           {"spent", 0.0},
-          {"start_date", "2026-03-01"},
-          {"end_date", "2026-03-31"},
+          {"start_date", "2030-03-01"},
+          {"end_date", "2030-03-31"},
           {"targeting", o.targeting},
           {"bidding", {{"strategy_type", "cpm"}, {"max_bid", 3.25}}},
           {"creatives", {{{"id", kCreative}, {"ad_group", {{"budget", nullptr}, {"status", "active"}}}}}}};
 }
 
-UploadPlan plan_for(const Workbook& book, bool csv) {
+UploadPlan plan_for(const Workbook& book, bool csv, const json& campaign = campaign_doc(order_source())) {
   auto parsed = parse_upload(read_workbook(csv ? write_csv_zip(book) : write_xlsx(book)));
-  return plan_upload(parsed, {{kCamp, campaign_doc(order_source())}},
-                     {{"crv_0000000000bb", {"processed", true}}, {"crv_0000000000cc", {"pending", false}}});
+  return plan_upload(parsed, {{kCamp, campaign}},
+                     {{"crv_0000000000bb", {"processed", true}}, {"crv_0000000000cc", {"pending", false}}},
+                     kToday);
 }
 
 Workbook generated() { return build_bulk_sheet({order_source()}, {}); }
@@ -258,7 +262,7 @@ TEST(BulkUploadPlan, TargetingInAnotherOrderAndUsDatesAreUnchanged) {
   auto& targeting = sheet_of(book, kTargetingSheet);
   std::swap(targeting.rows[0], targeting.rows[1]);  // DE before US
   auto& orders = sheet_of(book, kOrdersSheet);
-  orders.rows[0][9] = std::string("03/01/2026");
+  orders.rows[0][9] = std::string("03/01/2030");
   orders.rows[0][7] = std::string("100");
   auto plan = plan_for(book, true);
   EXPECT_TRUE(plan.valid()) << plan.report().dump();
@@ -354,5 +358,109 @@ TEST(BulkUploadParse, RequiresTheOrdersSheetAndEveryColumnOfAReadSheet) {
     FAIL() << "no error";
   } catch (const WorkbookError& e) {
     EXPECT_NE(std::string(e.what()).find("Bid (CPM)"), std::string::npos) << e.what();
+  }
+}
+
+// Column indexes of the Orders sheet (contract order).
+constexpr size_t kOrderName = 1, kOrderBudget = 7, kOrderStart = 9, kOrderEnd = 10;
+
+// A new order: a copy of the generated row without Order ID, Status and Amazon id.
+Row new_order_row(const Workbook& book) {
+  Row row = book.sheets[0].rows[0];
+  row[0] = std::string();
+  row[3] = std::string();
+  row[11] = std::string();
+  return row;
+}
+
+std::string only_message(const UploadPlan& plan, const std::string& column) {
+  EXPECT_EQ(plan.errors.size(), 1u) << plan.report().dump(1);
+  if (plan.errors.size() != 1) return {};
+  EXPECT_EQ(plan.errors[0].column, column);
+  return plan.errors[0].message;
+}
+
+TEST(BulkUploadPlan, RefusesANewOrderThatEndsBeforeToday) {
+  for (bool csv : {false, true}) {
+    auto book = generated();
+    Row row = new_order_row(book);
+    row[kOrderStart] = Date{2026y / 11 / 1};
+    row[kOrderEnd] = csv ? Cell(std::string("12/03/2026")) : Cell(Date{2026y / 12 / 3});
+    sheet_of(book, kOrdersSheet).rows.push_back(row);
+    EXPECT_EQ(only_message(plan_for(book, csv), "End Date"),
+              "must not be in the past (today is 2026-12-04 UTC)");
+  }
+}
+
+TEST(BulkUploadPlan, ANewOrderMayEndToday) {
+  auto book = generated();
+  Row row = new_order_row(book);
+  row[kOrderStart] = Date{2026y / 11 / 1};
+  row[kOrderEnd] = Date{kToday};
+  sheet_of(book, kOrdersSheet).rows.push_back(row);
+  auto plan = plan_for(book, false);
+  ASSERT_TRUE(plan.valid()) << plan.report().dump(1);
+  ASSERT_EQ(plan.creates.size(), 1u);
+  EXPECT_EQ(plan.creates[0].fields["end_date"], "2026-12-04");
+}
+
+TEST(BulkUploadPlan, AnEndedOrderAcceptsOtherChangesButNotDatesInThePast) {
+  // The campaign ended on 2026-11-30: the generated sheet shows those dates.
+  OrderSource ended = order_source();
+  ended.start_date = 2026y / 11 / 1;
+  ended.end_date = 2026y / 11 / 30;
+  json doc = campaign_doc(ended);
+  doc["start_date"] = "2026-11-01";
+  doc["end_date"] = "2026-11-30";
+  doc["status"] = "completed";
+  ended.status = "completed";
+  auto book = build_bulk_sheet({ended}, {});
+  EXPECT_TRUE(plan_for(book, true, doc).valid()) << "uploaded unchanged";
+
+  sheet_of(book, kOrdersSheet).rows[0][kOrderName] = std::string("Renamed after the end");
+  auto renamed = plan_for(book, true, doc);
+  ASSERT_TRUE(renamed.valid()) << renamed.report().dump(1);
+  ASSERT_EQ(renamed.updates.size(), 1u);
+  EXPECT_EQ(renamed.updates[0].body, json({{"name", "Renamed after the end"}}));
+
+  sheet_of(book, kOrdersSheet).rows[0][kOrderStart] = Date{2026y / 10 / 1};  // moves, end still past
+  EXPECT_EQ(only_message(plan_for(book, false, doc), "End Date"),
+            "must not be in the past (today is 2026-12-04 UTC)");
+  sheet_of(book, kOrdersSheet).rows[0][kOrderEnd] = Date{2027y / 1 / 31};  // extended: fine again
+  EXPECT_TRUE(plan_for(book, false, doc).valid());
+}
+
+TEST(BulkUploadPlan, OneRuleReadsTheSameInCsvAndXlsxAndOnEveryMoneyColumn) {
+  // A negative budget is text in a csv sheet and a number in an xlsx one; a line item's budget and
+  // the bid follow the same money rule.
+  std::string money_rule(domain::kMoneyRule);
+  for (bool csv : {false, true}) {
+    SCOPED_TRACE(csv ? "csv" : "xlsx");
+    auto book = generated();
+    sheet_of(book, kOrdersSheet).rows[0][kOrderBudget] = Number{-500, 2};
+    EXPECT_EQ(only_message(plan_for(book, csv), "Budget"), money_rule);
+
+    book = generated();
+    sheet_of(book, kOrdersSheet).rows[0][kOrderBudget] = std::string("lots");
+    EXPECT_EQ(only_message(plan_for(book, csv), "Budget"), money_rule);
+
+    book = generated();
+    sheet_of(book, kLineItemsSheet).rows[0][5] = Number{-5, 2};
+    EXPECT_EQ(only_message(plan_for(book, csv), "Budget"), money_rule);
+
+    book = generated();
+    sheet_of(book, kLineItemsSheet).rows[0][6] = Number{0, 2};
+    EXPECT_EQ(only_message(plan_for(book, csv), "Bid (CPM)"), money_rule);
+
+    book = generated();
+    sheet_of(book, kOrdersSheet).rows[0][kOrderEnd] = std::string("someday");
+    EXPECT_EQ(only_message(plan_for(book, csv), "End Date"), domain::kDateRule);
+
+    book = generated();
+    Row row = new_order_row(book);
+    row[6] = std::string("profit");  // Goal KPI
+    sheet_of(book, kOrdersSheet).rows.push_back(row);
+    EXPECT_EQ(only_message(plan_for(book, csv), "Goal KPI"),
+              "must be one of: viewability, ctr, conversions, reach, video_completion");
   }
 }

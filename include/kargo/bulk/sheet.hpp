@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -56,6 +57,11 @@ inline constexpr const char* kXlsxContentType =
 // The xlsx bytes. libxlsxwriter 1.1.4 writes only to a file, so this goes through a private
 // temporary file under $TMPDIR (removed before returning). Throws std::runtime_error on failure.
 std::string write_xlsx(const Workbook& book);
+// Where write_xlsx puts its temporary files ($TMPDIR, else /tmp), and why it cannot write there
+// (nullopt when it can): checked at start-up, since a read-only root file system without a
+// writable temporary directory fails every xlsx.
+std::string temp_dir();
+std::optional<std::string> temp_dir_problem();
 // A zip holding `<sheet name>.csv` per sheet, in sheet order, built in memory (write_zip).
 std::string write_csv_zip(const Workbook& book);
 

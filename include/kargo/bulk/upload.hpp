@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kargo/bulk/sheet_reader.hpp"
+#include "kargo/core/time.hpp"
 
 namespace kargo::bulk {
 
@@ -106,11 +107,14 @@ struct UploadPlan {
 // Checks every row against the current campaigns (`campaigns`: id -> the GET /api/campaigns/{id}
 // resource, with `creatives[].ad_group`) and creatives, and plans the writes. Errors are collected,
 // never thrown.
+// `today` (UTC) is the earliest end date a new order, or an order whose dates move, may have.
 UploadPlan plan_upload(const ParsedUpload& upload, const std::map<std::string, nlohmann::json>& campaigns,
-                       const std::map<std::string, CreativeState>& creatives);
+                       const std::map<std::string, CreativeState>& creatives,
+                       std::chrono::year_month_day today = today_utc());
 
-// A money cell in cents: a number (rounded to cents) or text with at most two decimals;
-// nullopt for anything else.
+// A money cell in cents: a number (rounded to cents, negative ones included, for the money rule
+// to refuse) or text of digits with at most two decimals and an optional leading $; nullopt for
+// anything else.
 std::optional<int64_t> money_cents(const Cell& cell);
 // A date cell: a date, or text in YYYY-MM-DD or MM/DD/YYYY form.
 std::optional<std::chrono::year_month_day> cell_date(const Cell& cell);

@@ -1,11 +1,13 @@
 #pragma once
 // Service configuration: the one config loader (contract section 1).
 //
-// Values come from the process environment, then from a `.env` file in the working directory
-// for variables the environment does not set. A missing or malformed value raises ConfigError
-// naming the variable; main() prints it as one line and exits 2.
+// Values come from the process environment, then from settings files for variables the
+// environment does not set: by default `.env` and then `.local/run.env` (the settings
+// ./scripts/run.sh generates) in the working directory, or the files given with `--env-file`.
+// A missing or malformed value raises ConfigError naming the variable; main() prints it as one
+// line (saying where it looked when the variable is set nowhere) and exits 2.
 //
-//   auto cfg = kargo::load_config(kargo::process_environment(".env"));
+//   auto cfg = kargo::load_config(kargo::process_environment(kargo::kDefaultSettingsFiles));
 
 #include <cstdint>
 #include <functional>
@@ -81,6 +83,15 @@ struct Config {
   unsigned webhook_deactivate_after_seconds = 259200;  // failing this long switches a webhook off
   unsigned webhook_concurrency = 8;             // webhooks sent to at once per process; 0: none
   unsigned webhook_poll_ms = 50;                // how often the outbox is read
+  unsigned retention_interval_seconds = 3600;  // the retention tick; 0 disables
+  unsigned retention_batch_size = 1000;        // rows per delete statement
+  unsigned retention_files_days = 30;          // generated files, after they expired
+  unsigned retention_jobs_days = 30;           // finished jobs
+  unsigned retention_uploads_days = 7;         // stored bulk uploads no job still needs
+  unsigned retention_ticks_days = 7;           // periodic_ticks rows
+  unsigned retention_webhooks_days = 30;       // finished webhook deliveries and their attempts
+  unsigned shutdown_delay_seconds = 0;   // on SIGTERM: readiness 503, still accepting, this long
+  unsigned shutdown_grace_seconds = 20;  // then in-flight requests get this long to finish
   std::string log_level = "info";
   std::string environment = "production";
   std::optional<std::string> amazon_macros_file;
@@ -96,7 +107,11 @@ struct Config {
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
-// Environment first, then the given .env file (if it exists).
+// The settings files read when no --env-file is given, in order.
+inline const std::vector<std::string> kDefaultSettingsFiles = {".env", ".local/run.env"};
+// Environment first, then each file in order (a missing one is skipped): the first that sets a
+// variable wins.
+EnvLookup process_environment(const std::vector<std::string>& files);
 EnvLookup process_environment(const std::string& dotenv_path = ".env");
 // Parses `.env` text: KEY=VALUE lines, `#` comments, optional `export `, single/double quotes.
 std::map<std::string, std::string> parse_dotenv(const std::string& text);

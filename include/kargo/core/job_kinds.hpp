@@ -7,5 +7,6 @@ inline constexpr const char* kAmazonUpload = "amazon_upload";  // creatives -> A
 inline constexpr const char* kAmazonSync = "amazon_sync";      // campaigns <-> Amazon DSP
 inline constexpr const char* kBulkImport = "bulk_import";      // an uploaded bulk sheet, applied
 inline constexpr const char* kReportRefresh = "report_refresh";  // Amazon DSP reports -> stored rows
+inline constexpr const char* kRetention = "retention";           // rows past their age deleted
 
 }  // namespace kargo::kinds

@@ -45,6 +45,7 @@ class Metrics {
 
   // Storage.
   void set_db_pool(unsigned in_use, unsigned idle);
+  void set_db_pool_size(unsigned size);  // db_pool_max_connections: the pool's configured maximum
   void observe_db_query(double seconds);
   void redis_error();
   void rate_limited();
@@ -65,6 +66,13 @@ class Metrics {
   // report_age_seconds: seconds since the newest pulled day of the stalest campaign in flight
   // (one series: a label per campaign would grow without bound).
   void set_report_age(double seconds);
+  // report_pull_age_seconds: seconds since the least recently pulled campaign that the periodic
+  // pull covers was last pulled (0 when there is none, or the periodic pull is off).
+  void set_report_pull_age(double seconds);
+
+  // health_ready (1 ready or degraded, 0 not ready) from the periodic readiness check;
+  // health_ready_transitions_total counts its changes (the first check is not one).
+  void set_ready(bool ready);
 
   // Zero series, so every family of contract section 8 is in the first scrape (alerts on absent()
   // or rate() behave on a fresh process). Declared where the label values become known: the
@@ -74,7 +82,8 @@ class Metrics {
   void declare_job_kind(std::string_view kind);
   void declare_creative(std::string_view format, std::string_view phase);
 
-  // Prometheus text format 0.0.4; refreshes process_* gauges first.
+  // Prometheus text format 0.0.4; refreshes process_* gauges first. process_start_time_seconds is
+  // the construction time of this object (the process builds it at start).
   std::string serialize();
   // Per (method, route): count, error rates and latency percentiles from the histograms.
   std::vector<RouteLatencySummary> route_summaries() const;

@@ -6,6 +6,7 @@
 //   auto name = v.string("name", {.required = true, .min_length = 1, .max_length = 255});
 //   auto budget = v.number("budget", {.required = true, .exclusive_min = 0, .max = 1e9});
 //   auto role = v.enumeration("role", {"viewer", "editor", "admin"}, {.required = true});
+//       // "must be one of: viewer, editor, admin": every enumeration reads the same
 //   v.check();  // throws Error::validation(details) if anything was wrong
 //
 // A JSON null counts as absent. Wrong JSON types are reported on the field ("must be a string").
@@ -63,6 +64,9 @@ class Validator {
   // Present and of the right type, else null (and an error if present with the wrong type).
   const nlohmann::json* object(std::string_view field, const Presence& rule = {});
   const nlohmann::json* array(std::string_view field, const Presence& rule = {});
+  // The raw value when present (not null), for rules that read several JSON types themselves;
+  // "is required" when absent and required.
+  const nlohmann::json* value(std::string_view field, const Presence& rule = {});
   // Array of strings; each element checked against `rule` (errors name "field[i]").
   std::optional<std::vector<std::string>> string_array(std::string_view field, const StringRule& rule = {},
                                                        const Presence& presence = {});
@@ -82,6 +86,10 @@ class Validator {
   std::string prefix_;
   std::shared_ptr<std::vector<FieldError>> errors_;
 };
+
+// The words of every rule that allows a fixed list of values, wherever the value comes from (a
+// JSON field, a query parameter, a sheet cell): "must be one of: a, b, c".
+std::string one_of_message(const std::vector<std::string_view>& allowed);
 
 size_t utf8_length(std::string_view s);
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).

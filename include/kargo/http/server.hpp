@@ -4,7 +4,7 @@
 // SIGTERM/SIGINT. Everything after parsing is the Dispatcher's job (the Pipeline, in the service).
 //
 //   http::Server server(opts, pipeline);
-//   server.run();  // returns after a signal, once in-flight requests finished (or 20 s passed)
+//   server.run();  // returns after a signal, once in-flight requests finished (or the grace passed)
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +42,9 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds write_timeout{60};
+  // On SIGTERM: `shutdown_delay` more of accepting (readiness already answers 503, so load
+  // balancers stop sending), then the listener closes and in-flight requests get `shutdown_grace`.
+  std::chrono::seconds shutdown_delay{0};
   std::chrono::seconds shutdown_grace{20};
   size_t header_limit = 16 * 1024;
 };
@@ -55,13 +58,17 @@ class Server {
 
   // Binds the listening socket; throws std::runtime_error naming the address on failure.
   void bind();
-  // Serves until SIGINT/SIGTERM or stop(); then drains in-flight requests.
+  // Serves until SIGINT/SIGTERM or stop(); then drains in-flight requests. A second signal
+  // during the shutdown delay closes the listener at once.
   void run();
   // Asks run() to begin a graceful shutdown (thread-safe).
   void stop();
   // Runs `fn` every `period` on an I/O thread until shutdown (cheap, non-blocking work only).
   void every(std::chrono::milliseconds period, std::function<void()> fn);
-  // Called once when shutdown begins (e.g. to stop background workers).
+  // Called once, on the I/O thread, when the signal arrives (before the shutdown delay), e.g.
+  // to make readiness answer 503.
+  void on_drain(std::function<void()> fn);
+  // Called once when the listener closes (e.g. to stop background workers).
   void on_shutdown(std::function<void()> fn);
   uint16_t port() const;
 

@@ -8,6 +8,7 @@
 //   bulk_import     an uploaded bulk sheet applied (POST /api/bulk/upload-sheet?async=true)
 //   report_refresh  delivery and viewability reports pulled from Amazon DSP into the stored daily
 //                   rows (POST /api/reports/refresh and the periodic tick; docs/REPORTS.md)
+//   retention       rows past their age deleted in batches (the periodic tick; docs/RUNBOOK.md)
 //
 //   jobs::AmazonSyncJob sync(amazon_service, {.max_attempts = 3, .backoff = 30s});
 //   runner.add_kind(sync.definition());
@@ -19,6 +20,7 @@
 namespace kargo::service {
 class AmazonService;
 class ReportService;
+class RetentionService;
 class SheetService;
 }  // namespace kargo::service
 
@@ -68,6 +70,15 @@ class ReportRefreshJob {
  private:
   service::ReportService& reports_;
   Options options_;
+};
+
+class RetentionJob {
+ public:
+  explicit RetentionJob(service::RetentionService& retention) : retention_(retention) {}
+  JobKind definition();
+
+ private:
+  service::RetentionService& retention_;
 };
 
 }  // namespace kargo::jobs

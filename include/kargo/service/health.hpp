@@ -7,6 +7,7 @@
 //   auto ready = health.ready();                       // {body, healthy}; on the database pool
 //   health.detailed(call, [](HealthReport r) { ... }); // upstream probes first, then the pool
 
+#include <atomic>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -34,8 +35,12 @@ class HealthService {
   HealthService(store::Database& db, store::Redis& redis, upstream::UpstreamHealth& upstreams, JobService& jobs,
                 BlockingPool& pool);
 
-  // {status: ready | degraded (Redis down) | not_ready, checks: {database, redis}}. Blocking.
+  // {status: ready | degraded (Redis down) | not_ready, checks: {database, redis}}, plus
+  // draining: true (and not_ready) once the process is shutting down. Blocking.
   HealthReport ready();
+  // The process is shutting down: readiness answers 503 from now on, so load balancers take it
+  // out of rotation while in-flight requests finish.
+  void set_draining() { draining_ = true; }
   // Everything of /health/detailed but the route's own fields; `uptime_seconds` of the process.
   void detailed(const Call& call, double uptime_seconds, std::function<void(HealthReport)> done);
 
@@ -45,6 +50,7 @@ class HealthService {
   upstream::UpstreamHealth& upstreams_;
   JobService& jobs_;
   BlockingPool& pool_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace kargo::service

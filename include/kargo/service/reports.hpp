@@ -104,7 +104,8 @@ class ReportService {
   // GET /api/reports/download/{export_id}: 404 unknown, 410 expired.
   store::GeneratedFile download(const std::string& export_id);
 
-  // Sets report_age_seconds from the database (cheap; every few seconds).
+  // Sets report_age_seconds and report_pull_age_seconds from the database (cheap; every few
+  // seconds).
   void publish_age();
 
  private:

@@ -6,7 +6,6 @@
 //   GeneratedFileStore files(db);
 //   auto saved = files.save({.id = random_id("sheet_", 16), .kind = "bulk_sheet", ...});
 //   auto file = files.fetch(id, "bulk_sheet");   // nullopt unknown; file->expired -> 410
-//   files.purge_expired();                       // opportunistic clean-up (docs/BULK.md)
 
 #include <chrono>
 #include <cstdint>
@@ -43,11 +42,8 @@ class GeneratedFileStore {
 
   // Stores the file; returns its expires_at (ISO 8601 UTC), computed by PostgreSQL's clock.
   std::string save(const NewGeneratedFile& file);
-  // The file of that kind, or nullopt when unknown (or purged).
+  // The file of that kind, or nullopt when unknown (or deleted by the retention job).
   std::optional<GeneratedFile> fetch(const std::string& id, const std::string& kind);
-  // Drops the bytes of expired files and deletes the rows `keep_rows_for` after they expired
-  // (until then a download answers 410, later 404). Returns the number of files touched.
-  uint64_t purge_expired(std::chrono::seconds keep_rows_for = std::chrono::hours(24 * 30));
 
  private:
   Database& db_;

@@ -101,6 +101,10 @@ class ReportStore {
   // Seconds since the newest pulled day (its end, UTC) of the stalest campaign that is in flight
   // with an Amazon campaign; campaigns never pulled count from their start date. 0 when none.
   double max_report_age_seconds();
+  // Seconds since the least recently pulled of in_flight(start_date, end_date) was last pulled; a
+  // campaign never pulled counts from its start date, or from its last sync when that is later.
+  // 0 when none.
+  double max_pull_age_seconds(const std::string& start_date, const std::string& end_date);
 
  private:
   // The first column of `read`'s row per id, in one snapshot (ids without a row are skipped).

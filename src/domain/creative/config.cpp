@@ -116,7 +116,7 @@ std::optional<ViewabilityConfig> read_viewability_config(Validator& parent, std:
   auto phase = v.enumeration("phase", {"phase_1", "phase_2"}, {.required = true});
   auto vendors = v.string_array(
       "vendors", {.accept = [](std::string_view s) { return s == kVendorIas || s == kVendorDoubleVerify; },
-                  .accept_message = "must be one of ias, double_verify"});
+                  .accept_message = "must be one of: ias, double_verify"});
   auto method = v.enumeration("method", {"platform_native", "s2s_plus_native"});
   const StringRule id_rule{.min_length = 1, .max_length = 128};
   auto seat = v.string("dsp_seat_id", id_rule);
