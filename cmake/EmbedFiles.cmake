@@ -1,7 +1,7 @@
 # Writes a C++ file defining
 #   const std::vector<kargo::EmbeddedFile>& <FUNCTION>()
 # with the name and content of every file of DIR matching one of PATTERNS (a comma list of
-# globs), sorted by name: the generalised form of EmbedText.cmake for a directory of files (the
+# globs), sorted by name: the generalised form of EmbedAsset.cmake for a directory of files (the
 # sandbox's Kargo snippets). A directory rather than a file list keeps the command line free of
 # list separators.
 # Invoked with -DOUT=<file> -DDIR=<dir> -DPATTERNS=<*.html,*.xml> -DFUNCTION=<name> -DNAMESPACE=<ns>.

@@ -230,6 +230,7 @@ TEST_F(HealthTest, OpenApiDocumentsEveryRouteAndEveryDocumentedRouteExists) {
                            "/health/status",
                            "/health/metrics",
                            "/docs",
+                           "/docs/reference",
                            "/api/auth/token",
                            "/api/auth/users",
                            "/api/errors/statistics",

@@ -51,7 +51,7 @@ class HealthRoutes {
   std::string process_role_;
 };
 
-// /docs, /docs/openapi.yaml, /docs/openapi.json
+// /docs (Swagger UI) and its files, /docs/reference, /docs/openapi.yaml, /docs/openapi.json
 class DocsRoutes {
  public:
   void add_to(http::Router& router);
