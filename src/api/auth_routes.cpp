@@ -6,6 +6,7 @@
 #include "kargo/core/validator.hpp"
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/router.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 
@@ -24,7 +25,7 @@ void AuthRoutes::add_to(http::Router& router) {
         {{"access_token", token.access_token}, {"token_type", "bearer"}, {"expires_in", token.expires_in}});
   });
 
-  router.add("POST", "/api/auth/users", {.min_role = Role::kAdmin, .idempotent_create = true},
+  router.add("POST", "/api/auth/users", kAdminCreate,
              [&auth](http::Request& req) {
                auto body = http::json_body(req);
                Validator v(body);

@@ -12,6 +12,7 @@
 #include "kargo/http/multipart.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/sheets.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
@@ -24,10 +25,9 @@ constexpr size_t kMaxCampaigns = 1000;
 constexpr std::chrono::milliseconds kGenerateTimeout{120000};
 constexpr std::chrono::milliseconds kUploadTimeout{300000};
 
-constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
-constexpr http::RouteOptions kEditorCreate{
+constexpr http::RouteOptions kSheetGenerate{
     .min_role = Role::kEditor, .idempotent_create = true, .timeout = kGenerateTimeout};
-constexpr http::RouteOptions kEditorUpload{
+constexpr http::RouteOptions kSheetUpload{
     .min_role = Role::kEditor, .multipart_upload = true, .timeout = kUploadTimeout};
 
 // The include flags (default true) and format (default xlsx) of either route's body.
@@ -103,7 +103,7 @@ http::Response invalid_upload(const http::Request& req, const json& report) {
 void BulkRoutes::add_to(http::Router& router) {
   auto& sheets = sheets_;
 
-  router.add("POST", "/api/bulk/generate-sheet", kEditorCreate, [&sheets](http::Request& req) {
+  router.add("POST", "/api/bulk/generate-sheet", kSheetGenerate, [&sheets](http::Request& req) {
     auto body = http::json_body(req);
     Validator v(body);
     auto ids = read_campaign_ids(v);
@@ -112,9 +112,9 @@ void BulkRoutes::add_to(http::Router& router) {
     return http::ok(req, sheets.generate(ids, options, req.principal->subject), 201, "bulk sheet generated");
   });
 
-  router.add("POST", "/api/campaigns/{id}/bulk-sheet", kEditorCreate, [&sheets](http::Request& req) {
+  router.add("POST", "/api/campaigns/{id}/bulk-sheet", kSheetGenerate, [&sheets](http::Request& req) {
     std::string id(req.param("id"));
-    if (!is_resource_id(id, "camp_")) throw Error(codes::kNotFound, "campaign " + id + " not found");
+    if (!is_resource_id(id, "camp_")) throw Error::not_found("campaign", id);
     auto body = optional_json_body(req);
     Validator v(body);
     auto options = read_sheet_options(v);
@@ -122,7 +122,7 @@ void BulkRoutes::add_to(http::Router& router) {
     return http::ok(req, sheets.generate({id}, options, req.principal->subject), 201, "bulk sheet generated");
   });
 
-  router.add("POST", "/api/bulk/upload-sheet", kEditorUpload, [this, &sheets](http::Request& req) {
+  router.add("POST", "/api/bulk/upload-sheet", kSheetUpload, [this, &sheets](http::Request& req) {
     auto form = http::parse_multipart(req, {.max_parts = 8, .max_part_bytes = max_upload_bytes_});
     Validator v;
     bool validate_only = upload_flag(req, form, "validate_only", v);

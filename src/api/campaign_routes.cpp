@@ -9,15 +9,13 @@
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/campaigns.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
 
 using nlohmann::json;
 
-constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
-constexpr http::RouteOptions kEditor{.min_role = Role::kEditor};
-constexpr http::RouteOptions kEditorCreate{.min_role = Role::kEditor, .idempotent_create = true};
 
 // The {id} path parameter; a malformed id is unknown (404), not a 422.
 std::string campaign_id(const http::Request& req) {

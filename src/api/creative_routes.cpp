@@ -12,20 +12,17 @@
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/creatives.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
 
 using nlohmann::json;
 
-constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
-constexpr http::RouteOptions kViewerAsync{.min_role = Role::kViewer, .execution = http::Execution::kAsync};
-constexpr http::RouteOptions kEditor{.min_role = Role::kEditor};
-constexpr http::RouteOptions kEditorAsync{.min_role = Role::kEditor, .execution = http::Execution::kAsync};
 // POST /api/creatives/process creates with a creative_config: a retried call must not create twice.
 constexpr http::RouteOptions kEditorAsyncCreate{
     .min_role = Role::kEditor, .execution = http::Execution::kAsync, .idempotent_create = true};
-constexpr http::RouteOptions kEditorUpload{
+constexpr http::RouteOptions kCreativeUpload{
     .min_role = Role::kEditor, .idempotent_create = true, .multipart_upload = true};
 
 std::string creative_id(const http::Request& req) {
@@ -78,7 +75,7 @@ void CreativeRoutes::add_to(http::Router& router) {
   auto& creatives = creatives_;
 
   // Multipart upload: the snippet comes with the request (no fetch); snippet_url = upload://<name>.
-  router.add("POST", "/api/creatives", kEditorUpload, [this, &creatives](http::Request& req) {
+  router.add("POST", "/api/creatives", kCreativeUpload, [this, &creatives](http::Request& req) {
     auto form = http::parse_multipart(req, {.max_parts = 32, .max_part_bytes = max_upload_bytes_});
     std::optional<service::UploadedFile> file;
     if (const auto* part = form.find("file")) file = service::UploadedFile{part->filename, part->body};

@@ -28,6 +28,7 @@
 #include "kargo/core/log.hpp"
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/router.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 
@@ -40,8 +41,6 @@ const EmbeddedAsset& swagger_favicon_16_png();
 const EmbeddedAsset& swagger_initializer_js();
 
 namespace {
-
-constexpr http::RouteOptions kPublic{.authenticated = false, .execution = http::Execution::kInline};
 
 // What Swagger UI needs and nothing more: its script, style sheet and initializer from this
 // origin, the spec and Try it out requests to this origin, and the SVG and PNG images its style
@@ -409,7 +408,7 @@ http::Response serve(const http::Request& req, const Served& doc, Caching cachin
 }  // namespace
 
 void DocsRoutes::add_to(http::Router& router) {
-  router.add("GET", "/", kPublic, [](http::Request&) {
+  router.add("GET", "/", kPublicInline, [](http::Request&) {
     return http::plain_json({{"name", "kargo-amazon-dsp-integration"},
                              {"version", KARGO_VERSION},
                              {"docs", "/docs"},
@@ -417,7 +416,7 @@ void DocsRoutes::add_to(http::Router& router) {
   });
 
   auto page = [&router](std::string path, const Served Docs::*doc) {
-    router.add("GET", std::move(path), kPublic,
+    router.add("GET", std::move(path), kPublicInline,
                [doc](http::Request& req) { return serve(req, docs().*doc, Caching::kRevalidate); });
   };
   page("/docs", &Docs::ui);
@@ -425,7 +424,7 @@ void DocsRoutes::add_to(http::Router& router) {
   page("/docs/openapi.yaml", &Docs::yaml);
   page("/docs/openapi.json", &Docs::json_doc);
   for (size_t i = 0; i < kEmbeddedRoutes.size(); ++i) {
-    router.add("GET", std::string(kEmbeddedRoutes[i].path), kPublic,
+    router.add("GET", std::string(kEmbeddedRoutes[i].path), kPublicInline,
                [i](http::Request& req) { return serve(req, docs().files[i], Caching::kVersioned); });
   }
 }

@@ -11,12 +11,12 @@
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/health.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
 
 constexpr const char* kServiceName = "kargo-amazon-dsp-integration";
-constexpr http::RouteOptions kPublicInline{.authenticated = false, .execution = http::Execution::kInline};
 constexpr http::RouteOptions kPublicBlocking{.authenticated = false, .execution = http::Execution::kBlocking};
 constexpr http::RouteOptions kPublicAsync{.authenticated = false, .execution = http::Execution::kAsync};
 

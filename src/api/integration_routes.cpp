@@ -11,15 +11,13 @@
 #include "kargo/http/router.hpp"
 #include "kargo/service/amazon.hpp"
 #include "kargo/service/kargo.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
 
 using nlohmann::json;
 
-constexpr http::RouteOptions kViewerAsync{.min_role = Role::kViewer, .execution = http::Execution::kAsync};
-constexpr http::RouteOptions kEditor{.min_role = Role::kEditor};
-constexpr http::RouteOptions kEditorAsync{.min_role = Role::kEditor, .execution = http::Execution::kAsync};
 
 }  // namespace
 

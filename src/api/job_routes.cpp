@@ -5,11 +5,11 @@
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/jobs.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 
 void JobRoutes::add_to(http::Router& router) {
-  constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
   auto& jobs = jobs_;
 
   router.add("GET", "/api/jobs/{id}", kViewer,

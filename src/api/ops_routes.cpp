@@ -13,11 +13,11 @@
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
 
-constexpr http::RouteOptions kViewerInline{.min_role = Role::kViewer, .execution = http::Execution::kInline};
 
 double round_to(double v, double scale) { return std::round(v * scale) / scale; }
 

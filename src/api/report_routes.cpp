@@ -12,6 +12,7 @@
 #include "kargo/http/envelope.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/reports.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 namespace {
@@ -22,8 +23,6 @@ constexpr size_t kMaxExportCampaigns = 1000;
 // An export of up to 1000 campaigns over a year is a larger read than an interactive one.
 constexpr std::chrono::milliseconds kExportTimeout{120000};
 
-constexpr http::RouteOptions kViewer{.min_role = Role::kViewer};
-constexpr http::RouteOptions kEditorQueue{.min_role = Role::kEditor, .idempotent_create = true};
 constexpr http::RouteOptions kViewerExport{
     .min_role = Role::kViewer, .idempotent_create = true, .timeout = kExportTimeout};
 
@@ -102,7 +101,7 @@ service::ExportRequest read_export(const json& body) {
 void ReportRoutes::add_to(http::Router& router) {
   auto& reports = reports_;
 
-  router.add("POST", "/api/reports/refresh", kEditorQueue, [&reports](http::Request& req) {
+  router.add("POST", "/api/reports/refresh", kEditorCreate, [&reports](http::Request& req) {
     auto queued = reports.enqueue_refresh(http::json_body(req), req.principal->subject);
     return http::ok(req, queued, 202, "report refresh queued");
   });

@@ -7,12 +7,11 @@
 #include "kargo/http/query.hpp"
 #include "kargo/http/router.hpp"
 #include "kargo/service/webhooks.hpp"
+#include "route_options.hpp"
 
 namespace kargo::api {
 
 void WebhookRoutes::add_to(http::Router& router) {
-  constexpr http::RouteOptions kAdmin{.min_role = Role::kAdmin};
-  constexpr http::RouteOptions kAdminCreate{.min_role = Role::kAdmin, .idempotent_create = true};
   auto& hooks = hooks_;
   auto id_of = [](const http::Request& req) { return std::string(req.param("id")); };
 

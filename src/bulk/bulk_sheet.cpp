@@ -10,13 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-// Targeting keys in the order their rows appear; lists give one row per value, the scalars one
-// row each.
-constexpr const char* kTargetingLists[] = {"locations", "demographics", "interests",  "device_types",
-                                           "audiences", "keywords",     "categories", "supply_sources"};
-constexpr const char* kTargetingScalars[] = {"viewability_threshold", "brand_safety_level"};
+constexpr const char* kTargetingScalars[] = {kViewabilityThreshold, kBrandSafetyLevel};
 
-// Every generated association is an existing one: the upload (a later issue) reads ASSOCIATE on a
+// Every generated association is an existing one: the upload reads ASSOCIATE on a
 // known pair as "unchanged".
 constexpr const char* kAssociateOperation = "ASSOCIATE";
 constexpr const char* kInclude = "INCLUDE";

@@ -19,10 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kTargetingLists[] = {"locations", "demographics", "interests",  "device_types",
-                                           "audiences", "keywords",     "categories", "supply_sources"};
-constexpr const char* kThreshold = "viewability_threshold";
-constexpr const char* kBrandSafety = "brand_safety_level";
 constexpr const char* kOrderIdColumn = "Order ID";
 
 bool is_list_type(std::string_view type) {
@@ -451,7 +447,7 @@ class Planner {
       if (is_list_type(type)) {
         src.targeting[type].push_back(value);
         src.list_rows[type].push_back(row.number);
-      } else if (type == kThreshold || type == kBrandSafety) {
+      } else if (type == kViewabilityThreshold || type == kBrandSafetyLevel) {
         if (auto it = src.scalar_rows.find(type); it != src.scalar_rows.end()) {
           errors_.add(sheet, row.number, "Targeting Type",
                       type + " appears more than once for order " + id + " (first in row " +
@@ -460,11 +456,11 @@ class Planner {
         }
         src.scalar_rows[type] = row.number;
         // Not a number: the text goes to the campaign validator, which refuses it in its words.
-        auto n = type == kThreshold ? number_of(value) : std::nullopt;
+        auto n = type == kViewabilityThreshold ? number_of(value) : std::nullopt;
         src.targeting[type] = n ? json(*n) : json(value);
       } else {
         std::vector<std::string_view> known(std::begin(kTargetingLists), std::end(kTargetingLists));
-        known.insert(known.end(), {kThreshold, kBrandSafety});
+        known.insert(known.end(), {kViewabilityThreshold, kBrandSafetyLevel});
         errors_.add(sheet, row.number, "Targeting Type", one_of_message(known));
       }
     }
@@ -493,7 +489,7 @@ class Planner {
       };
       if (!out.contains(key) || sorted(out[key]) != sorted(given)) out[key] = given;
     }
-    for (const char* key : {kThreshold, kBrandSafety}) {
+    for (const char* key : {kViewabilityThreshold, kBrandSafetyLevel}) {
       if (src.targeting.contains(key)) out[key] = src.targeting[key];
     }
     return out;

@@ -40,6 +40,12 @@ Error Error::bad_body(std::string message) {
   return e;
 }
 
+Error Error::not_found(std::string_view what, std::string_view id) {
+  std::string message(what);
+  message.append(" ").append(id).append(" not found");
+  return Error(codes::kNotFound, std::move(message));
+}
+
 Error&& Error::with_header(std::string name, std::string value) && {
   headers_.emplace_back(std::move(name), std::move(value));
   return std::move(*this);

@@ -317,7 +317,7 @@ std::optional<std::string> kpi_of(const json& item) {
   return p->get<std::string>();
 }
 
-ItemErrors validate_campaign(const json& item, const std::string& account) {
+ItemErrors validate_dsp_campaign(const json& item, const std::string& account) {
   ItemErrors errors;
   if (!item.is_object()) return {{"INVALID_ARGUMENT", "each campaign must be an object"}};
   require_string(item, "name", errors);
@@ -348,7 +348,7 @@ http::Response create_campaigns(State& state, const http::Request& req, const st
   BatchResult result;
   for (size_t i = 0; i < items->size(); ++i) {
     const json& item = (*items)[i];
-    auto errors = validate_campaign(item, account);
+    auto errors = validate_dsp_campaign(item, account);
     if (errors.empty()) {
       if (auto existing = find_external(amazon.campaigns, account, item)) {
         errors.push_back({"DUPLICATE_EXTERNAL_ID", "externalId is already used by campaign " + *existing});

@@ -60,7 +60,7 @@ http::Response list_campaigns(State& state, const http::Request& req) {
 }
 
 // Checks the fields present (all required ones too when `create`); fills `fields` with problems.
-json validate_campaign(const json& body, bool create) {
+json validate_kargo_campaign(const json& body, bool create) {
   json fields = json::object();
   auto text = [&](const char* name, size_t max) {
     if (!body.contains(name)) {
@@ -131,7 +131,7 @@ http::Response create_campaign(State& state, const http::Request& req) {
   if (!authorized(req)) return unauthorized();
   json body;
   if (auto bad = read_body(req, body)) return *bad;
-  auto fields = validate_campaign(body, true);
+  auto fields = validate_kargo_campaign(body, true);
   if (!fields.empty()) return kargo_error(422, "validation_error", "invalid campaign", {{"fields", fields}});
   if (auto owner = external_owner(state, body, "")) {
     return kargo_error(409, "conflict", "external_id already used", {{"id", *owner}});
@@ -155,7 +155,7 @@ http::Response update_campaign(State& state, const http::Request& req) {
     return kargo_error(404, "not_found", "campaign " + id + " does not exist");
   json body;
   if (auto bad = read_body(req, body)) return *bad;
-  auto fields = validate_campaign(body, false);
+  auto fields = validate_kargo_campaign(body, false);
   // The dates that will hold after the update must still be in order.
   json merged = it->second;
   store_fields(merged, body);

@@ -43,7 +43,7 @@ using nlohmann::json;
 using store::CampaignSyncStore;
 
 constexpr const char* kActor = "system:amazon_sync";
-constexpr const char* kTickName = "amazon_sync_tick";
+constexpr const char* kSyncTickName = "amazon_sync_tick";
 
 // goal_kpi -> optimization.goalSetting.kpi (docs/UPSTREAMS.md section 4).
 std::string amazon_kpi(const std::string& goal_kpi) {
@@ -177,7 +177,7 @@ json AmazonService::enqueue_sync(const json& body, const std::string& actor) {
   if (campaign_ids) {
     for (const auto& id : *campaign_ids) {
       if (!is_resource_id(id, "camp_") || !campaigns_.get(id)) {
-        throw Error(codes::kNotFound, "campaign " + id + " not found");
+        throw Error::not_found("campaign", id);
       }
       if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
     }
@@ -190,7 +190,7 @@ json AmazonService::enqueue_sync(const json& body, const std::string& actor) {
 }
 
 std::optional<std::string> AmazonService::tick() {
-  auto job = jobs_.store().enqueue_tick(kTickName, options_.sync_interval_seconds, kinds::kAmazonSync,
+  auto job = jobs_.store().enqueue_tick(kSyncTickName, options_.sync_interval_seconds, kinds::kAmazonSync,
                                         options_.sync_max_attempts,
                                         [](pqxx::transaction_base& tx) -> std::optional<json> {
                                           auto ids = store::CampaignStore::active_ids(tx);

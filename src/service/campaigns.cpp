@@ -15,7 +15,6 @@ namespace {
 using nlohmann::json;
 using store::CampaignStore;
 
-Error not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
 
 Error transition_refused(const std::string& from, std::string_view to) {
   return Error(codes::kConflict, "campaign status " + domain::status_change_refused(from, to));
@@ -23,13 +22,13 @@ Error transition_refused(const std::string& from, std::string_view to) {
 
 store::LockedCampaign lock(pqxx::transaction_base& tx, const std::string& id) {
   auto row = CampaignStore::lock(tx, id);
-  if (!row) throw not_found(id);
+  if (!row) throw Error::not_found("campaign", id);
   return *row;
 }
 
 std::string load(pqxx::transaction_base& tx, const std::string& id) {
   auto doc = CampaignStore::load(tx, id);
-  if (!doc) throw not_found(id);
+  if (!doc) throw Error::not_found("campaign", id);
   return *doc;
 }
 
@@ -53,7 +52,7 @@ void add_creatives(pqxx::transaction_base& tx, const std::string& id, const std:
   for (size_t i = 0; i < creative_ids.size(); ++i) {
     const auto& cid = creative_ids[i];
     auto creative = CampaignStore::creative_for_association(tx, cid);
-    if (!creative) throw Error(codes::kNotFound, "creative " + cid + " not found");
+    if (!creative) throw Error::not_found("creative", cid);
     if (creative->status == "failed" || !creative->processed) {
       throw Error::validation({{"creative_ids[" + std::to_string(i) + "]",
                                 "creative " + cid + " is not processed (status " + creative->status + ")"}});
@@ -72,7 +71,7 @@ void add_creatives(pqxx::transaction_base& tx, const std::string& id, const std:
 }  // namespace
 
 void require_campaign_id(const std::string& id) {
-  if (!is_resource_id(id, "camp_")) throw not_found(id);
+  if (!is_resource_id(id, "camp_")) throw Error::not_found("campaign", id);
 }
 
 std::string cache_key(const CampaignQuery& q) {
@@ -155,7 +154,7 @@ std::string CampaignService::get(const std::string& id) { return get(id, cache_.
 
 std::string CampaignService::get(const std::string& id, const std::optional<std::string>& generation) {
   auto doc = store_.get(id);
-  if (!doc) throw not_found(id);
+  if (!doc) throw Error::not_found("campaign", id);
   cache_.put(id, generation, *doc);
   return *doc;
 }
@@ -297,7 +296,7 @@ std::string CampaignService::dissociate(const std::string& id, const std::string
 
 std::string CampaignService::history(const std::string& id, size_t limit, size_t offset) {
   auto page = store_.history(id, limit, offset);
-  if (!page) throw not_found(id);
+  if (!page) throw Error::not_found("campaign", id);
   return list_json("history", page->items_json, page->total, limit, offset);
 }
 

@@ -26,7 +26,6 @@ namespace {
 using nlohmann::json;
 using store::CreativeStore;
 
-Error not_found(const std::string& id) { return Error(codes::kNotFound, "creative " + id + " not found"); }
 
 // The Kargo client's field errors (snippet_url: a refused host, a 404, an oversized snippet) under
 // the route's prefix ("creative_config.").
@@ -82,7 +81,7 @@ bool fails_for_good(const Error& e) { return e.http_status() == 422 || e.http_st
 }  // namespace
 
 void require_creative_id(const std::string& id) {
-  if (!is_resource_id(id, "crv_")) throw not_found(id);
+  if (!is_resource_id(id, "crv_")) throw Error::not_found("creative", id);
 }
 
 std::string cache_key(const CreativeQuery& q) {
@@ -269,7 +268,7 @@ void CreativeService::reprocess(const json& body, const Call& call, Completion<j
           // One creative: the new processing stored, or, when it fails for good, the creative
           // marked failed with the reason (and the error passed on for the `failed` list).
           auto reprocess_one = [&](Item& item) -> std::string {
-            if (!item.stored) throw not_found(item.id);
+            if (!item.stored) throw Error::not_found("creative", item.id);
             try {
               json config = *item.stored;
               config.erase("original_snippet");
@@ -283,7 +282,7 @@ void CreativeService::reprocess(const json& body, const Call& call, Completion<j
               auto doc = change(item.id, actor, [&](pqxx::transaction_base& tx) {
                 return CreativeStore::replace_processing(tx, item.id, fields, actor);
               });
-              if (!doc) throw not_found(item.id);
+              if (!doc) throw Error::not_found("creative", item.id);
               return *doc;
             } catch (const Error& e) {
               if (fails_for_good(e)) {
@@ -435,7 +434,7 @@ std::string CreativeService::enqueue_upload(const json& body, const std::string&
     throw upstream::amazon_not_configured();
   }
   for (const auto& id : *ids) {
-    if (!store_.get(id)) throw not_found(id);
+    if (!store_.get(id)) throw Error::not_found("creative", id);
   }
   return jobs_.enqueue(kinds::kAmazonUpload, {{"creative_ids", *ids}, {"advertiser_id", *advertiser}}, actor, 5);
 }
@@ -469,13 +468,13 @@ std::string CreativeService::page(const CreativeQuery& query, const std::optiona
 
 std::string CreativeService::get(const std::string& id) {
   auto doc = store_.get(id);
-  if (!doc) throw not_found(id);
+  if (!doc) throw Error::not_found("creative", id);
   return *doc;
 }
 
 store::CreativePreview CreativeService::preview(const std::string& id) {
   auto p = store_.preview(id);
-  if (!p) throw not_found(id);
+  if (!p) throw Error::not_found("creative", id);
   return *p;
 }
 
@@ -483,7 +482,7 @@ void CreativeService::remove(const std::string& id, const std::string& actor) {
   std::vector<std::string> campaigns;
   db_.transact([&](pqxx::transaction_base& tx) {
     campaigns.clear();
-    if (!CreativeStore::lock(tx, id)) throw not_found(id);
+    if (!CreativeStore::lock(tx, id)) throw Error::not_found("creative", id);
     auto associated = CreativeStore::campaigns_of(tx, id);
     for (const auto& c : associated) {
       if (c.status == "active") {

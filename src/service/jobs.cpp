@@ -17,7 +17,7 @@ std::string JobService::enqueue(const std::string& kind, const nlohmann::json& p
 
 std::string JobService::get(const std::string& id) {
   auto job = store_.get(id);
-  if (!job) throw Error(codes::kNotFound, "job " + id + " not found");
+  if (!job) throw Error::not_found("job", id);
   return *job;
 }
 

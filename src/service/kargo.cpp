@@ -177,7 +177,7 @@ void KargoService::push(const json& body, const Call& call, Completion<json> don
   auto id = v.string("campaign_id", {.required = true, .min_length = 1, .max_length = 64});
   auto settings = read_kargo_settings(v);
   v.check();
-  if (!is_resource_id(*id, "camp_")) throw Error(codes::kNotFound, "campaign " + *id + " not found");
+  if (!is_resource_id(*id, "camp_")) throw Error::not_found("campaign", *id);
   if (!kargo_.configured()) throw upstream::kargo_not_configured();
   const std::string campaign_id = *id;
 
@@ -187,7 +187,7 @@ void KargoService::push(const json& body, const Call& call, Completion<json> don
         pool_, call,
         [this, campaign_id, kargo_id, action, actor = call.actor] {
           auto doc = pushes_.record(campaign_id, kargo_id, action, actor);
-          if (!doc) throw Error(codes::kNotFound, "campaign " + campaign_id + " not found");
+          if (!doc) throw Error::not_found("campaign", campaign_id);
           campaigns_.invalidate(campaign_id);
           cache_->clear();
           return json{{"campaign_id", campaign_id},
@@ -222,7 +222,7 @@ void KargoService::push(const json& body, const Call& call, Completion<json> don
       pool_, call,
       [this, campaign_id] {
         auto source = pushes_.source(campaign_id);
-        if (!source) throw Error(codes::kNotFound, "campaign " + campaign_id + " not found");
+        if (!source) throw Error::not_found("campaign", campaign_id);
         return *source;
       },
       [this, campaign_id, settings, call, done, create, record](Result<store::KargoPushSource> r) {

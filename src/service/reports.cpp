@@ -35,18 +35,17 @@ using nlohmann::json;
 using upstream::DspReportRequest;
 using upstream::DspReportType;
 
-constexpr const char* kTickName = "report_tick";
+constexpr const char* kReportTickName = "report_tick";
 constexpr size_t kMaxCampaignIds = 1000;
 constexpr const char* kExportKind = "report_export";
 constexpr const char* kExportPrefix = "export_";
 constexpr size_t kExportIdBytes = 16;
 constexpr std::chrono::hours kExportLifetime{24};
 
-Error campaign_not_found(const std::string& id) { return Error(codes::kNotFound, "campaign " + id + " not found"); }
 
 // A campaign id that cannot exist is as unknown as one that does not (404, before any lookup).
 void check_campaign_id(const std::string& id) {
-  if (!is_resource_id(id, "camp_")) throw campaign_not_found(id);
+  if (!is_resource_id(id, "camp_")) throw Error::not_found("campaign", id);
 }
 
 // An unusable value in a downloaded report: the attempt fails (502) and the job retries it.
@@ -298,13 +297,13 @@ json ReportService::enqueue_refresh(const json& body, const std::string& actor) 
 
 void ReportService::require_campaigns(const std::vector<std::string>& ids) {
   for (const auto& id : ids) check_campaign_id(id);
-  if (auto missing = store_.first_missing(ids)) throw campaign_not_found(*missing);
+  if (auto missing = store_.first_missing(ids)) throw Error::not_found("campaign", *missing);
 }
 
 std::optional<std::string> ReportService::tick() {
   const int days = options_.restate_days;
   auto job = jobs_.store().enqueue_tick(
-      kTickName, options_.interval_seconds, kinds::kReportRefresh, options_.max_attempts,
+      kReportTickName, options_.interval_seconds, kinds::kReportRefresh, options_.max_attempts,
       [days](pqxx::transaction_base& tx) -> std::optional<json> {
         // Amazon restates recent days: the last few are pulled again for every campaign whose
         // flight overlaps them (in flight, or ended within them).
@@ -509,7 +508,7 @@ void ReportService::cached_performance(const store::PerformanceQuery& query, std
 std::string ReportService::campaign_performance(const store::PerformanceQuery& query,
                                                 const std::optional<std::string>& generation) {
   auto doc = store_.campaign_performance(query);
-  if (!doc) throw campaign_not_found(query.campaign_id);
+  if (!doc) throw Error::not_found("campaign", query.campaign_id);
   pages_.put_page(key_of(query), generation, *doc);
   return *doc;
 }
@@ -522,7 +521,7 @@ void ReportService::cached_viewability(const store::ViewabilityQuery& query, std
 std::string ReportService::viewability(const store::ViewabilityQuery& query,
                                        const std::optional<std::string>& generation) {
   auto doc = store_.viewability(query);
-  if (!doc) throw campaign_not_found(query.campaign_id);
+  if (!doc) throw Error::not_found("campaign", query.campaign_id);
   pages_.put_page(key_of(query), generation, *doc);
   return *doc;
 }
@@ -592,7 +591,7 @@ json ReportService::export_report(const ExportRequest& request, const std::strin
 }
 
 store::GeneratedFile ReportService::download(const std::string& export_id) {
-  auto not_found = [&] { return Error(codes::kNotFound, "export " + export_id + " not found"); };
+  auto not_found = [&] { return Error::not_found("export", export_id); };
   if (!is_resource_id(export_id, kExportPrefix, kExportIdBytes)) throw not_found();
   auto file = files_.fetch(export_id, kExportKind);
   if (!file) throw not_found();

@@ -10,11 +10,11 @@ namespace kargo::service {
 using json = nlohmann::json;
 
 namespace {
-constexpr const char* kTickName = "retention_tick";
+constexpr const char* kRetentionTickName = "retention_tick";
 }  // namespace
 
 std::optional<std::string> RetentionService::tick() {
-  auto job = jobs_.store().enqueue_tick(kTickName, options_.interval_seconds, kinds::kRetention, kMaxAttempts,
+  auto job = jobs_.store().enqueue_tick(kRetentionTickName, options_.interval_seconds, kinds::kRetention, kMaxAttempts,
                                         [](pqxx::transaction_base&) -> std::optional<json> { return json::object(); });
   if (job) jobs_.wake();
   return job;

@@ -35,7 +35,6 @@ constexpr std::chrono::minutes kApplyTimeout{5};
 constexpr std::chrono::seconds kRequestSlotWait{5};
 constexpr std::chrono::minutes kJobSlotWait{10};
 
-Error sheet_not_found(const std::string& id) { return Error(codes::kNotFound, "bulk sheet " + id + " not found"); }
 
 // The writes of a valid plan, in an order that lets each see the one before: new campaigns,
 // campaign fields, new associations, then line items (which may belong to a new association).
@@ -142,9 +141,9 @@ json SheetService::generate(const std::vector<std::string>& campaign_ids, const 
 }
 
 store::GeneratedFile SheetService::download(const std::string& id) {
-  if (!is_resource_id(id, kSheetPrefix, kSheetIdBytes)) throw sheet_not_found(id);
+  if (!is_resource_id(id, kSheetPrefix, kSheetIdBytes)) throw Error::not_found("bulk sheet", id);
   auto file = files_.fetch(id, kSheetKind);
-  if (!file) throw sheet_not_found(id);
+  if (!file) throw Error::not_found("bulk sheet", id);
   if (file->expired) throw Error(codes::kGone, "bulk sheet " + id + " has expired; generate a new one");
   return std::move(*file);
 }
@@ -163,7 +162,7 @@ UploadAnswer SheetService::upload(std::string_view bytes, const std::string& fil
 
 json SheetService::apply_stored(const std::string& upload_id, const std::function<void(int, int)>& progress) {
   auto upload = uploads_.fetch(upload_id);
-  if (!upload) throw Error(codes::kNotFound, "upload " + upload_id + " not found");
+  if (!upload) throw Error::not_found("upload", upload_id);
   if (upload->report) return *upload->report;
   // A job thread may wait longer for a large-read slot: a busy reader is not a failed attempt.
   auto parsed = read_upload(upload->bytes, kJobSlotWait);

@@ -20,10 +20,9 @@ constexpr size_t kMaxUrl = 2048;
 constexpr size_t kMinSecret = 16, kMaxSecret = 512;
 constexpr size_t kMaxDescription = 500;
 
-Error webhook_not_found(const std::string& id) { return Error(codes::kNotFound, "webhook " + id + " not found"); }
 
 void check_webhook_id(const std::string& id) {
-  if (!is_resource_id(id, "wh_")) throw webhook_not_found(id);
+  if (!is_resource_id(id, "wh_")) throw Error::not_found("webhook", id);
 }
 
 std::string event_choices() {
@@ -86,7 +85,7 @@ Fields read_fields(const json& body, bool create, bool allow_private) {
 
 Error requeue_refused(store::RequeueResult result, const std::string& id, const std::string& delivery_id) {
   switch (result) {
-    case store::RequeueResult::kUnknownWebhook: return webhook_not_found(id);
+    case store::RequeueResult::kUnknownWebhook: return Error::not_found("webhook", id);
     case store::RequeueResult::kUnknownDelivery:
       return Error(codes::kNotFound, "delivery " + delivery_id + " of webhook " + id + " not found");
     case store::RequeueResult::kInactive:
@@ -118,7 +117,7 @@ std::string WebhookService::list(size_t limit, size_t offset) {
 std::string WebhookService::get(const std::string& id) {
   check_webhook_id(id);
   auto doc = store_.get(id);
-  if (!doc) throw webhook_not_found(id);
+  if (!doc) throw Error::not_found("webhook", id);
   return *doc;
 }
 
@@ -130,19 +129,19 @@ std::string WebhookService::update(const std::string& id, const json& body) {
                                 .secret = f.secret,
                                 .description = f.description,
                                 .active = f.active});
-  if (!doc) throw webhook_not_found(id);
+  if (!doc) throw Error::not_found("webhook", id);
   return *doc;
 }
 
 void WebhookService::remove(const std::string& id) {
   check_webhook_id(id);
-  if (!store_.remove(id)) throw webhook_not_found(id);
+  if (!store_.remove(id)) throw Error::not_found("webhook", id);
 }
 
 std::string WebhookService::deliveries(const std::string& id, size_t limit, size_t offset) {
   check_webhook_id(id);
   auto page = store_.attempts(id, limit, offset);
-  if (!page) throw webhook_not_found(id);
+  if (!page) throw Error::not_found("webhook", id);
   return list_json("deliveries", page->items_json, page->total, limit, offset);
 }
 

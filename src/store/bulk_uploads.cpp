@@ -16,7 +16,7 @@ using nlohmann::json;
 constexpr size_t kUploadIdBytes = 16;
 
 // In id order, so two uploads naming the same campaigns lock them in the same order.
-constexpr const char* kLockCampaigns =
+constexpr const char* kLockUploadCampaigns =
     "SELECT id FROM campaigns WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR "
     "UPDATE";
 constexpr const char* kCreatives =
@@ -46,7 +46,7 @@ std::optional<json> BulkUploadStore::lock_report(pqxx::transaction_base& tx, con
 std::map<std::string, json> BulkUploadStore::lock_campaigns(pqxx::transaction_base& tx,
                                                             const std::set<std::string>& ids) {
   std::map<std::string, json> out;
-  for (const auto& row : tx.exec_params(kLockCampaigns, id_list(ids).dump())) {
+  for (const auto& row : tx.exec_params(kLockUploadCampaigns, id_list(ids).dump())) {
     auto id = row[0].as<std::string>();
     if (auto doc = CampaignStore::load(tx, id)) out[id] = json::parse(*doc);
   }

@@ -47,7 +47,7 @@ constexpr const char* kDetail =
     "FROM campaign_creatives cc JOIN creatives cr ON cr.id = cc.creative_id WHERE cc.campaign_id = c.id)"
     ")::text FROM campaigns c WHERE c.id = $1";
 
-constexpr const char* kInsert =
+constexpr const char* kInsertCampaign =
     "INSERT INTO campaigns (id, name, advertiser_id, phase, viewability_phase, viewability_config, goal_kpi, "
     "budget, currency, start_date, end_date, targeting, bidding, created_by) "
     "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::date, $11::date, $12::jsonb, $13::jsonb, $14)";
@@ -107,7 +107,7 @@ constexpr const char* kLockRow =
     "SELECT status, version, spent::float8, name, coalesce((bidding->>'max_bid')::float8, 1.0) "
     "FROM campaigns WHERE id = $1 FOR UPDATE";
 
-constexpr const char* kUpdate =
+constexpr const char* kUpdateCampaign =
     "UPDATE campaigns SET "
     "name = coalesce($2::jsonb->>'name', name), "
     "budget = coalesce(($2::jsonb->>'budget')::numeric, budget), "
@@ -242,7 +242,7 @@ std::optional<std::string> CampaignStore::load(pqxx::transaction_base& tx, const
 
 std::string CampaignStore::insert(pqxx::transaction_base& tx, const json& fields, const std::string& actor) {
   std::string id = random_id("camp_");
-  tx.exec_params(kInsert, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
+  tx.exec_params(kInsertCampaign, id, fields["name"].get<std::string>(), fields["advertiser_id"].get<std::string>(),
                  fields["phase"].get<std::string>(), fields["viewability_phase"].get<std::string>(),
                  fields["viewability_config"].dump(), fields["goal_kpi"].get<std::string>(),
                  fields["budget"].get<double>(), fields["currency"].get<std::string>(),
@@ -255,7 +255,7 @@ std::string CampaignStore::insert(pqxx::transaction_base& tx, const json& fields
 void CampaignStore::update(pqxx::transaction_base& tx, const std::string& id, const json& change,
                            const json& audit, const std::string& actor) {
   // Each changed column is set from the JSON document of changes, so the statement is fixed.
-  tx.exec_params(kUpdate, id, change.dump());
+  tx.exec_params(kUpdateCampaign, id, change.dump());
   write_audit(tx, "campaign", id, "update", actor, audit);
 }
 

@@ -29,10 +29,10 @@ using nlohmann::json;
   "FROM campaign_creatives cc WHERE cc.creative_id = c.id), "                                                \
   "'created_at', " KARGO_TS("c.created_at") ", 'updated_at', " KARGO_TS("c.updated_at") ")"
 
-constexpr const char* kGet = "SELECT " KARGO_CREATIVE_JSON "::text FROM creatives c WHERE c.id = $1";
+constexpr const char* kGetCreative = "SELECT " KARGO_CREATIVE_JSON "::text FROM creatives c WHERE c.id = $1";
 
 // Columns written from a JSON document of fields, so one statement serves create and re-process.
-constexpr const char* kInsert =
+constexpr const char* kInsertCreative =
     "INSERT INTO creatives (id, name, format, media_type, dimensions, width, height, device_type, "
     "snippet_url, "
     "duration, vast_version, branded_canvas, cache_buster, amazon_macros, click_tracking, "
@@ -83,7 +83,7 @@ constexpr const char* kMarkFailed =
 
 std::string CreativeStore::insert(pqxx::transaction_base& tx, const json& fields, const std::string& actor) {
   std::string id = random_id("crv_");
-  tx.exec_params(kInsert, id, fields.dump(), actor);
+  tx.exec_params(kInsertCreative, id, fields.dump(), actor);
   json audit = {{"name", fields.value("name", "")},
                 {"format", fields.value("format", "")},
                 {"snippet_url", fields.value("snippet_url", "")}};
@@ -92,7 +92,7 @@ std::string CreativeStore::insert(pqxx::transaction_base& tx, const json& fields
 }
 
 std::optional<std::string> CreativeStore::load(pqxx::transaction_base& tx, const std::string& id) {
-  auto rows = tx.exec_params(kGet, id);
+  auto rows = tx.exec_params(kGetCreative, id);
   if (rows.empty()) return std::nullopt;
   return rows[0][0].as<std::string>();
 }
@@ -130,7 +130,7 @@ void CreativeStore::remove(pqxx::transaction_base& tx, const std::string& id, co
 
 CreativeStore::CreativeStore(Database& db) : db_(db) {
   prepare_resource_reads(
-      db, "creative", kGet, "creatives", "c",
+      db, "creative", kGetCreative, "creatives", "c",
       "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM campaign_creatives cc WHERE cc.creative_id = c.id "
       "AND cc.campaign_id = $1)) AND ($2::text IS NULL OR c.format = $2) AND ($3::text IS NULL OR "
       "c.media_type = $3) AND ($4::text IS NULL OR c.status = $4) ",

@@ -9,7 +9,7 @@
 namespace kargo::store {
 namespace {
 
-constexpr const char* kInsert =
+constexpr const char* kInsertFile =
     "INSERT INTO generated_files (id, kind, filename, content_type, bytes, size, record_count, sheets, "
     "created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, "
     "clock_timestamp() + make_interval(secs => $10)) RETURNING " KARGO_TS("expires_at");
@@ -25,7 +25,7 @@ constexpr const char* kFetch =
 std::string GeneratedFileStore::save(const NewGeneratedFile& file) {
   std::string expires_at;
   db_.transact([&](pqxx::transaction_base& tx) {
-    auto row = tx.exec_params1(kInsert, file.id, file.kind, file.filename, file.content_type,
+    auto row = tx.exec_params1(kInsertFile, file.id, file.kind, file.filename, file.content_type,
                                pqxx::binarystring(file.bytes), static_cast<int64_t>(file.bytes.size()),
                                static_cast<int64_t>(file.record_count), nlohmann::json(file.sheets).dump(),
                                file.created_by, static_cast<double>(file.lifetime.count()));

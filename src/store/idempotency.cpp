@@ -12,7 +12,7 @@ constexpr const char* kForgetStale =
     "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2 AND "
     "(created_at < now() - interval '24 hours' OR (status IS NULL AND created_at < now() - interval '60 "
     "seconds'))";
-constexpr const char* kClaim =
+constexpr const char* kClaimKey =
     "INSERT INTO idempotency_keys (actor, key, method, route, body_sha256) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT (actor, key) DO NOTHING RETURNING 1";
 constexpr const char* kFind =
@@ -31,7 +31,7 @@ std::optional<StoredAnswer> IdempotencyRecords::begin(const std::string& actor, 
   db_.transact([&](pqxx::transaction_base& tx) {
     stored.reset();
     tx.exec_params(kForgetStale, actor, key);
-    if (!tx.exec_params(kClaim, actor, key, std::string(method), std::string(route), body_sha256).empty())
+    if (!tx.exec_params(kClaimKey, actor, key, std::string(method), std::string(route), body_sha256).empty())
       return;
     auto rows = tx.exec_params(kFind, actor, key);
     if (rows.empty()) {

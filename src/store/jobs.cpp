@@ -19,12 +19,12 @@ using nlohmann::json;
   "'result', j.result, 'error', j.error, 'created_by', j.created_by, 'created_at', " KARGO_TS("j.created_at") \
   ", 'started_at', " KARGO_TS("j.started_at") ", 'finished_at', " KARGO_TS("j.finished_at") ")"
 
-constexpr const char* kInsert =
+constexpr const char* kInsertJob =
     "INSERT INTO jobs (id, kind, payload, max_attempts, created_by) VALUES ($1, $2, $3::jsonb, $4, $5)";
 
 // Due queued jobs first (oldest first), then running jobs whose lease expired. The claim counts
 // as an attempt.
-constexpr const char* kClaim =
+constexpr const char* kClaimJob =
     "UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_owner = $1, "
     "lease_expires_at = clock_timestamp() + make_interval(secs => $2), "
     "started_at = coalesce(j.started_at, clock_timestamp()) "
@@ -55,7 +55,7 @@ constexpr const char* kFail =
     "finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE clock_timestamp() END "
     "WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING 1";
 
-constexpr const char* kGet = "SELECT " KARGO_JOB_JSON "::text FROM jobs j WHERE j.id = $1";
+constexpr const char* kGetJob = "SELECT " KARGO_JOB_JSON "::text FROM jobs j WHERE j.id = $1";
 
 constexpr const char* kCounts =
     "SELECT kind, count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running') "
@@ -78,7 +78,7 @@ constexpr const char* kTickJob = "UPDATE periodic_ticks SET job_id = $3 WHERE na
 std::string JobStore::enqueue(pqxx::transaction_base& tx, const std::string& kind, const json& payload,
                               const std::string& actor, int max_attempts) {
   std::string id = random_id("job_");
-  tx.exec_params(kInsert, id, kind, payload.dump(), max_attempts, actor);
+  tx.exec_params(kInsertJob, id, kind, payload.dump(), max_attempts, actor);
   return id;
 }
 
@@ -95,7 +95,7 @@ std::optional<ClaimedJob> JobStore::claim(const std::string& owner, const std::v
   if (kinds.empty()) return out;
   db_.transact([&](pqxx::transaction_base& tx) {
     out.reset();
-    auto rows = tx.exec_params(kClaim, owner, static_cast<double>(lease.count()), text_array(kinds));
+    auto rows = tx.exec_params(kClaimJob, owner, static_cast<double>(lease.count()), text_array(kinds));
     if (rows.empty()) return;
     const auto& r = rows[0];
     out = ClaimedJob{r[0].as<std::string>(), r[1].as<std::string>(), json::parse(r[2].as<std::string>()),
@@ -139,7 +139,7 @@ bool JobStore::fail(const std::string& id, const std::string& owner, const std::
 }
 
 JobStore::JobStore(Database& db) : db_(db) {
-  prepare_resource_reads(db, "job", kGet, "jobs", "j",
+  prepare_resource_reads(db, "job", kGetJob, "jobs", "j",
                          "WHERE ($1::text IS NULL OR j.kind = $1) AND ($2::text IS NULL OR j.status = $2) ",
                          KARGO_JOB_JSON, 3);
 }

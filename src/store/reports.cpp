@@ -99,7 +99,7 @@ constexpr const char* kInFlight =
 // Locks the window's campaigns in id order: two pulls of the same campaigns queue up instead of
 // interleaving their deletes and copies (and cannot deadlock), and a campaign cannot be deleted
 // while its rows are written (the daily tables have no foreign key: migrations/0009).
-constexpr const char* kLockCampaigns =
+constexpr const char* kLockReportCampaigns =
     "SELECT id, amazon_campaign_id FROM campaigns WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE";
 constexpr const char* kCreativeIds =
     "SELECT amazon_creative_id, id FROM creatives WHERE amazon_creative_id = ANY($1::text[]) FOR SHARE";
@@ -331,7 +331,7 @@ WindowCounts ReportStore::replace_window(const PulledWindow& window) {
         counts = {};
         std::unordered_map<std::string, std::string> ours;  // Amazon campaign id -> ours
         std::vector<std::string> locked;
-        for (const auto& row : tx.exec_params(kLockCampaigns, ids)) {
+        for (const auto& row : tx.exec_params(kLockReportCampaigns, ids)) {
           locked.push_back(row[0].as<std::string>());
           if (!row[1].is_null()) ours.emplace(row[1].as<std::string>(), row[0].as<std::string>());
         }

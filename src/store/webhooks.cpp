@@ -29,14 +29,14 @@ using nlohmann::json;
 // The advisory lock (key "kwhookfa") under which deliveries are inserted or queued again.
 constexpr int64_t kFanOutLock = 0x6b77686f6f6b6661;
 
-constexpr const char* kGet = "SELECT " KARGO_WEBHOOK_JSON "::text FROM webhooks w WHERE w.id = $1";
+constexpr const char* kGetWebhook = "SELECT " KARGO_WEBHOOK_JSON "::text FROM webhooks w WHERE w.id = $1";
 
-constexpr const char* kInsert =
+constexpr const char* kInsertWebhook =
     "INSERT INTO webhooks AS w (id, url, events, secret, description, active, created_by) "
     "VALUES ($1, $2, $3::text[], $4, $5, $6, $7) RETURNING " KARGO_WEBHOOK_JSON "::text";
 
 // Fields not given keep their value. Switching a webhook off (by hand) clears the worker's state.
-constexpr const char* kUpdate =
+constexpr const char* kUpdateWebhook =
     "UPDATE webhooks w SET url = coalesce($2, w.url), events = coalesce($3::text[], w.events), "
     "secret = coalesce($4, w.secret), description = coalesce($5, w.description), "
     "active = coalesce($6, w.active), updated_at = clock_timestamp(), "
@@ -78,7 +78,7 @@ constexpr const char* kFanOut =
     " WHERE id IN (SELECT DISTINCT webhook_id FROM ins) AND due_at IS NULL RETURNING 1) "
     "SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM due)";
 
-constexpr const char* kClaim =
+constexpr const char* kClaimDelivery =
     "UPDATE webhooks w SET lease_owner = $1, lease_expires_at = clock_timestamp() + make_interval(secs => $2) "
     "FROM (SELECT id FROM webhooks WHERE active AND due_at <= clock_timestamp() "
     " AND (lease_expires_at IS NULL OR lease_expires_at < clock_timestamp()) "
@@ -157,10 +157,10 @@ std::optional<std::string> optional_array(const std::optional<std::vector<std::s
 }  // namespace
 
 WebhookStore::WebhookStore(Database& db) : db_(db) {
-  prepare_resource_reads(db, "webhook", kGet, "webhooks", "w", "", KARGO_WEBHOOK_JSON, 1);
+  prepare_resource_reads(db, "webhook", kGetWebhook, "webhooks", "w", "", KARGO_WEBHOOK_JSON, 1);
   db.prepare("webhook_attempts",
              newest_first_page_sql("webhook_attempts", "a", "WHERE a.webhook_id = $1", KARGO_ATTEMPT_JSON, 2));
-  db.prepare("webhook_claim", kClaim);
+  db.prepare("webhook_claim", kClaimDelivery);
   db.prepare("webhook_next", kNext);
 }
 
@@ -168,7 +168,7 @@ std::string WebhookStore::create(const NewWebhook& hook, const std::string& acto
   const std::string id = random_id("wh_");
   std::string out;
   db_.transact([&](pqxx::transaction_base& tx) {
-    out = tx.exec_params1(kInsert, id, hook.url, text_array(hook.events), hook.secret, hook.description,
+    out = tx.exec_params1(kInsertWebhook, id, hook.url, text_array(hook.events), hook.secret, hook.description,
                           hook.active, actor)[0]
               .as<std::string>();
   });
@@ -185,7 +185,7 @@ std::optional<std::string> WebhookStore::update(const std::string& id, const Web
   std::optional<std::string> out;
   db_.transact([&](pqxx::transaction_base& tx) {
     out.reset();
-    auto rows = tx.exec_params(kUpdate, id, change.url, optional_array(change.events), change.secret,
+    auto rows = tx.exec_params(kUpdateWebhook, id, change.url, optional_array(change.events), change.secret,
                                change.description, change.active);
     if (rows.empty()) return;
     out = rows[0][0].as<std::string>();

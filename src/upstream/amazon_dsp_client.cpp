@@ -23,7 +23,7 @@ namespace {
 using detail::JsonAnswer;
 using nlohmann::json;
 
-constexpr const char* kService = "amazon_dsp";
+constexpr const char* kAmazonService = "amazon_dsp";
 constexpr std::size_t kMaxBatch = 100;         // campaigns, ad groups per create / patch [R1]
 constexpr std::size_t kMaxAssociations = 20;   // per association call [R4]
 constexpr std::size_t kMaxFilterValues = 100;  // values per list filter [R7]
@@ -52,7 +52,7 @@ std::vector<std::vector<std::string>> filter_chunks(const std::vector<std::strin
 
 // 502 for an answer status the call has no rule for, with Amazon's own words when it sent any
 // ({"code","details"} elsewhere, {"message"} on throttling).
-[[noreturn]] void refuse(const HttpResponse& res, const std::string& what) {
+[[noreturn]] void refuse_amazon(const HttpResponse& res, const std::string& what) {
   std::string code, details;
   if (auto doc = JsonAnswer::try_object(res.body)) {
     if ((*doc)["code"].is_string()) code = (*doc)["code"].get<std::string>();
@@ -61,9 +61,8 @@ std::vector<std::vector<std::string>> filter_chunks(const std::vector<std::strin
         details = detail::excerpt((*doc)[key].get<std::string>(), 200);
     }
   }
-  std::string external = std::string(kService) + " refused " + what + ": HTTP " + std::to_string(res.status) +
-                         (code.empty() ? "" : " " + code) + (details.empty() ? "" : ": " + details);
-  throw Error(codes::kExternalApi, external, external + " (body: " + detail::excerpt(res.body) + ")");
+  detail::refused(kAmazonService, res, what,
+                  (code.empty() ? "" : " " + code) + (details.empty() ? "" : ": " + details));
 }
 
 // One item of a batch answer, by its position in the request.
@@ -385,7 +384,7 @@ struct AmazonDspClient::Impl {
   // A POST read (`/list`) paged through nextToken; returns every item object.
   std::vector<json> list_all(const std::string& account, const std::string& path, const char* items_name,
                              json filters, std::size_t max_results) {
-    JsonAnswer in(kService, "POST " + path);
+    JsonAnswer in(kAmazonService, "POST " + path);
     std::vector<json> out;
     std::optional<std::string> next;
     for (std::size_t page = 0;; ++page) {
@@ -394,7 +393,7 @@ struct AmazonDspClient::Impl {
       body["maxResults"] = max_results;
       if (next) body["nextToken"] = *next;
       auto res = send(account, "POST", path, path, body.dump(), Idempotency::kIdempotent);
-      if (res.status != 200) refuse(res, "POST " + path);
+      if (res.status != 200) refuse_amazon(res, "POST " + path);
       auto doc = in.parse(res);
       if (!doc.is_object()) in.malformed("the body is not a JSON object");
       const auto& items = in.array(doc, items_name);
@@ -443,14 +442,14 @@ struct AmazonDspClient::Impl {
     for (std::size_t i = 0; i < items.size(); ++i) all[i] = i;
     auto to_send = adopt(all);
 
-    JsonAnswer in(kService, "POST " + path);
+    JsonAnswer in(kAmazonService, "POST " + path);
     std::vector<std::size_t> duplicates;
     for (const auto& batch : chunks(to_send, kMaxBatch)) {
       json body{{array_name, json::array()}};
       for (auto i : batch) body[array_name].push_back(items[i]);
       // Not retried by the channel once sent: the look-up above is what makes a repeat safe.
       auto res = send(account, "POST", path, path, body.dump(), Idempotency::kByMethod);
-      if (res.status != 207 && res.status != 200) refuse(res, "POST " + path);
+      if (res.status != 207 && res.status != 200) refuse_amazon(res, "POST " + path);
       auto doc = in.parse(res);
       auto answers = read_batch(in, doc, batch.size());
       for (std::size_t k = 0; k < batch.size(); ++k) {
@@ -477,13 +476,13 @@ struct AmazonDspClient::Impl {
       results[i].index = all[i] = i;
       results[i].id = ids[i];
     }
-    JsonAnswer in(kService, "PATCH " + path);
+    JsonAnswer in(kAmazonService, "PATCH " + path);
     for (const auto& batch : chunks(all, kMaxBatch)) {
       json body{{array_name, json::array()}};
       for (auto i : batch) body[array_name].push_back(items[i]);
       // Setting fields to given values is safe to repeat.
       auto res = send(account, "PATCH", path, path, body.dump(), Idempotency::kIdempotent);
-      if (res.status != 207 && res.status != 200) refuse(res, "PATCH " + path);
+      if (res.status != 207 && res.status != 200) refuse_amazon(res, "PATCH " + path);
       auto doc = in.parse(res);
       auto answers = read_batch(in, doc, batch.size());
       for (std::size_t k = 0; k < batch.size(); ++k) results[batch[k]].errors = std::move(answers[k].errors);
@@ -495,7 +494,7 @@ struct AmazonDspClient::Impl {
                                                      const char* items_name, const char* id_field,
                                                      const std::vector<std::string>& external_ids,
                                                      bool include_form, std::size_t max_results) {
-    JsonAnswer in(kService, "POST " + path);
+    JsonAnswer in(kAmazonService, "POST " + path);
     std::map<std::string, std::string> found;
     for (const auto& chunk : chunks(external_ids, kMaxFilterValues)) {
       json filter = include_form ? json{{"include", chunk}} : json(chunk);
@@ -511,7 +510,7 @@ struct AmazonDspClient::Impl {
   // The report file's text (gunzipped under the cap).
   std::string download(const DspReport& report) {
     require_configured();
-    JsonAnswer in(kService, "the report download");
+    JsonAnswer in(kAmazonService, "the report download");
     if (report.status != "COMPLETED" || report.url.empty()) {
       throw Error(codes::kInternal, "internal error",
                   "report " + report.report_id + " is " + report.status + ", not COMPLETED with a url");
@@ -525,7 +524,7 @@ struct AmazonDspClient::Impl {
                                                    .max_response_bytes = options.max_report_bytes,
                                                    .decode_content = false}})
                            .value();
-    if (res.status != 200) refuse(res, "the report download");
+    if (res.status != 200) refuse_amazon(res, "the report download");
     std::string text;
     try {
       text = gunzip(res.body, options.max_report_bytes);
@@ -590,7 +589,7 @@ std::vector<DspItemResult> AmazonDspClient::create_campaigns(const std::string& 
 std::vector<DspCampaignInfo> AmazonDspClient::list_campaigns(const std::string& account,
                                                              const DspCampaignFilter& filter) {
   impl_->require_configured();
-  JsonAnswer in(kService, "POST /dsp/v1/campaigns/list");
+  JsonAnswer in(kAmazonService, "POST /dsp/v1/campaigns/list");
   std::vector<DspCampaignInfo> out;
   std::set<std::string> seen;
   for (const auto& ids : filter_chunks(filter.campaign_ids)) {
@@ -664,7 +663,7 @@ std::vector<DspItemResult> AmazonDspClient::create_ad_groups(const std::string& 
 std::vector<DspAdGroupInfo> AmazonDspClient::list_ad_groups(const std::string& account,
                                                             const DspAdGroupFilter& filter) {
   impl_->require_configured();
-  JsonAnswer in(kService, "POST /dsp/v1/adGroups/list");
+  JsonAnswer in(kAmazonService, "POST /dsp/v1/adGroups/list");
   std::vector<DspAdGroupInfo> out;
   std::set<std::string> seen;
   for (const auto& ids : filter_chunks(filter.ad_group_ids)) {
@@ -739,7 +738,7 @@ std::vector<DspItemResult> AmazonDspClient::create_ad_creatives(const std::strin
   };
   auto existing = wanted.empty() ? std::map<std::string, std::string>() : found_by_external(wanted);
 
-  JsonAnswer in(kService, "POST /dsp/v1/adCreatives");
+  JsonAnswer in(kAmazonService, "POST /dsp/v1/adCreatives");
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& c = items[i];
     auto& r = results[i];
@@ -770,7 +769,7 @@ std::vector<DspItemResult> AmazonDspClient::create_ad_creatives(const std::strin
       r.id = in.string(doc.is_object() ? doc : json::object(), "adCreativeId");
       continue;
     }
-    if (res.status != 400 && res.status != 422) refuse(res, "POST /dsp/v1/adCreatives");
+    if (res.status != 400 && res.status != 422) refuse_amazon(res, "POST /dsp/v1/adCreatives");
     auto doc = JsonAnswer::try_object(res.body).value_or(json::object());
     std::string code = doc["code"].is_string() ? doc["code"].get<std::string>() : "BAD_REQUEST";
     std::string details =
@@ -793,7 +792,7 @@ std::vector<DspItemResult> AmazonDspClient::create_ad_creatives(const std::strin
 std::vector<DspCreativeInfo> AmazonDspClient::list_ad_creatives(
     const std::string& account, const std::vector<std::string>& external_ids) {
   impl_->require_configured();
-  JsonAnswer in(kService, "POST /dsp/v1/adCreatives/list");
+  JsonAnswer in(kAmazonService, "POST /dsp/v1/adCreatives/list");
   std::vector<DspCreativeInfo> out;
   for (const auto& ext : filter_chunks(external_ids)) {
     json filters = json::object();
@@ -809,7 +808,7 @@ std::vector<DspCreativeInfo> AmazonDspClient::list_ad_creatives(
 DspModeration AmazonDspClient::get_moderation(const std::string& account, const std::string& ad_creative_id) {
   impl_->require_configured();
   const std::string endpoint = "/dsp/v1/adCreatives/{id}/moderation";
-  JsonAnswer in(kService, "GET " + endpoint);
+  JsonAnswer in(kAmazonService, "GET " + endpoint);
   auto res =
       impl_->send(account, "GET", "/dsp/v1/adCreatives/" + path_segment(ad_creative_id) + "/moderation",
                   endpoint, "", Idempotency::kByMethod);
@@ -817,7 +816,7 @@ DspModeration AmazonDspClient::get_moderation(const std::string& account, const 
     throw Error(codes::kExternalApi, "amazon_dsp has no ad creative " + ad_creative_id,
                 "moderation of ad creative " + ad_creative_id + ": HTTP 404 " + detail::excerpt(res.body));
   }
-  if (res.status != 200) refuse(res, "GET " + endpoint);
+  if (res.status != 200) refuse_amazon(res, "GET " + endpoint);
   auto doc = in.parse(res);
   if (!doc.is_object()) in.malformed("the body is not a JSON object");
   const auto& statuses = in.array(doc, "adCreativeStatuses");
@@ -848,7 +847,7 @@ std::vector<DspAssociationResult> AmazonDspClient::associate(const std::string& 
                                                              const std::vector<DspAssociation>& items) {
   impl_->require_configured();
   const std::string path = "/dsp/v1/adCreatives/associations/adGroups";
-  JsonAnswer in(kService, "POST " + path);
+  JsonAnswer in(kAmazonService, "POST " + path);
   std::vector<DspAssociationResult> results(items.size());
   std::vector<std::size_t> all(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -869,7 +868,7 @@ std::vector<DspAssociationResult> AmazonDspClient::associate(const std::string& 
     // Associating a pair again succeeds again [R4]: safe to retry.
     auto res = impl_->send(account, "POST", path, path, json{{"associations", std::move(list)}}.dump(),
                            Idempotency::kIdempotent);
-    if (res.status != 207 && res.status != 200) refuse(res, "POST " + path);
+    if (res.status != 207 && res.status != 200) refuse_amazon(res, "POST " + path);
     auto doc = in.parse(res);
     auto answers = read_batch(in, doc, batch.size());
     for (std::size_t k = 0; k < batch.size(); ++k) results[batch[k]].errors = std::move(answers[k].errors);
@@ -911,7 +910,7 @@ std::string AmazonDspClient::create_report(const std::string& account, const Dsp
             {"startDate", request.start_date},
             {"endDate", request.end_date},
             {"configuration", std::move(configuration)}};
-  JsonAnswer in(kService, "POST /reporting/reports");
+  JsonAnswer in(kAmazonService, "POST /reporting/reports");
   // The same request twice is answered 425 with the first report's id, so a retry is harmless.
   auto res = impl_->send(account, "POST", "/reporting/reports", "/reporting/reports", body.dump(),
                          Idempotency::kIdempotent, kReportContentType);
@@ -936,16 +935,16 @@ std::string AmazonDspClient::create_report(const std::string& account, const Dsp
     }
     in.malformed("a 425 that does not name the existing report", res.body);
   }
-  refuse(res, "POST /reporting/reports");
+  refuse_amazon(res, "POST /reporting/reports");
 }
 
 DspReport AmazonDspClient::get_report(const std::string& account, const std::string& report_id) {
   impl_->require_configured();
   const std::string endpoint = "/reporting/reports/{reportId}";
-  JsonAnswer in(kService, "GET " + endpoint);
+  JsonAnswer in(kAmazonService, "GET " + endpoint);
   auto res = impl_->send(account, "GET", "/reporting/reports/" + path_segment(report_id), endpoint, "",
                          Idempotency::kByMethod);
-  if (res.status != 200) refuse(res, "GET " + endpoint);
+  if (res.status != 200) refuse_amazon(res, "GET " + endpoint);
   auto doc = in.parse(res);
   if (!doc.is_object()) in.malformed("the body is not a JSON object");
   DspReport out{in.string(doc, "reportId"), in.string(doc, "status"),
@@ -996,7 +995,7 @@ DspReport AmazonDspClient::wait_for_report(const std::string& account, const std
 
 std::vector<DspCampaignRow> AmazonDspClient::download_campaign_rows(const DspReport& report,
                                                                     bool by_creative) {
-  JsonAnswer in(kService, "the report download");
+  JsonAnswer in(kAmazonService, "the report download");
   static const std::vector<std::string_view> kColumns{"date",   "campaignId", "orderId",  "creativeId",
                                                       "impressions", "clicks", "purchases", "totalCost"};
   std::vector<DspCampaignRow> out;
@@ -1010,7 +1009,7 @@ std::vector<DspCampaignRow> AmazonDspClient::download_campaign_rows(const DspRep
 }
 
 std::vector<DspViewabilityRow> AmazonDspClient::download_viewability_rows(const DspReport& report) {
-  JsonAnswer in(kService, "the report download");
+  JsonAnswer in(kAmazonService, "the report download");
   static const std::vector<std::string_view> kColumns{
       "date",        "campaignId",           "orderId",           "vendor",
       "impressions", "measurableImpressions", "viewableImpressions", "averageTimeInViewSeconds"};

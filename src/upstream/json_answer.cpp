@@ -13,6 +13,12 @@ std::string excerpt(std::string_view body, std::size_t max) {
   return out;
 }
 
+void refused(std::string_view service, const HttpResponse& res, std::string_view what, std::string_view said) {
+  std::string external =
+      std::string(service) + " refused " + std::string(what) + ": HTTP " + std::to_string(res.status) + std::string(said);
+  throw Error(codes::kExternalApi, external, external + " (body: " + excerpt(res.body) + ")");
+}
+
 Error JsonAnswer::error(std::string_view problem, std::string_view body) const {
   std::string external = service_ + ": unexpected answer to " + what_ + ": " + std::string(problem);
   std::string internal = external;

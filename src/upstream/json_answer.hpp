@@ -64,4 +64,10 @@ class JsonAnswer {
 // Printable start of an upstream body for internal messages (the log), at most `max` bytes.
 std::string excerpt(std::string_view body, std::size_t max = 300);
 
+// 502 EXTERNAL_API_ERROR for an answer status a call has no rule for: "<service> refused <what>:
+// HTTP <status><said>", where `said` is the upstream's own words as the caller read them from its
+// error shape (with their leading separator); the body's excerpt goes to the internal message only.
+[[noreturn]] void refused(std::string_view service, const HttpResponse& res, std::string_view what,
+                          std::string_view said);
+
 }  // namespace kargo::upstream::detail

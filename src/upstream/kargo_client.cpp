@@ -15,7 +15,7 @@ namespace {
 using detail::JsonAnswer;
 using nlohmann::json;
 
-constexpr const char* kService = "kargo";
+constexpr const char* kKargoService = "kargo";
 constexpr const char* kSnippetEndpoint = "/snippet";  // metrics label: snippet URLs vary
 constexpr const char* kCampaignsEndpoint = "/v1/campaigns";
 constexpr const char* kCampaignEndpoint = "/v1/campaigns/{id}";
@@ -36,7 +36,7 @@ Error key_rejected(const HttpResponse& res) {
 }
 
 // 502 for a status the call has no rule for, with Kargo's own words ({"error","message"}).
-[[noreturn]] void refuse(const HttpResponse& res, const std::string& what) {
+[[noreturn]] void refuse_kargo(const HttpResponse& res, const std::string& what) {
   std::string words;
   if (auto doc = JsonAnswer::try_object(res.body)) {
     if ((*doc)["error"].is_string()) words = (*doc)["error"].get<std::string>();
@@ -52,9 +52,7 @@ Error key_rejected(const HttpResponse& res) {
       words += " (" + fields + ")";
     }
   }
-  std::string external = std::string(kService) + " refused " + what + ": HTTP " + std::to_string(res.status) +
-                         (words.empty() ? "" : " " + words);
-  throw Error(codes::kExternalApi, external, external + " (body: " + detail::excerpt(res.body) + ")");
+  detail::refused(kKargoService, res, what, words.empty() ? "" : " " + words);
 }
 
 json fields_json(const KargoCampaignFields& f) {
@@ -109,7 +107,7 @@ struct KargoClient::Impl {
                                    ", which is not in KARGO_SNIPPET_HOSTS");
           }
           std::string why = r.error().external_message();
-          if (why.starts_with(std::string(kService) + ": ")) why.erase(0, std::string(kService).size() + 2);
+          if (why.starts_with(std::string(kKargoService) + ": ")) why.erase(0, std::string(kKargoService).size() + 2);
           return snippet_problem("its redirects cannot be followed: " + why);
         }
         case FailureKind::kTooLarge:
@@ -122,7 +120,7 @@ struct KargoClient::Impl {
     if (res.status == 404 || res.status == 410) {
       return snippet_problem("Kargo has no snippet at this URL (HTTP " + std::to_string(res.status) + ")");
     }
-    if (res.status != 200) return status_error(kService, res);
+    if (res.status != 200) return status_error(kKargoService, res);
     if (res.body.empty()) return snippet_problem("the snippet at this URL is empty");
     return Snippet{std::move(res.body), std::string(res.header("content-type").value_or("")),
                    std::move(res.url)};
@@ -213,8 +211,8 @@ void KargoClient::list_campaigns(int page, int per_page, const Deadline& deadlin
   impl_->send<KargoCampaignPage>(
       "GET", target, kCampaignsEndpoint, "", deadline,
       [](HttpResponse& res) {
-        JsonAnswer in(kService, std::string("GET ") + kCampaignsEndpoint);
-        if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+        JsonAnswer in(kKargoService, std::string("GET ") + kCampaignsEndpoint);
+        if (res.status != 200) refuse_kargo(res, std::string("GET ") + kCampaignsEndpoint);
         auto doc = in.parse(res);
         if (!doc.is_object()) in.malformed("the body is not a JSON object");
         KargoCampaignPage out;
@@ -240,7 +238,7 @@ void KargoClient::create_campaign(const KargoCampaignFields& fields, const Deadl
   impl_->send<KargoCreateResult>(
       "POST", kCampaignsEndpoint, kCampaignsEndpoint, fields_json(fields).dump(), deadline,
       [](HttpResponse& res) -> KargoCreateResult {
-        JsonAnswer in(kService, std::string("POST ") + kCampaignsEndpoint);
+        JsonAnswer in(kKargoService, std::string("POST ") + kCampaignsEndpoint);
         if (res.status == 200 || res.status == 201) {
           auto doc = in.parse(res);
           return {in.id(doc.is_object() ? doc : json::object(), "id"), false};
@@ -250,7 +248,7 @@ void KargoClient::create_campaign(const KargoCampaignFields& fields, const Deadl
           if (doc && doc->contains("id")) return {in.id(*doc, "id"), true};
           in.malformed("a 409 that does not name the existing campaign", res.body);
         }
-        refuse(res, std::string("POST ") + kCampaignsEndpoint);
+        refuse_kargo(res, std::string("POST ") + kCampaignsEndpoint);
       },
       std::move(done));
 }
@@ -264,7 +262,7 @@ void KargoClient::update_campaign(const std::string& id, const KargoCampaignFiel
       [](HttpResponse& res) {
         if (res.status == 200 || res.status == 204) return true;
         if (res.status == 404) return false;
-        refuse(res, std::string("PUT ") + kCampaignEndpoint);
+        refuse_kargo(res, std::string("PUT ") + kCampaignEndpoint);
       },
       std::move(done));
 }
@@ -273,7 +271,7 @@ void KargoClient::probe(const Deadline& deadline, Completion<Done> done) {
   impl_->send<Done>(
       "GET", std::string(kCampaignsEndpoint) + "?page=1&per_page=1", kCampaignsEndpoint, "", deadline,
       [](HttpResponse& res) {
-        if (res.status != 200) refuse(res, std::string("GET ") + kCampaignsEndpoint);
+        if (res.status != 200) refuse_kargo(res, std::string("GET ") + kCampaignsEndpoint);
         return Done{};
       },
       std::move(done));

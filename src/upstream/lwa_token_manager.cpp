@@ -17,7 +17,7 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
-constexpr const char* kService = "amazon_lwa";
+constexpr const char* kLwaService = "amazon_lwa";
 constexpr const char* kEndpoint = "/auth/o2/token";
 
 std::string form_value(std::string_view v) { return boost::urls::encode(v, boost::urls::unreserved_chars); }
@@ -115,7 +115,7 @@ struct LwaTokenManager::Impl : std::enable_shared_from_this<Impl> {
   Outcome interpret(UpstreamResult r, SteadyClock::time_point requested) {
     if (!r.ok()) return {r.error()};
     const HttpResponse& res = r.response();
-    detail::JsonAnswer in(kService, "POST /auth/o2/token");
+    detail::JsonAnswer in(kLwaService, "POST /auth/o2/token");
     try {
       if (res.status == 200) {
         auto doc = in.parse(res);
@@ -154,7 +154,7 @@ struct LwaTokenManager::Impl : std::enable_shared_from_this<Impl> {
                                std::to_string(res.status) + (code.empty() ? "" : " " + code);
         return {Error(codes::kExternalApi, external, external + ": " + detail::excerpt(res.body))};
       }
-      return {status_error(kService, res)};
+      return {status_error(kLwaService, res)};
     } catch (const Error& e) {
       return {e};
     }

@@ -24,6 +24,13 @@ inline constexpr const char* kCreativesSheet = "Creatives";
 inline constexpr const char* kAssociationsSheet = "Creative Associations";
 inline constexpr const char* kTargetingSheet = "Targeting";
 
+// Targeting types of the Targeting sheet, in the order their rows appear: a list gives one row per
+// value, a scalar one row.
+inline constexpr const char* kTargetingLists[] = {"locations", "demographics", "interests",  "device_types",
+                                                  "audiences", "keywords",     "categories", "supply_sources"};
+inline constexpr const char* kViewabilityThreshold = "viewability_threshold";
+inline constexpr const char* kBrandSafetyLevel = "brand_safety_level";
+
 // The columns of each sheet, in the contract's order.
 const std::vector<std::string>& columns_of(std::string_view sheet);
 

@@ -5,7 +5,7 @@
 // contract's error envelope in exactly one place (http/envelope.cpp). An Error carries a
 // protocol-free code, a message safe to show the client and an internal message for the log.
 //
-//   throw Error(codes::kNotFound, "campaign camp_x not found");
+//   throw Error::not_found("campaign", id);
 //   throw Error::validation({{"budget", "must be > 0"}, {"name", "is required"}});
 //
 // Error codes follow ClickHouse's pattern: each is a constant object defined once in
@@ -14,6 +14,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kargo {
@@ -38,6 +39,8 @@ class Error : public std::runtime_error {
   static Error validation(std::vector<FieldError> details);
   // 400 VALIDATION_ERROR about the request body itself (`details[0].field` = "body").
   static Error bad_body(std::string message);
+  // 404 NOT_FOUND "<what> <id> not found", e.g. not_found("campaign", "camp_x").
+  static Error not_found(std::string_view what, std::string_view id);
 
   const ErrorCode& code() const noexcept { return *code_; }
   int http_status() const noexcept { return status_; }
