@@ -113,7 +113,7 @@ IDLE_RSS_LIMIT_MB=30
 # selected NAME: whether BENCH_TARGETS (an extended regex over whole target names) selects NAME.
 selected() { [[ "$1" =~ ^(${BENCH_TARGETS:-.*})$ ]]; }
 
-ensure_packages
+ensure_packages "${KARGO_BENCH_PACKAGES[@]}"
 log "building ($BUILD_DIR, Release)"
 build_project "$BUILD_DIR" Release -DKARGO_BUILD_TESTS=OFF
 BIN="$BUILD_DIR/kargo-dsp"

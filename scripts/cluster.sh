@@ -68,7 +68,7 @@ if [ -n "${KARGO_BIN:-}" ]; then
   [ -x "$BIN" ] || die "KARGO_BIN=$BIN is not an executable"
 else
   log "building kargo-dsp (Release)"
-  KARGO_TARGETS=kargo-dsp build_project "$KARGO_ROOT/build" Release
+  build_server_binary
   BIN="$KARGO_ROOT/build/kargo-dsp"
 fi
 

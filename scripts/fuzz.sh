@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$KARGO_ROOT"
 
-ensure_packages
+ensure_packages "${KARGO_FUZZ_PACKAGES[@]}"
 DIR="${KARGO_FUZZ_BUILD_DIR:-$KARGO_ROOT/build-fuzz}"
 SECONDS_EACH="${FUZZ_SECONDS:-300}"
 TARGETS="${FUZZ_TARGETS:-creative_html_fuzz creative_vast_fuzz multipart_fuzz}"

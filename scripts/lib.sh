@@ -3,18 +3,24 @@
 
 KARGO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KARGO_PG_USER="${KARGO_PG_USER:-kargopg}"
+# What building and running kargo-dsp needs (run.sh installs only these).
 KARGO_DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates curl jq openssl procps iproute2
   libboost1.81-dev libboost-url1.81-dev libboost-system1.81-dev libboost-json1.81-dev
   libssl-dev libpqxx-dev libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-  libsodium-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev zlib1g-dev
-  libgumbo-dev libpugixml-dev libxml2-dev libxlsxwriter-dev libzip-dev libexpat1-dev clang libclang-rt-14-dev
-  postgresql-15 postgresql-client-15 redis-server redis-tools wrk
+  libsodium-dev libcli11-dev libyaml-cpp-dev zlib1g-dev
+  libgumbo-dev libpugixml-dev libxlsxwriter-dev libzip-dev libexpat1-dev
+  postgresql-15 postgresql-client-15 redis-server redis-tools
 )
-# What test.sh needs besides: promtool (in prometheus) and yamllint for the deployment files, nginx
-# and envsubst (gettext-base) for the local cluster, headless Chromium for the /docs test, PyYAML
-# for the manifest tests.
-KARGO_TEST_PACKAGES=(prometheus yamllint nginx gettext-base chromium chromium-driver python3-selenium python3-yaml)
+# What test.sh needs besides (KARGO_TEST_PACKAGES): GoogleTest, libxml2 (the VAST schema checks),
+# clang and its sanitizer runtimes (KARGO_FUZZ_PACKAGES, for scripts/fuzz.sh), promtool (in
+# prometheus) and yamllint for the deployment files, nginx and envsubst (gettext-base) for the
+# local cluster, headless Chromium for the /docs test, PyYAML for the manifest tests.
+KARGO_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+KARGO_TEST_PACKAGES=(libgtest-dev libgmock-dev libxml2-dev "${KARGO_FUZZ_PACKAGES[@]}"
+                     prometheus yamllint nginx gettext-base chromium chromium-driver python3-selenium python3-yaml)
+# The load generator of scripts/bench.sh.
+KARGO_BENCH_PACKAGES=(wrk)
 # (pgbench, which bench.sh runs, is in postgresql-15: /usr/lib/postgresql/15/bin/pgbench.)
 
 # ccache keys paths relative to the checkout's parent folder, so clones and worktrees side by side
@@ -69,6 +75,14 @@ build_project() {
   cmake -S "$KARGO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null || die "cmake configure failed"
   # shellcheck disable=SC2086
   ninja -C "$dir" ${KARGO_TARGETS:-} || die "build failed"
+}
+
+# Builds only build/kargo-dsp (run.sh, cluster.sh). A build directory configured here first has the
+# tests off (GoogleTest is test.sh's package); one that test.sh configured keeps them.
+build_server_binary() {
+  local args=()
+  [ -f "$KARGO_ROOT/build/CMakeCache.txt" ] || args=(-DKARGO_BUILD_TESTS=OFF)
+  KARGO_TARGETS=kargo-dsp build_project "$KARGO_ROOT/build" Release "${args[@]}"
 }
 
 # A TCP port nobody listens on (checked with ss from iproute2), below the kernel's ephemeral

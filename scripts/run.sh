@@ -10,7 +10,7 @@ cd "$KARGO_ROOT"
 ensure_packages
 # Only the binary it runs (the tests and benchmarks are test.sh's and bench.sh's).
 log "building kargo-dsp (Release)"
-KARGO_TARGETS=kargo-dsp build_project "$KARGO_ROOT/build" Release
+build_server_binary
 BIN="$KARGO_ROOT/build/kargo-dsp"
 mkdir -p "$KARGO_LOCAL"
 

@@ -71,6 +71,9 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   auto parts = split_path(path);
   int best_any = -1;
   int best_method = -1;
+  // HEAD is GET without the body (RFC 9110 9.3.2): a GET route answers it, the server sends the
+  // head only.
+  std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
   for (const auto& r : routes_) {
     int s = score(*r, parts);
     if (s < 0) continue;
@@ -78,7 +81,7 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
       best_any = s;
       m.path_template = r->path;
     }
-    if (r->method == method && s > best_method) {
+    if (r->method == want && s > best_method) {
       best_method = s;
       m.route = r.get();
     }

@@ -273,6 +273,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep = keep_alive_ && !shared_.draining && !res.declared_length;
     int status = res.status;
     bool bodyless = status < 200 || status == 204 || status == 304;
+    // A HEAD request gets the GET answer's head, Content-Length included, and no body.
+    bool head_only = request_->method == "HEAD";
     head_.clear();
     head_ += "HTTP/1.1 ";
     char num[24];
@@ -295,7 +297,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head_ += res.head_lines;
     for (const auto& [name, value] : res.headers) append_header_line(head_, name, value);
     head_ += "\r\n";
-    if (bodyless) res.body.clear();
+    if (bodyless || head_only) res.body.clear();
     body_ = std::move(res.body);
     stream_.expires_after(shared_.options.write_timeout);
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};

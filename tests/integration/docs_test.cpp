@@ -167,5 +167,41 @@ TEST_F(DocsTest, ServersEntryIsRelativeSoTryItOutWorksBehindAProxy) {
   EXPECT_NE(yaml.body.find("servers:\n  - url: /\n"), std::string::npos);
 }
 
+// HEAD is GET without the body, on every GET route: the same status and head (Content-Length of
+// the GET answer), no body bytes, so the next answer on the connection starts right after it.
+TEST_F(DocsTest, HeadGetsTheHeadOfTheGetAnswerAndNoBody) {
+  auto get = http().get("/docs/reference");
+  ASSERT_EQ(get.status, 200) << get.describe();
+  RawConnection conn(server().port());
+  ASSERT_TRUE(conn.send(
+      "HEAD /docs/reference HTTP/1.1\r\nHost: t\r\n\r\n"
+      "HEAD /api/campaigns HTTP/1.1\r\nHost: t\r\n\r\n"
+      "HEAD /api/auth/token HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(conn.wait_closed(std::chrono::seconds(5))) << conn.received();
+  const std::string& got = conn.received();
+  std::vector<std::string> heads;
+  size_t pos = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto end = got.find("\r\n\r\n", pos);
+    ASSERT_NE(end, std::string::npos) << got;
+    heads.push_back(got.substr(pos, end + 4 - pos));
+    pos = end + 4;
+  }
+  EXPECT_EQ(heads[0].rfind("HTTP/1.1 200 ", 0), 0u) << heads[0];
+  EXPECT_NE(heads[0].find("\r\nContent-Length: " + std::to_string(get.body.size()) + "\r\n"), std::string::npos)
+      << heads[0];
+  EXPECT_NE(heads[0].find("\r\nContent-Type: text/html"), std::string::npos) << heads[0];
+  // A GET route that needs a token answers HEAD as it answers GET: 401.
+  EXPECT_EQ(heads[1].rfind("HTTP/1.1 401 ", 0), 0u) << heads[1];
+  // A route without GET: 405, as for GET.
+  EXPECT_EQ(heads[2].rfind("HTTP/1.1 405 ", 0), 0u) << heads[2];
+  EXPECT_NE(heads[2].find("\r\nAllow: POST\r\n"), std::string::npos) << heads[2];
+  // The answer to the GET follows the third head at once, whole.
+  std::string rest = got.substr(pos);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200 ", 0), 0u) << rest;
+  EXPECT_NE(rest.find("\"status\""), std::string::npos) << rest;
+}
+
 }  // namespace
 }  // namespace kargo::itest
