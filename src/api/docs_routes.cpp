@@ -13,16 +13,15 @@
 // gzip-compressed to clients that accept it. /docs links the files with ?v=<digest in the ETag>; such
 // a URL may be cached for a year, every other URL is revalidated on each use.
 #include <yaml-cpp/yaml.h>
-#include <zlib.h>
 
 #include <array>
-#include <climits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
 #include "kargo/api/routes.hpp"
+#include "kargo/core/deflate.hpp"
 #include "kargo/core/digest.hpp"
 #include "kargo/core/embedded_asset.hpp"
 #include "kargo/core/log.hpp"
@@ -247,20 +246,11 @@ Served served(std::string_view content_type, std::string_view bytes, std::string
 // gzip of a document made at run time from openapi.yaml (its JSON form, the reference page),
 // compressed once when it is made. Empty when zlib fails: the document is then sent as it is.
 std::string gzip(std::string_view data) {
-  z_stream z{};
-  if (data.size() > UINT_MAX || deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-                                             15 + 16 /* gzip wrapper */, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  try {
+    return deflate_compress(data, kDeflateDefaultLevel);
+  } catch (const std::runtime_error&) {
     return {};
   }
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));  // zlib only reads it
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return rc == Z_STREAM_END ? out : std::string();
 }
 
 // The Swagger UI page: the embedded files by relative, versioned URLs (relative to /docs, so a

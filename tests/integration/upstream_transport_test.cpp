@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kargo/core/config.hpp"
+#include "kargo/core/deflate.hpp"
 #include "kargo/core/error_codes.hpp"
 #include "kargo/core/log.hpp"
 #include "kargo/core/metrics.hpp"
@@ -184,7 +185,7 @@ TEST_F(UpstreamTransportTest, DecodesGzipAndAsksForIt) {
   UpstreamStub stub([&](const StubRequest& r) {
     if (r.header("accept-encoding").value_or("").find("gzip") == std::string::npos) return ok("plain");
     return StubReply{.headers = {{"Content-Encoding", "gzip"}, {"Content-Type", "application/json"}},
-                     .body = itest::deflate_bytes(original)};
+                     .body = deflate_compress(original, kDeflateBestLevel)};
   });
   auto r = client.send_sync({.url = stub.url("/report")});
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -199,7 +200,8 @@ TEST_F(UpstreamTransportTest, DecodesGzipAndAsksForIt) {
 
 TEST_F(UpstreamTransportTest, DecodesDeflate) {
   UpstreamStub stub([](const StubRequest&) {
-    return StubReply{.headers = {{"Content-Encoding", "deflate"}}, .body = itest::deflate_bytes("hello", 15)};
+    return StubReply{.headers = {{"Content-Encoding", "deflate"}},
+                     .body = deflate_compress("hello", kDeflateBestLevel, kZlibWindow)};
   });
   auto r = client.send_sync({.url = stub.url("/")});
   ASSERT_TRUE(r.ok()) << r.error().message;

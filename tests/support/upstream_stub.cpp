@@ -328,23 +328,6 @@ TestCertificates make_test_certificates(const TempDir& dir, const std::vector<st
   return out;
 }
 
-std::string deflate_bytes(std::string_view data, int window_bits) {
-  z_stream z{};
-  if (deflateInit2(&z, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  return out;
-}
-
 std::pair<std::string, std::string> endless_gzip_bomb(unsigned mebibytes) {
   // gzip header: magic, deflate, no flags, no mtime, no extra flags, unknown OS.
   std::string header("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);

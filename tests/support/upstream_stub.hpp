@@ -115,8 +115,6 @@ struct TestCertificates {
 TestCertificates make_test_certificates(const TempDir& dir, const std::vector<std::string>& subject_alt_names,
                                         const std::string& prefix = "server");
 
-// gzip (window_bits 31), zlib (15) or raw deflate (-15) of `data`.
-std::string deflate_bytes(std::string_view data, int window_bits = 31);
 // A gzip header followed by one deflate block of `mebibytes` MiB of zeros that ends in a full
 // flush, so the block can be repeated forever: an endless gzip bomb for StubReply::chunks.
 std::pair<std::string, std::string> endless_gzip_bomb(unsigned mebibytes = 1);

@@ -1,29 +1,17 @@
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <stdexcept>
 
+#include "kargo/core/deflate.hpp"
 #include "kargo/upstream/gzip.hpp"
 
 using namespace kargo::upstream;
 
 namespace {
 
-// window_bits: 15 + 16 gzip, 15 zlib, -15 raw deflate.
-std::string compress(std::string_view data, int window_bits = 15 + 16) {
-  z_stream z{};
-  if (deflateInit2(&z, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("zlib");
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
-  return out;
+// window_bits: kGzipWindow, kZlibWindow or kRawDeflateWindow.
+std::string compress(std::string_view data, int window_bits = kargo::kGzipWindow) {
+  return kargo::deflate_compress(data, kargo::kDeflateBestLevel, window_bits);
 }
 
 std::string text(std::size_t n) {
@@ -66,7 +54,7 @@ TEST(GzipDecoder, DecodesConcatenatedGzipMembers) {
 
 TEST(GzipDecoder, DeflateAcceptsZlibAndRawDeflate) {
   auto original = text(3000);
-  for (int bits : {15, -15}) {
+  for (int bits : {kargo::kZlibWindow, kargo::kRawDeflateWindow}) {
     GzipDecoder d(GzipDecoder::Format::kDeflate, 1 << 20);
     std::string out;
     EXPECT_EQ(d.feed(compress(original, bits), out), GzipDecoder::Status::kOk) << bits;
