@@ -16,7 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-
 // The {id} path parameter; a malformed id is unknown (404), not a 422.
 std::string campaign_id(const http::Request& req) {
   std::string id(req.param("id"));

@@ -18,7 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-
 }  // namespace
 
 void IntegrationRoutes::add_to(http::Router& router) {

@@ -18,7 +18,6 @@
 namespace kargo::api {
 namespace {
 
-
 double round_to(double v, double scale) { return std::round(v * scale) / scale; }
 
 // Appends `,"key":value` (shortest round-trip form, as a JSON number).

@@ -15,7 +15,6 @@ namespace {
 using nlohmann::json;
 using store::CampaignStore;
 
-
 Error transition_refused(const std::string& from, std::string_view to) {
   return Error(codes::kConflict, "campaign status " + domain::status_change_refused(from, to));
 }

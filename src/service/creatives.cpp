@@ -26,7 +26,6 @@ namespace {
 using nlohmann::json;
 using store::CreativeStore;
 
-
 // The Kargo client's field errors (snippet_url: a refused host, a 404, an oversized snippet) under
 // the route's prefix ("creative_config.").
 Error with_prefix(const Error& e, const std::string& prefix) {

@@ -42,7 +42,6 @@ constexpr const char* kExportPrefix = "export_";
 constexpr size_t kExportIdBytes = 16;
 constexpr std::chrono::hours kExportLifetime{24};
 
-
 // A campaign id that cannot exist is as unknown as one that does not (404, before any lookup).
 void check_campaign_id(const std::string& id) {
   if (!is_resource_id(id, "camp_")) throw Error::not_found("campaign", id);

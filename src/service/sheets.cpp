@@ -35,7 +35,6 @@ constexpr std::chrono::minutes kApplyTimeout{5};
 constexpr std::chrono::seconds kRequestSlotWait{5};
 constexpr std::chrono::minutes kJobSlotWait{10};
 
-
 // The writes of a valid plan, in an order that lets each see the one before: new campaigns,
 // campaign fields, new associations, then line items (which may belong to a new association).
 // Returns the campaigns written; `created` tells whether a campaign was created.

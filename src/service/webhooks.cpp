@@ -20,7 +20,6 @@ constexpr size_t kMaxUrl = 2048;
 constexpr size_t kMinSecret = 16, kMaxSecret = 512;
 constexpr size_t kMaxDescription = 500;
 
-
 void check_webhook_id(const std::string& id) {
   if (!is_resource_id(id, "wh_")) throw Error::not_found("webhook", id);
 }
