@@ -10,8 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kTargetingScalars[] = {kViewabilityThreshold, kBrandSafetyLevel};
-
 // Every generated association is an existing one: the upload reads ASSOCIATE on a
 // known pair as "unchanged".
 constexpr const char* kAssociateOperation = "ASSOCIATE";

@@ -460,7 +460,7 @@ class Planner {
         src.targeting[type] = n ? json(*n) : json(value);
       } else {
         std::vector<std::string_view> known(std::begin(kTargetingLists), std::end(kTargetingLists));
-        known.insert(known.end(), {kViewabilityThreshold, kBrandSafetyLevel});
+        known.insert(known.end(), std::begin(kTargetingScalars), std::end(kTargetingScalars));
         errors_.add(sheet, row.number, "Targeting Type", one_of_message(known));
       }
     }
@@ -489,7 +489,7 @@ class Planner {
       };
       if (!out.contains(key) || sorted(out[key]) != sorted(given)) out[key] = given;
     }
-    for (const char* key : {kViewabilityThreshold, kBrandSafetyLevel}) {
+    for (const char* key : kTargetingScalars) {
       if (src.targeting.contains(key)) out[key] = src.targeting[key];
     }
     return out;

@@ -30,6 +30,7 @@ inline constexpr const char* kTargetingLists[] = {"locations", "demographics", "
                                                   "audiences", "keywords",     "categories", "supply_sources"};
 inline constexpr const char* kViewabilityThreshold = "viewability_threshold";
 inline constexpr const char* kBrandSafetyLevel = "brand_safety_level";
+inline constexpr const char* kTargetingScalars[] = {kViewabilityThreshold, kBrandSafetyLevel};
 
 // The columns of each sheet, in the contract's order.
 const std::vector<std::string>& columns_of(std::string_view sheet);
